@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. Each installs what it needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install demo test lint unit stack-up stack-down clean
+
+# Re-install only when the dependencies change.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+## The main job; until `iiot demo` exists: start the local services and show them answering.
+demo: install
+	$(BIN)/iiot stack up
+
+## Everything CI runs: install, start the services, lint, all tests.
+test: install
+	$(BIN)/iiot stack up
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+stack-down:
+	$(BIN)/iiot stack down
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

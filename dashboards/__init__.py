@@ -1,0 +1,1 @@
+"""Dashboards as code → Grafana JSON, provisioning files, Grafana HTTP API client."""

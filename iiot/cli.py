@@ -1,0 +1,149 @@
+"""The `iiot` command line: one entry point for every part of the pipeline."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from iiot import __version__, kafka_admin, stack
+from iiot.contract import MODELS, ContractError, decode
+from iiot.settings import get_settings
+
+app = typer.Typer(
+    name="iiot",
+    help="Industrial-internet telemetry pipeline: Kafka → Faust → TimescaleDB → Grafana.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+stack_app = typer.Typer(help="Local Kafka, PostgreSQL and Mosquitto (deploy/local).")
+topics_app = typer.Typer(help="The pipeline's Kafka topics.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"iiot-pipeline {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Industrial-internet telemetry pipeline."""
+
+
+@app.command()
+def schema(
+    model: Annotated[
+        str | None, typer.Argument(help=f"One of: {', '.join(MODELS)}. Default: all.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the messages (the contract, docs/contract.md)."""
+    if model is None:
+        doc = {name: cls.model_json_schema() for name, cls in MODELS.items()}
+    elif model in MODELS:
+        doc = MODELS[model].model_json_schema()
+    else:
+        raise fail(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}", 2)
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+@app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="JSON Lines file, one message a line; - = stdin.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Message type.")] = "Sample",
+) -> None:
+    """Check messages against the contract: one line per invalid message, exit 1 if any."""
+    if model not in MODELS:
+        raise fail(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}", 2)
+    try:
+        lines = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}", 2) from None
+    valid = invalid = 0
+    with lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                decode(MODELS[model], line.rstrip(b"\r\n"))
+                valid += 1
+            except ContractError as exc:
+                invalid += 1
+                err_console.print(f"line {number}: {exc.reason}", highlight=False, soft_wrap=True)
+    console.print(f"{valid} valid, {invalid} invalid {model} message(s)")
+    if invalid:
+        raise typer.Exit(1)
+
+
+def _print_status() -> bool:
+    table = Table(title="local services")
+    for column in ("service", "address", "state", "detail"):
+        table.add_column(column)
+    statuses = stack.status()
+    for s in statuses:
+        state = "[green]answering[/]" if s.answering else "[red]down[/]"
+        table.add_row(s.name, s.address, state, s.detail)
+    console.print(table)
+    return all(s.answering for s in statuses)
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Install if needed, start, wait until each service answers, create the topics."""
+    try:
+        stack.run_script("up")
+        created = kafka_admin.ensure_topics(get_settings())
+    except (stack.StackError, kafka_admin.BrokerUnreachable) as exc:
+        raise fail(str(exc)) from None
+    if created:
+        console.print(f"created topics: {', '.join(created)}")
+    if not _print_status():
+        raise fail("a service does not answer (see above)")
+
+
+@stack_app.command("down")
+def stack_down(
+    purge: Annotated[bool, typer.Option(help="Also delete all data of the services.")] = False,
+) -> None:
+    """Stop the local services; their data is kept unless --purge."""
+    try:
+        stack.run_script("down", *(["--purge"] if purge else []))
+    except stack.StackError as exc:
+        raise fail(str(exc)) from None
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Show each service, its address and whether it answers; exit 1 if one does not."""
+    if not _print_status():
+        raise typer.Exit(1)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the pipeline's topics (with IIOT_TOPIC_PREFIX) that are missing."""
+    try:
+        created = kafka_admin.ensure_topics(get_settings())
+    except kafka_admin.BrokerUnreachable as exc:
+        raise fail(str(exc)) from None
+    console.print(f"created: {', '.join(created) or 'none, all exist'}")

@@ -1,0 +1,120 @@
+"""Decoding and encoding messages at the edges, with one-line errors.
+
+Every stage that reads bytes from Kafka or a device goes through `decode`, so every bad
+input is refused the same way: a `ContractError` whose `reason` names the field and why,
+in one line, ready for a CLI message or a dead letter.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from iiot.messages import DeviceBirth, Sample
+from iiot.results import Alarm, DeadLetter, DigitizationWindow, OeeWindow
+from iiot.types import MAX_MESSAGE_BYTES
+
+M = TypeVar("M", bound=BaseModel)
+
+MODELS: dict[str, type[BaseModel]] = {
+    "Sample": Sample,
+    "DeviceBirth": DeviceBirth,
+    "OeeWindow": OeeWindow,
+    "DigitizationWindow": DigitizationWindow,
+    "Alarm": Alarm,
+    "DeadLetter": DeadLetter,
+}
+
+_MAX_INPUT_SHOWN = 60
+
+
+class ContractError(ValueError):
+    """A message that breaks the contract. `code` is for machines, `reason` for people."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_INPUT_SHOWN else text[: _MAX_INPUT_SHOWN - 1] + "…"
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "message"
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] in {"missing", "extra_forbidden", "json_invalid"} or not error["loc"]:
+        return f"{where}: {msg}"
+    return f"{where}: {msg} (got {_shown(error['input'])})"
+
+
+def one_line(exc: ValidationError) -> str:
+    """All of a validation error on one line: `field: why (got value); field: why …`."""
+    text = "; ".join(_describe(error) for error in exc.errors(include_url=False))
+    return " ".join(text.split())  # no newlines, ever
+
+
+def _code(exc: ValidationError) -> str:
+    types = {error["type"] for error in exc.errors(include_url=False)}
+    if "json_invalid" in types:
+        return "invalid_json"
+    if "model_type" in types:
+        return "not_an_object"
+    if types == {"literal_error"} and any(e["loc"] == ("v",) for e in exc.errors()):
+        return "unsupported_version"
+    return "invalid_field"
+
+
+def decode(model: type[M], raw: bytes | str) -> M:
+    """Parse and validate one JSON message, or raise `ContractError`."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ContractError(
+            "too_large", f"message is {len(raw)} bytes, the limit is {MAX_MESSAGE_BYTES}"
+        )
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise ContractError(_code(exc), one_line(exc)) from None
+
+
+def encode(message: BaseModel) -> bytes:
+    """The wire form: compact UTF-8 JSON."""
+    return message.model_dump_json().encode()
+
+
+def dead_letter(
+    stage: str,
+    error: ContractError,
+    value: bytes | None,
+    *,
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    key: bytes | str | None = None,
+    timestamp_ms: int | None = None,
+) -> DeadLetter:
+    """A dead letter for a refused message, keeping its bytes and where it came from."""
+    payload = payload_b64 = None
+    if value is not None:
+        try:
+            payload = value.decode()
+        except UnicodeDecodeError:
+            payload_b64 = base64.b64encode(value).decode()
+    if isinstance(key, bytes):
+        key = key.decode(errors="backslashreplace")
+    return DeadLetter(
+        stage=stage,
+        code=error.code,
+        reason=error.reason[:2_000],
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key[:1_000] if key is not None else None,
+        timestamp_ms=timestamp_ms,
+        payload=payload,
+        payload_b64=payload_b64,
+    )

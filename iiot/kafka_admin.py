@@ -1,0 +1,61 @@
+"""Creating and checking topics with confluent-kafka's AdminClient."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from iiot import topics
+from iiot.settings import Settings, get_settings
+
+
+class BrokerUnreachable(RuntimeError):
+    """Kafka did not answer at the configured bootstrap address."""
+
+
+def admin_client(settings: Settings | None = None) -> AdminClient:
+    settings = settings or get_settings()
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+
+
+def broker_summary(settings: Settings | None = None, timeout_s: float = 5.0) -> str:
+    """One line about the cluster, or `BrokerUnreachable`."""
+    settings = settings or get_settings()
+    try:
+        meta = admin_client(settings).list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        raise BrokerUnreachable(
+            f"Kafka at {settings.kafka_bootstrap} did not answer: {exc.args[0].str()}"
+        ) from None
+    return f"{len(meta.brokers)} broker(s), cluster {meta.cluster_id}, {len(meta.topics)} topics"
+
+
+def ensure_topics(settings: Settings | None = None, timeout_s: float = 30.0) -> list[str]:
+    """Create the pipeline's topics that are missing; returns the names created."""
+    settings = settings or get_settings()
+    client = admin_client(settings)
+    wanted = [
+        NewTopic(topics.name(spec.topic, settings), spec.partitions, config=spec.config)
+        for spec in topics.specs(settings)
+    ]
+    created = []
+    for topic_name, future in client.create_topics(wanted, request_timeout=timeout_s).items():
+        try:
+            future.result(timeout=timeout_s)
+            created.append(topic_name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created
+
+
+def delete_prefixed_topics(prefix: str, settings: Settings | None = None) -> list[str]:
+    """Delete every topic whose name starts with `prefix` (test clean-up)."""
+    if not prefix:
+        raise ValueError("refusing to delete topics without a prefix")
+    client = admin_client(settings)
+    doomed = [t for t in client.list_topics(timeout=10).topics if t.startswith(prefix)]
+    if doomed:
+        for future in client.delete_topics(doomed, operation_timeout=30).values():
+            future.result(timeout=30)
+    return doomed

@@ -1,0 +1,85 @@
+"""What devices send: `Sample` on `iiot.telemetry`, `DeviceBirth` on `iiot.registry`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from iiot.types import (
+    MAX_METRICS,
+    MODEL_CONFIG,
+    Count,
+    EntityId,
+    EventTime,
+    MetricName,
+    Name,
+    State,
+)
+
+CycleSeconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+class Sample(BaseModel):
+    """One reading of one device (DESIGN.md, "Sample")."""
+
+    model_config = MODEL_CONFIG
+
+    v: Literal[1] = Field(1, description="Schema version.")
+    device_id: EntityId = Field(description="The device, as announced in its DeviceBirth.")
+    ts: EventTime = Field(description="Event time, UTC, millisecond resolution.")
+    seq: Count = Field(
+        description="Rises by one per sample of the device, never restarts; "
+        "(device_id, seq) identifies a sample."
+    )
+    state: State = Field(description="Equipment state from this ts until the next sample.")
+    count_total: Count = Field(description="Monotonic counter of parts made (a drop = reset).")
+    count_good: Count = Field(description="Monotonic counter of good parts, ≤ count_total.")
+    ideal_cycle_s: CycleSeconds | None = Field(
+        None, description="Ideal seconds per part; if absent the registry's value is used."
+    )
+    product: Name | None = Field(None, description="Product or article being made.")
+    metrics: dict[MetricName, float] = Field(
+        default_factory=dict,
+        max_length=MAX_METRICS,
+        description="Process values by name (snake_case, unit as suffix: power_kw).",
+    )
+
+    @field_validator("count_good")
+    @classmethod
+    def _good_within_total(cls, count_good: int, info: ValidationInfo) -> int:
+        count_total = info.data.get("count_total")  # absent if it failed validation itself
+        if count_total is not None and count_good > count_total:
+            raise ValueError(f"must not exceed count_total ({count_total})")
+        return count_good
+
+
+class Enterprise(BaseModel):
+    """The enterprise a device belongs to, as its registry entry names it."""
+
+    model_config = MODEL_CONFIG
+
+    id: EntityId
+    name: Name = Field(description="Display name, e.g. 海尔智家 Qingdao.")
+    city: EntityId = Field(description="City id, lower case pinyin: jinan, qingdao, ….")
+    industry: Name = Field(description="e.g. smart appliances, electronic components.")
+    cloud: bool = Field(description="Has the enterprise moved to the cloud (企业上云)?")
+
+
+class DeviceBirth(BaseModel):
+    """A device announcing itself on the compacted `iiot.registry` topic, keyed by device_id."""
+
+    model_config = MODEL_CONFIG
+
+    v: Literal[1] = 1
+    device_id: EntityId
+    enterprise: Enterprise
+    plant_id: EntityId
+    line_id: EntityId
+    kind: EntityId = Field(description="Equipment kind, e.g. cnc_machining_centre, smt_placement.")
+    key_process: bool = Field(description="Does the device run a key process (关键工序)?")
+    numerically_controlled: bool = Field(description="Is it numerically controlled (数控)?")
+    sample_interval_s: Annotated[float, Field(gt=0, le=3_600)] = Field(
+        description="Seconds between samples; max_gap = 3 × this."
+    )
+    ideal_cycle_s: CycleSeconds = Field(description="Default ideal seconds per part.")

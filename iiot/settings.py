@@ -1,0 +1,89 @@
+"""Settings read from `IIOT_*` environment variables (and a `.env` file if present).
+
+Every part reads the same `Settings`, so a value set once (say `IIOT_TOPIC_PREFIX`) holds for
+the simulator, the stream workers and the sinks alike.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DigitizationWeights(BaseModel):
+    """Weights of the digitization index components; they must add up to 1.
+
+    The index is a project-defined proxy (see docs/kpi.md), not the official
+    两化融合 methodology, so the weights are settings rather than constants.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connectivity: float = Field(0.25, ge=0, le=1)
+    completeness: float = Field(0.20, ge=0, le=1)
+    key_process_nc: float = Field(0.25, ge=0, le=1)
+    oee_coverage: float = Field(0.15, ge=0, le=1)
+    cloud: float = Field(0.15, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> DigitizationWeights:
+        total = sum(self.model_dump().values())
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"digitization weights must add up to 1, they add up to {total:g}")
+        return self
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Environment variables: `IIOT_<NAME>`, nested with `__`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IIOT_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Kafka
+    topic_prefix: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9._-]{0,100}$",
+        description="Prepended to every topic name, so tests and replays run side by side.",
+    )
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    telemetry_partitions: int = Field(6, ge=1, le=1024)
+    result_partitions: int = Field(6, ge=1, le=1024)
+
+    # PostgreSQL: the writer runs migrations and sinks; the reader is Grafana's read-only role.
+    pg_writer_dsn: str = "postgresql://iiot_writer:iiot_writer@127.0.0.1:5432/iiot"
+    pg_reader_dsn: str = "postgresql://iiot_reader:iiot_reader@127.0.0.1:5432/iiot"
+    pg_schema: str = Field("iiot", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+    # MQTT broker for device adapters
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+
+    # Windows and lateness, all in event time
+    oee_window_s: int = Field(60, ge=1, le=86_400)
+    digitization_window_s: int = Field(3_600, ge=60, le=86_400)
+    grace_s: int = Field(120, ge=0, le=86_400)
+    future_tolerance_s: int = Field(
+        300, ge=0, description="A sample further ahead of the newest event time is dead-lettered."
+    )
+    max_gap_intervals: float = Field(
+        3.0, gt=0, description="A state holds at most this many sample intervals (max_gap)."
+    )
+
+    digitization_weights: DigitizationWeights = DigitizationWeights()
+
+    # Local services (deploy/local): where their state lives
+    stack_home: str = Field("", description="State dir of `iiot stack`; default <repo>/.stack")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,57 @@
+"""Field types shared by every message: ids, times, finite numbers.
+
+Models are strict (no "5" for 5, no 5.0 for a counter) and forbid unknown fields, so a typo
+in an integrator's mapping fails loudly at the edge instead of silently zeroing a KPI.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, PlainSerializer
+
+SCHEMA_VERSION = 1
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_METRICS = 64
+
+# Ids end up in Kafka keys of the form `level:entity_id:window_start`, so no colons.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+STATES = ("running", "idle", "setup", "down", "planned_stop")
+State = Literal["running", "idle", "setup", "down", "planned_stop"]
+LEVELS = ("device", "line", "plant", "enterprise", "city", "province")
+Level = Literal["device", "line", "plant", "enterprise", "city", "province"]
+
+MODEL_CONFIG = ConfigDict(
+    strict=True,
+    extra="forbid",
+    frozen=True,
+    allow_inf_nan=False,
+    str_strip_whitespace=False,
+)
+
+
+def _to_utc_ms(ts: datetime) -> datetime:
+    """Event times are UTC with millisecond resolution, as Kafka timestamps are."""
+    ts = ts.astimezone(UTC)
+    return ts.replace(microsecond=ts.microsecond - ts.microsecond % 1000)
+
+
+def format_ts(ts: datetime) -> str:
+    """`2026-11-26T08:00:05.000Z`: the one spelling of a time on the wire."""
+    return ts.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+EventTime = Annotated[
+    AwareDatetime,
+    AfterValidator(_to_utc_ms),
+    PlainSerializer(format_ts, return_type=str, when_used="json"),
+]
+EntityId = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=128)]
+MetricName = Annotated[str, Field(pattern=METRIC_PATTERN)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Seconds = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+Ratio = Annotated[float, Field(ge=0, le=1)]

@@ -1,0 +1,1 @@
+"""Publishing to Kafka: idempotent producer, disk spool, device adapters, record and replay."""

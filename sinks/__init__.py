@@ -1,0 +1,1 @@
+"""PostgreSQL/TimescaleDB: SQL migrations, batched writers, Kafka→database consumers."""

@@ -1,0 +1,1 @@
+"""The Faust app: validation and dead letters, OEE windows, roll-ups, digitization, alarms."""
