@@ -147,3 +147,10 @@ def topics_create() -> None:
     except kafka_admin.BrokerUnreachable as exc:
         raise fail(str(exc)) from None
     console.print(f"created: {', '.join(created) or 'none, all exist'}")
+
+
+# Commands of the other parts are registered below, one line each, e.g.
+#   app.command("simulate")(simulators.commands.simulate)
+# Their modules import heavy clients (Faust, confluent-kafka) inside the command functions,
+# so `iiot --help` stays fast. This is the one place `iiot` imports the parts: the CLI is the
+# composition root; the parts themselves still talk only through topics.

@@ -7,6 +7,7 @@
 #   deploy/local/stack.sh down      stop all three, keep the data
 #   deploy/local/stack.sh status    one line per service; exit 0 only if all answer
 #   deploy/local/stack.sh purge     down, then delete the state dir (also: down --purge)
+#   Each verb takes service names to act on only those: up kafka, down postgres, ….
 #
 # State: ${IIOT_STACK_HOME:-<repo>/.stack}. Ports: IIOT_STACK_KAFKA_PORT (9092),
 # IIOT_STACK_KAFKA_CONTROLLER_PORT (9093), IIOT_STACK_PG_PORT (5432), IIOT_STACK_MQTT_PORT (1883).
@@ -420,21 +421,27 @@ lock_state() {
   flock -w 300 9 || die "another stack.sh holds $STATE/.lock"
 }
 
+# Services named on the command line, or all three. Tests that stop a service on purpose
+# (broker outage, database restart) start a private one: own IIOT_STACK_HOME and ports.
+SERVICES=()
+want() { local s; for s in "${SERVICES[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+
 cmd_up() {
   local t0
   t0=$(now_ms)
   lock_state
-  pg_up
-  mqtt_up
-  kafka_up
+  want postgres && pg_up
+  want mosquitto && mqtt_up
+  want kafka && kafka_up
   echo "stack     up in $(elapsed "$t0") (state: $STATE)"
 }
 
 cmd_down() {
   lock_state
-  kafka_down
-  mqtt_down
-  pg_down
+  want kafka && kafka_down
+  want mosquitto && mqtt_down
+  want postgres && pg_down
+  return 0
 }
 
 cmd_status() {
@@ -461,11 +468,23 @@ cmd_purge() {
   echo "stack     purged $STATE${pg_target:+ and $pg_target}"
 }
 
-usage() { echo "usage: $0 {up|down [--purge]|status|purge}" >&2; exit 2; }
+usage() {
+  echo "usage: $0 {up|down [--purge]|status|purge} [kafka|postgres|mosquitto ...]" >&2
+  exit 2
+}
 
-case ${1:-} in
+verb=${1:-}
+shift || true
+purge=false
+if [[ ${1:-} == --purge ]]; then purge=true; shift; fi
+for service in "$@"; do
+  case $service in kafka | postgres | mosquitto) SERVICES+=("$service") ;; *) usage ;; esac
+done
+[[ ${#SERVICES[@]} -gt 0 ]] || SERVICES=(kafka postgres mosquitto)
+
+case $verb in
   up) cmd_up ;;
-  down) if [[ ${2:-} == --purge ]]; then cmd_purge; else cmd_down; fi ;;
+  down) if $purge; then cmd_purge; else cmd_down; fi ;;
   status) cmd_status ;;
   purge) cmd_purge ;;
   *) usage ;;

@@ -14,6 +14,7 @@ import pytest
 
 from iiot import kafka_admin
 from iiot.settings import Settings
+from tests.integration.private_stack import PrivateStack
 
 pytestmark = pytest.mark.integration
 
@@ -68,3 +69,11 @@ def reader(settings: Settings, pg_schema: str) -> Iterator[psycopg.Connection]:
     with _connect(settings.pg_reader_dsn) as conn:
         conn.execute(f"SET search_path TO {pg_schema}")
         yield conn
+
+
+@pytest.fixture
+def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
+    """Services of this test's own (start them with `.up("kafka")`); purged afterwards."""
+    stack = PrivateStack(tmp_path_factory.mktemp("stack"))
+    yield stack
+    stack.purge()
