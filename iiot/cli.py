@@ -154,3 +154,9 @@ def topics_create() -> None:
 # Their modules import heavy clients (Faust, confluent-kafka) inside the command functions,
 # so `iiot --help` stays fast. This is the one place `iiot` imports the parts: the CLI is the
 # composition root; the parts themselves still talk only through topics.
+
+from simulators import commands as simulator_commands  # noqa: E402
+
+registry_app = typer.Typer(help="The device registry (iiot.registry).")
+app.add_typer(registry_app, name="registry")
+registry_app.command("export")(simulator_commands.export)

@@ -1,0 +1,192 @@
+"""The equipment state machine of one device, stepped once per sample interval.
+
+At each sample time the machine first books what the interval just ended produced, then
+decides the state of the interval that starts now (a state holds from its sample's ts to the
+next sample). Breakdowns, changeovers, starvation and micro-stops are clocked in *running*
+time, so a machine standing still through a break does not wear; during a planned stop
+every episode clock is frozen and a repair resumes after the break.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from simulators.calendar import ShiftCalendar
+
+RUNNING, IDLE, SETUP, DOWN, PLANNED = "running", "idle", "setup", "down", "planned_stop"
+NEVER = float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class MachineParams:
+    """How a machine loses time and parts; means in seconds of the relevant clock."""
+
+    mtbf_s: float  # mean running time between breakdowns
+    mttr_s: float  # mean time to repair
+    changeover_every_s: float  # mean running time between product changeovers
+    setup_s: float  # mean changeover duration
+    starve_every_s: float  # mean running time between starvation episodes
+    starve_s: float  # mean starvation duration
+    micro_every_s: float  # mean running time between micro-stops (one or two intervals)
+    speed_factor: float  # actual cycle / ideal cycle, ≥ 1: the speed loss
+    scrap_rate: float  # share of parts that are bad
+
+    def expected_availability(self, interval_s: float) -> float:
+        """Run time / (planned time) in the long run, ignoring interval rounding."""
+        micro_s = 1.5 * interval_s
+        lost_per_run_s = (
+            self.mttr_s / self.mtbf_s
+            + self.setup_s / self.changeover_every_s
+            + self.starve_s / self.starve_every_s
+            + micro_s / self.micro_every_s
+        )
+        return 1 / (1 + lost_per_run_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    name: str
+    ideal_cycle_s: float
+
+
+class Machine:
+    """One device's state, counters and episode clocks."""
+
+    __slots__ = (
+        "_change_at",
+        "_episode_left",
+        "_episode_state",
+        "_fail_at",
+        "_micro_at",
+        "_next_event",
+        "_progress",
+        "_starve_at",
+        "breakdowns",
+        "calendar",
+        "count_good",
+        "count_total",
+        "dt_s",
+        "interval_ms",
+        "params",
+        "planned",
+        "planned_until_ms",
+        "product",
+        "product_index",
+        "products",
+        "rng",
+        "run_clock_s",
+        "run_since_repair_s",
+        "state",
+    )
+
+    def __init__(
+        self,
+        params: MachineParams,
+        calendar: ShiftCalendar,
+        products: tuple[Product, ...],
+        interval_ms: int,
+        rng: random.Random,
+    ) -> None:
+        self.params = params
+        self.calendar = calendar
+        self.products = products
+        self.interval_ms = interval_ms
+        self.dt_s = interval_ms / 1000
+        self.rng = rng
+        self.product_index = rng.randrange(len(products))
+        self.product = products[self.product_index]
+        self.count_total = rng.randrange(0, 500_000)  # PLC counters have a history
+        self.count_good = self.count_total - int(self.count_total * params.scrap_rate)
+        self.state = PLANNED
+        self.planned = False
+        self.planned_until_ms = -1  # forces a calendar look-up on the first step
+        self.run_clock_s = 0.0
+        self.run_since_repair_s = 0.0
+        self.breakdowns = 0
+        self._progress = rng.random()  # part of a cycle already done
+        self._episode_left = 0
+        self._episode_state = RUNNING
+        self._fail_at = self._after(params.mtbf_s)
+        self._change_at = self._after(params.changeover_every_s)
+        self._starve_at = self._after(params.starve_every_s)
+        self._micro_at = self._after(params.micro_every_s)
+        self._next_event = min(self._fail_at, self._change_at, self._starve_at, self._micro_at)
+
+    def _after(self, mean_s: float) -> float:
+        """Run-clock time of the next event of a Poisson process with that mean spacing."""
+        return self.run_clock_s + self.rng.expovariate(1 / mean_s) if mean_s > 0 else NEVER
+
+    def _intervals(self, mean_s: float) -> int:
+        """An exponential episode length, in whole sample intervals (at least one)."""
+        return max(1, round(self.rng.expovariate(1 / mean_s) / self.dt_s))
+
+    def step(self, t_ms: int) -> str:
+        """Book the interval that just ended, then decide and return the state from `t_ms`."""
+        if self.state == RUNNING:
+            self._produce()
+        if t_ms >= self.planned_until_ms:
+            self.planned, self.planned_until_ms = self.calendar.at(t_ms)
+        if self.planned:
+            state = PLANNED
+        elif self._episode_left > 0:
+            self._episode_left -= 1
+            state = self._episode_state
+        elif self.run_clock_s >= self._next_event:
+            state = self._start_episode()
+        else:
+            state = RUNNING
+        self.state = state
+        return state
+
+    def _produce(self) -> None:
+        dt = self.dt_s
+        self.run_clock_s += dt
+        self.run_since_repair_s += dt
+        rng = self.rng
+        p = self.params
+        # Speed loss: the actual cycle is slower than ideal by speed_factor, with some jitter.
+        cycle = self.product.ideal_cycle_s * p.speed_factor * (0.95 + 0.1 * rng.random())
+        self._progress += dt / cycle
+        parts = int(self._progress)
+        if parts:
+            self._progress -= parts
+            bad = sum(1 for _ in range(parts) if rng.random() < p.scrap_rate)
+            self.count_total += parts
+            self.count_good += parts - bad
+
+    def _start_episode(self) -> str:
+        """The earliest due event on the run clock becomes the state of the next intervals."""
+        p = self.params
+        due = self._next_event
+        if due == self._fail_at:
+            state, length = DOWN, self._intervals(p.mttr_s)
+            self.breakdowns += 1
+            self.run_since_repair_s = 0.0
+            self._fail_at = self._after(p.mtbf_s)
+        elif due == self._change_at:
+            state, length = SETUP, self._intervals(p.setup_s)
+            self.product_index = (self.product_index + 1) % len(self.products)
+            self.product = self.products[self.product_index]
+            self._change_at = self._after(p.changeover_every_s)
+        elif due == self._starve_at:
+            state, length = IDLE, self._intervals(p.starve_s)
+            self._starve_at = self._after(p.starve_every_s)
+        else:
+            state, length = IDLE, 1 + (self.rng.random() < 0.5)
+            self._micro_at = self._after(p.micro_every_s)
+        # Events that fell due during this episode wait for the next running interval.
+        self._next_event = min(self._fail_at, self._change_at, self._starve_at, self._micro_at)
+        self._episode_state = state
+        self._episode_left = length - 1
+        return state
+
+    def wear(self, horizon_s: float = 1_800.0) -> float:
+        """0 … 1: how close the next breakdown is (vibration rises over its last horizon)."""
+        left = self._fail_at - self.run_clock_s
+        return 0.0 if left >= horizon_s else 1.0 - max(left, 0.0) / horizon_s
+
+    def reset_counters(self) -> None:
+        """A PLC counter reset (power cycle, program download): both counters restart at 0."""
+        self.count_total = 0
+        self.count_good = 0
