@@ -1,0 +1,190 @@
+"""The state a stream worker keeps for one device, and how a sample changes it.
+
+Pure Python, no Faust: the worker stores it in a changelogged table, tests drive it
+directly. Windows are recomputed with `iiot.oee.device_windows` over the readings kept,
+so the stream gives exactly what a batch recompute over the same accepted samples gives.
+
+Lateness is measured per device, against the newest event time of that device: the
+result then depends only on the device's own sample order (which Kafka keeps, one key
+per partition), not on how devices interleave or how many workers share the partitions.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from enum import Enum
+
+import orjson
+
+from iiot.oee import Parts, Reading, device_windows, window_start
+
+_SEEN_CAP = 4096  # distinct seqs remembered above the contiguous low-water mark
+
+
+class Outcome(Enum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    LATE = "late"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceConfig:
+    """What the registry says about a device, as the OEE rules need it."""
+
+    window_ms: int
+    max_gap_ms: int
+    grace_ms: int
+    ideal_cycle_s: float
+
+
+@dataclass(slots=True)
+class Emitted:
+    """A device window as last computed: its parts and its revision."""
+
+    parts: Parts
+    revision: int
+    late_samples: int = 0
+
+
+@dataclass(slots=True)
+class DeviceState:
+    readings: list[Reading] = field(default_factory=list)
+    windows: dict[int, Emitted] = field(default_factory=dict)
+    newest_ms: int | None = None
+    seen_upto: int = -1  # every seq ≤ this has been seen (seq rises by one per sample)
+    seen: set[int] = field(default_factory=set)
+    late_samples: int = 0
+
+    # --- duplicates ----------------------------------------------------------------------
+
+    def _is_duplicate(self, seq: int) -> bool:
+        return seq <= self.seen_upto or seq in self.seen
+
+    def _remember(self, seq: int) -> None:
+        self.seen.add(seq)
+        while self.seen_upto + 1 in self.seen:
+            self.seen_upto += 1
+            self.seen.discard(self.seen_upto)
+        if len(self.seen) > _SEEN_CAP:  # a device that skipped seqs: forget the oldest holes
+            lowest = min(self.seen)
+            self.seen_upto = lowest
+            self.seen = {s for s in self.seen if s > lowest}
+
+    # --- samples -------------------------------------------------------------------------
+
+    def accept(self, reading: Reading, config: DeviceConfig) -> tuple[Outcome, list[int]]:
+        """Apply one reading; returns what became of it and the windows that changed."""
+        if self._is_duplicate(reading.seq):
+            return Outcome.DUPLICATE, []
+        self._remember(reading.seq)
+        if self.newest_ms is not None and reading.ts_ms < self.newest_ms - config.grace_ms:
+            self.late_samples += 1
+            start = window_start(reading.ts_ms, config.window_ms)
+            if start in self.windows:
+                self.windows[start].late_samples += 1
+                self.windows[start].revision += 1
+                return Outcome.LATE, [start]
+            return Outcome.LATE, []
+
+        keys = [(r.ts_ms, r.seq) for r in self.readings]
+        at = bisect.bisect(keys, (reading.ts_ms, reading.seq))
+        self.readings.insert(at, reading)
+        self.newest_ms = max(self.newest_ms or reading.ts_ms, reading.ts_ms)
+        # The reading before the new one changes too: its interval ends and its counter
+        # delta is measured at the new reading.
+        first_changed = self.readings[max(at - 1, 0)].ts_ms
+        changed = self._recompute(window_start(first_changed, config.window_ms), config)
+        self._forget_final(config)
+        return Outcome.ACCEPTED, changed
+
+    def _recompute(self, from_start: int, config: DeviceConfig) -> list[int]:
+        """Recompute windows from `from_start` on; returns those whose parts changed."""
+        lo = bisect.bisect_left([r.ts_ms for r in self.readings], from_start - config.max_gap_ms)
+        fresh = device_windows(
+            self.readings[lo:],
+            window_ms=config.window_ms,
+            max_gap_ms=config.max_gap_ms,
+            ideal_cycle_s=config.ideal_cycle_s,
+        ).windows
+        changed = []
+        for start, parts in fresh.items():
+            if start < from_start:
+                continue  # only partly seen from this slice; it did not change
+            old = self.windows.get(start)
+            if old is None:
+                self.windows[start] = Emitted(parts, 0)
+                changed.append(start)
+            elif old.parts != parts:
+                old.parts, old.revision = parts, old.revision + 1
+                changed.append(start)
+        return changed
+
+    def _forget_final(self, config: DeviceConfig) -> None:
+        """Drop what no acceptable sample can change any more.
+
+        A new sample is at least `newest − grace`; the earliest reading it can follow is the
+        last one before that (L). Windows from L's on can change, and they need the readings
+        from one max_gap before L's window.
+        """
+        assert self.newest_ms is not None
+        horizon = self.newest_ms - config.grace_ms
+        keys = [r.ts_ms for r in self.readings]
+        last_before = bisect.bisect_left(keys, horizon) - 1
+        if last_before < 0:
+            return
+        earliest_window = window_start(self.readings[last_before].ts_ms, config.window_ms)
+        keep_from = bisect.bisect_left(keys, earliest_window - config.max_gap_ms)
+        if keep_from > 0:
+            del self.readings[:keep_from]
+        for start in [s for s in self.windows if s < earliest_window]:
+            del self.windows[start]
+
+    # --- the changelog form ---------------------------------------------------------------
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(
+            {
+                "r": [
+                    [r.ts_ms, r.seq, r.state, r.count_total, r.count_good, r.ideal_cycle_s]
+                    for r in self.readings
+                ],
+                "w": [
+                    [start, e.revision, e.late_samples, _parts_row(e.parts)]
+                    for start, e in self.windows.items()
+                ],
+                "n": self.newest_ms,
+                "u": self.seen_upto,
+                "s": sorted(self.seen),
+                "l": self.late_samples,
+            }
+        )
+
+    @classmethod
+    def loads(cls, raw: bytes) -> DeviceState:
+        data = orjson.loads(raw)
+        return cls(
+            readings=[Reading(*row) for row in data["r"]],
+            windows={w[0]: Emitted(Parts(*w[3]), w[1], w[2]) for w in data["w"]},
+            newest_ms=data["n"],
+            seen_upto=data["u"],
+            seen=set(data["s"]),
+            late_samples=data["l"],
+        )
+
+
+def _parts_row(p: Parts) -> list[int]:
+    return [
+        p.window_ms,
+        p.devices,
+        p.run_ms,
+        p.idle_ms,
+        p.setup_ms,
+        p.down_ms,
+        p.planned_stop_ms,
+        p.ideal_run_us,
+        p.count_total,
+        p.count_good,
+        p.samples,
+        p.counter_resets,
+    ]

@@ -1,0 +1,81 @@
+"""A device's stream state gives exactly the batch windows, whatever the delivery order
+within the grace period, duplicates included; late samples are counted, not applied."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from iiot.oee import Parts, Reading, device_windows
+from iiot.types import STATES
+from streams.device_state import DeviceConfig, DeviceState, Outcome
+
+CONFIG = DeviceConfig(window_ms=60_000, max_gap_ms=15_000, grace_ms=120_000, ideal_cycle_s=4.0)
+
+
+def batch(readings: list[Reading]) -> dict[int, Parts]:
+    return device_windows(
+        sorted(readings, key=lambda r: (r.ts_ms, r.seq)),
+        window_ms=CONFIG.window_ms,
+        max_gap_ms=CONFIG.max_gap_ms,
+        ideal_cycle_s=CONFIG.ideal_cycle_s,
+    ).windows
+
+
+def stream(delivered: list[Reading], state: DeviceState | None = None):
+    state = state or DeviceState()
+    final: dict[int, Parts] = {}
+    outcomes = []
+    for reading in delivered:
+        outcome, changed = state.accept(reading, CONFIG)
+        outcomes.append(outcome)
+        for start in changed:
+            final[start] = state.windows[start].parts
+        state = DeviceState.loads(state.dumps())  # as if restored from the changelog
+    return final, outcomes, state
+
+
+@st.composite
+def device_readings(draw: st.DrawFn) -> list[Reading]:
+    ts, total, good, readings = draw(st.integers(0, 10**6)), 0, 0, []
+    for seq in range(draw(st.integers(1, 80))):
+        ts += draw(st.sampled_from([0, 1_000, 5_000, 5_000, 5_000, 7_500, 30_000, 400_000]))
+        if draw(st.integers(0, 30)) == 0:
+            total = good = 0
+        made = draw(st.integers(0, 3))
+        total, good = total + made, good + draw(st.integers(0, made))
+        readings.append(Reading(ts, seq, draw(st.sampled_from(STATES)), total, good, None))
+    return readings
+
+
+@given(device_readings(), st.randoms(use_true_random=False))
+@settings(max_examples=300, deadline=None)
+def test_stream_equals_batch_under_reordering_and_duplicates(readings, rnd: random.Random):
+    # Each reading is delayed by up to half the grace period, so none is late.
+    delivered = sorted(readings, key=lambda r: r.ts_ms + rnd.randint(0, CONFIG.grace_ms // 2))
+    for _ in range(len(readings) // 4):  # a duplicate comes after its original
+        original = rnd.randrange(len(delivered))
+        delivered.insert(rnd.randint(original + 1, len(delivered)), delivered[original])
+    final, outcomes, _ = stream(delivered)
+    assert final == batch(readings)
+    assert outcomes.count(Outcome.DUPLICATE) == len(delivered) - len(readings)
+    assert Outcome.LATE not in outcomes
+
+
+def test_late_sample_is_counted_not_applied() -> None:
+    on_time = [Reading(t * 5_000, t, "running", t, t) for t in range(100)]
+    late = Reading(200_000, 1_000, "down", 0, 0)  # 295 s behind the newest: beyond grace
+    final, outcomes, state = stream([*on_time, late])
+    assert outcomes[-1] is Outcome.LATE
+    assert final == batch(on_time)
+    assert state.late_samples == 1
+
+
+def test_state_forgets_what_cannot_change() -> None:
+    readings = [Reading(t * 5_000, t, "running", t, t) for t in range(2_000)]
+    _, _, state = stream(readings)
+    # grace 120 s + one window + max_gap of readings at 5 s: a few dozen, not 2000.
+    assert len(state.readings) < 60 and len(state.windows) <= 4
+    assert state.seen == set() and state.seen_upto == 1_999
