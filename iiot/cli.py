@@ -160,3 +160,8 @@ from simulators import commands as simulator_commands  # noqa: E402
 registry_app = typer.Typer(help="The device registry (iiot.registry).")
 app.add_typer(registry_app, name="registry")
 registry_app.command("export")(simulator_commands.export)
+
+from sinks import commands as sink_commands  # noqa: E402  (composition root, see above)
+
+app.add_typer(sink_commands.db_app, name="db")
+app.add_typer(sink_commands.sink_app, name="sink")

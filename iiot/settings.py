@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +82,21 @@ class Settings(BaseSettings):
 
     # Local services (deploy/local): where their state lives
     stack_home: str = Field("", description="State dir of `iiot stack`; default <repo>/.stack")
+
+    # Sinks (Kafka → database) and the database's retention
+    sink_group: str = Field("iiot-sink", description="Consumer group of `iiot sink`.")
+    sink_batch_rows: int = Field(50_000, ge=1, description="Rows held before a checkpoint.")
+    sink_batch_s: float = Field(1.0, gt=0, description="Seconds between checkpoints at most.")
+    telemetry_retention_days: int = Field(30, ge=1, description="Raw telemetry is kept so long.")
+    kpi_retention_days: int = Field(730, ge=1, description="OEE and digitization windows.")
+    compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses chunks then.")
+
+    # Producer (producers/): compression, batching and the disk spool for broker outages
+    producer_compression: Literal["lz4", "zstd", "none"] = "lz4"
+    producer_linger_ms: int = Field(20, ge=0, le=1_000, description="Wait to fill batches.")
+    spool_path: str = Field(
+        "", description="SQLite spool of `iiot simulate`; default <cwd>/.spool/producer.sqlite"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,138 @@
+"""`iiot db migrate|maintain` and `iiot sink [status]`: the sinks' command line.
+
+Heavy clients (psycopg, confluent-kafka) are imported inside the commands so `iiot --help`
+stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from iiot.settings import Settings, get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+db_app = typer.Typer(help="The database: migrations and upkeep (docs/schema.md).")
+sink_app = typer.Typer(
+    help="Kafka → database: consume every topic and write it in batches.",
+    invoke_without_command=True,
+)
+
+SchemaOption = Annotated[
+    str | None, typer.Option("--schema", help="Database schema (default: IIOT_PG_SCHEMA).")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _connect(settings: Settings):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    try:
+        return psycopg.connect(settings.pg_writer_dsn, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split())
+        raise _fail(f"PostgreSQL did not answer ({reason}); is it up? `iiot stack up`") from None
+
+
+def run_migrations(settings: Settings, schema: str) -> tuple[str, list[str]]:
+    from sinks.migrate import MigrationError, migrate
+
+    with _connect(settings) as conn:
+        try:
+            return migrate(conn, schema, settings)
+        except MigrationError as exc:
+            raise _fail(str(exc)) from None
+
+
+@db_app.command("migrate")
+def db_migrate(schema: SchemaOption = None) -> None:
+    """Apply the migrations not yet applied (idempotent; safe on every start)."""
+    settings = get_settings()
+    schema = schema or settings.pg_schema
+    flavour, applied = run_migrations(settings, schema)
+    done = ", ".join(applied) if applied else "nothing to do, up to date"
+    console.print(f"schema {schema} ({flavour}): {done}")
+
+
+@db_app.command("maintain")
+def db_maintain(
+    schema: SchemaOption = None,
+    days_ahead: Annotated[int, typer.Option(min=0, help="Partitions made this far ahead.")] = 3,
+) -> None:
+    """Plain PostgreSQL: partitions ahead, drop expired ones, refresh roll-ups."""
+    from sinks.partitions import maintain
+
+    settings = get_settings()
+    schema = schema or settings.pg_schema
+    with _connect(settings) as conn:
+        report = maintain(conn, schema, days_ahead=days_ahead)
+    if not (report.created or report.dropped or report.refreshed):
+        console.print(f"schema {schema}: TimescaleDB keeps itself (its jobs); nothing to do")
+        return
+    console.print(f"created partitions: {', '.join(report.created) or 'none'}")
+    console.print(f"dropped partitions: {', '.join(report.dropped) or 'none'}")
+    console.print(f"refreshed roll-ups: {', '.join(report.refreshed)}")
+
+
+@sink_app.callback()
+def sink(
+    ctx: typer.Context,
+    schema: SchemaOption = None,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Run `db migrate` before starting.")
+    ] = True,
+) -> None:
+    """Consume the pipeline's topics into the database until Ctrl-C; a status line every 5 s."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sinks.consumer import Sink
+
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    settings = get_settings()
+    schema = schema or settings.pg_schema
+    if migrate_first:
+        run_migrations(settings, schema)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    err_console.print(f"sink: {settings.kafka_bootstrap} → schema {schema}; Ctrl-C stops")
+    Sink(settings, schema).run(until=stop.is_set)
+
+
+@sink_app.command("status")
+def sink_status(schema: SchemaOption = None) -> None:
+    """Lag per topic of the sink's consumer group, and rows per table."""
+    from psycopg import sql
+
+    from sinks.sink_status import group_lag
+    from sinks.tables import ROUTES, TARGETS
+
+    settings = get_settings()
+    schema = schema or settings.pg_schema
+    table = Table(title=f"sink group {settings.topic_prefix}{settings.sink_group}")
+    for column in ("topic", "committed", "newest", "lag"):
+        table.add_column(column, justify="right" if column != "topic" else "left")
+    for t in group_lag(settings, tuple(ROUTES)):
+        table.add_row(t.topic.value, f"{t.committed:,}", f"{t.newest:,}", f"{t.lag:,}")
+    console.print(table)
+    rows = Table(title=f"schema {schema}")
+    rows.add_column("table")
+    rows.add_column("rows", justify="right")
+    with _connect(settings) as conn:
+        for target in TARGETS:
+            query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, target.table))
+            (count,) = conn.execute(query).fetchone() or (0,)
+            rows.add_row(target.table, f"{count:,}")
+    console.print(rows)

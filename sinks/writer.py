@@ -1,0 +1,166 @@
+"""Writing a checkpoint's rows: binary COPY into staging, then `INSERT … ON CONFLICT`.
+
+All targets of one checkpoint go in one transaction, so the offsets committed after it
+cover exactly what the database holds. A row the database refuses (bad bytes, a broken
+constraint) is found by halving its batch under savepoints and handed back to be
+dead-lettered; the rest of the batch lands. Lost connections are the caller's to retry.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from sinks.partitions import PartitionKeeper
+from sinks.tables import TARGETS, Origin, Row, Target
+
+# Errors that belong to a row, not to the database being away.
+ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+
+
+@dataclass
+class Batch:
+    """Rows per target, each with the message it came from."""
+
+    rows: dict[Target, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    origins: dict[Target, list[Origin]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, target: Target, row: Row, origin: Origin) -> None:
+        self.rows[target].append(row)
+        self.origins[target].append(origin)
+
+    def extend(self, other: Batch) -> None:
+        for target, rows in other.rows.items():
+            self.rows[target].extend(rows)
+            self.origins[target].extend(other.origins[target])
+
+    def __len__(self) -> int:
+        return sum(len(rows) for rows in self.rows.values())
+
+
+@dataclass(frozen=True)
+class Rejected:
+    origin: Origin
+    table: str
+    reason: str
+
+
+def upsert_sql(schema: str, target: Target, stage: str) -> sql.Composed:
+    """INSERT from the staging table, keeping one row per key as the conflict rule says."""
+    cols = sql.SQL(", ").join(map(sql.Identifier, target.names))
+    select = sql.SQL(", ").join(
+        sql.SQL("{}::jsonb").format(sql.Identifier(n)) if n in target.jsonb else sql.Identifier(n)
+        for n in target.names
+    )
+    key = sql.SQL(", ").join(map(sql.Identifier, target.key))
+    table = sql.Identifier(schema, target.table)
+    if target.conflict == "keep_first":
+        # DO NOTHING tolerates a key twice in one statement: no de-duplication pass needed.
+        return sql.SQL(
+            "INSERT INTO {table} ({cols}) SELECT {select} FROM {stage} "
+            "ON CONFLICT ({key}) DO NOTHING"
+        ).format(table=table, cols=cols, select=select, stage=sql.Identifier(stage), key=key)
+    winner = "revision" if target.conflict == "higher_revision" else "announced_at"
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n))
+        for n in target.names
+        if n not in target.key
+    )
+    # DO UPDATE may touch a row once per statement: keep the winner of each key first.
+    return sql.SQL(
+        "INSERT INTO {table} AS t ({cols}) "
+        "SELECT DISTINCT ON ({key}) {select} FROM {stage} ORDER BY {key}, {win} DESC, ord DESC "
+        "ON CONFLICT ({key}) DO UPDATE SET {updates} WHERE t.{win} < EXCLUDED.{win}"
+    ).format(
+        table=table,
+        cols=cols,
+        select=select,
+        stage=sql.Identifier(stage),
+        key=key,
+        win=sql.Identifier(winner),
+        updates=updates,
+    )
+
+
+class TableWriter:
+    """Writes batches into one schema over one connection (autocommit, transactions explicit)."""
+
+    def __init__(self, conn: psycopg.Connection, schema: str, keeper: PartitionKeeper) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.keeper = keeper
+        self._staged: set[str] = set()
+        self._upserts = {t.table: upsert_sql(schema, t, f"stage_{t.table}") for t in TARGETS}
+
+    def write(self, batch: Batch) -> list[Rejected]:
+        """Write every row in one transaction; returns the rows the database refused."""
+        self._ensure_partitions(batch)
+        try:
+            with self.conn.transaction():
+                for target in TARGETS:
+                    if batch.rows.get(target):
+                        self._copy_upsert(target, batch.rows[target])
+            return []
+        except ROW_ERRORS:
+            pass  # a poison row somewhere: find it, keep the rest
+        rejected: list[Rejected] = []
+        with self.conn.transaction():
+            for target in TARGETS:
+                if batch.rows.get(target):
+                    rejected += self._isolate(target, batch.rows[target], batch.origins[target])
+        return rejected
+
+    def _ensure_partitions(self, batch: Batch) -> None:
+        for target, rows in batch.rows.items():
+            index = target.time_index()
+            if index is not None and rows:
+                self.keeper.ensure(self.conn, target.table, {row[index] for row in rows})
+
+    def _stage(self, target: Target) -> str:
+        name = f"stage_{target.table}"
+        if name not in self._staged:
+            columns = sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in target.columns
+            )
+            self.conn.execute(
+                sql.SQL(
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (ord serial, {}) ON COMMIT DELETE ROWS"
+                ).format(sql.Identifier(name), columns)
+            )
+            self._staged.add(name)
+        return name
+
+    def _copy_upsert(self, target: Target, rows: Sequence[Row]) -> None:
+        stage = self._stage(target)
+        names = sql.SQL(", ").join(map(sql.Identifier, target.names))
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            sql.Identifier(stage), names
+        )
+        with self.conn.cursor() as cur:
+            with cur.copy(statement) as copy:
+                copy.set_types(target.types)
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(self._upserts[target.table])
+            cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
+
+    def _isolate(
+        self, target: Target, rows: Sequence[Row], origins: Sequence[Origin]
+    ) -> list[Rejected]:
+        """Write under a savepoint; on a row error split in halves until the culprit is alone."""
+        try:
+            with self.conn.transaction():
+                self._copy_upsert(target, rows)
+            return []
+        except ROW_ERRORS as exc:
+            if len(rows) == 1:
+                reason = " ".join(str(exc).split())
+                return [Rejected(origins[0], target.table, reason)]
+        half = len(rows) // 2
+        return self._isolate(target, rows[:half], origins[:half]) + self._isolate(
+            target, rows[half:], origins[half:]
+        )
