@@ -1,0 +1,381 @@
+"""The Publisher: records to Kafka, through the disk spool whenever the broker is away.
+
+Three modes, one order. LIVE: records go straight to the Kafka client (idempotent, acks=all,
+compressed, batched). When the broker goes away (all brokers down, a record failed, or no
+acknowledgement for `stall_s`) the publisher purges what the client still holds, writes it
+to the spool in the order the client reports it back (per partition that is the order it
+was handed over), and from then on SPOOLING appends every new record behind it. When the
+broker answers again DRAINING sends the spool, oldest first, while new records keep
+queueing behind in the spool; once the last spooled row is in the client, LIVE again — new
+records now queue behind the drained ones inside the client. So per key (= per partition)
+the order never breaks across the live/spool boundary.
+
+The hot path writes nothing to disk. What is durable (see docs/producer.md): a record is
+*accepted* once the broker acknowledged it or the spool committed it; `flush()` makes every
+record handed over accepted, and a SIGKILL loses only records not yet accepted
+(`counters.pending`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import orjson
+from confluent_kafka import KafkaError, Message, Producer
+
+from iiot import topics
+from iiot.contract import ContractError, dead_letter, decode, encode
+from iiot.messages import DeviceBirth, Sample
+from iiot.settings import Settings, get_settings
+from iiot.topics import Topic
+from producers.probe import BrokerProbe
+from producers.spool import Record, Spool
+from producers.stats import Counters, Rate
+
+log = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+# A record that failed with one of these may well go through later: the broker was away,
+# slow, or the client gave it back. Any other error is the broker refusing it for good.
+_TRANSIENT = {
+    KafkaError._MSG_TIMED_OUT,
+    KafkaError._PURGE_QUEUE,
+    KafkaError._PURGE_INFLIGHT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._TIMED_OUT,
+    KafkaError._FATAL,
+}
+
+
+class Mode(StrEnum):
+    LIVE = "live"
+    SPOOLING = "spooling"
+    DRAINING = "draining"
+
+
+class ReadingRejected(ContractError):
+    """A reading that broke the contract; it has been counted and dead-lettered."""
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """librdkafka settings: durable and ordered first, then throughput (bench/producer.py)."""
+    return {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "enable.idempotence": True,  # no duplicates or reordering from the client's retries
+        "acks": "all",
+        "compression.type": settings.producer_compression,
+        "linger.ms": settings.producer_linger_ms,
+        "batch.size": 1_000_000,  # per partition, below the broker's 1 MB message.max.bytes
+        "batch.num.messages": 10_000,
+        "queue.buffering.max.messages": 500_000,
+        # The same partitioner as the Java client and aiokafka (Faust): one device, one
+        # partition, whichever client wrote it.
+        "partitioner": "murmur2_random",
+        "logger": logging.getLogger("producers.librdkafka"),
+    }
+
+
+def event_time_ms(ts: datetime) -> int:
+    return (ts - _EPOCH) // _MS
+
+
+class Publisher:
+    """Publishes records to the pipeline's topics; see the module docstring and
+    docs/producer.md. Not thread-safe: one thread publishes and polls."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        spool_path: str | Path | None = None,
+        *,
+        stall_s: float = 10.0,
+        spool_batch: int = 10_000,
+        spool_every_s: float = 0.1,
+        drain_window: int = 100_000,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        path = spool_path or self.settings.spool_path or Path.cwd() / ".spool/producer.sqlite"
+        self.spool = Spool(path)
+        self.counters = Counters()
+        self._config = {**client_config(self.settings), **(config or {})}
+        self._config["error_cb"] = self._on_error
+        self._config["on_delivery"] = self._on_delivery
+        self._producer = Producer(self._config)
+        self._names = {topic: topics.name(topic, self.settings) for topic in Topic}
+        self._stall_s, self._spool_batch, self._spool_every_s = stall_s, spool_batch, spool_every_s
+        self._drain_window = drain_window
+        self._rate = Rate()
+        self._probe = BrokerProbe(self.settings.kafka_bootstrap)
+        self._buffer: list[Record] = []  # new records on their way into the spool
+        self._buffer_since = 0.0
+        self._in_client = 0  # records the Kafka client holds, awaiting their delivery report
+        self._drained_ids: list[int] = []  # spool rows Kafka has, to delete
+        self._cursor = 0  # the last spool row handed to the client while draining
+        self._outage = self._fatal = False
+        self._progress = (0, time.monotonic())  # (delivered, when it last moved)
+        self._since_poll = 0
+        self.mode = Mode.LIVE
+        if len(self.spool):  # a previous run left records: they go first
+            self._spool_from_now_on()
+
+    # -- handing records over ------------------------------------------------------------
+
+    def publish(self, topic: Topic, key: bytes | None, value: bytes, timestamp_ms: int) -> None:
+        """Hand over one encoded record, unvalidated (the caller built it from the contract
+        models, or it is a deliberately malformed one). Key: the device_id; timestamp: the
+        event time."""
+        self.counters.handed += 1
+        if self.mode is Mode.LIVE:
+            self._produce(self._names[topic], key, value, timestamp_ms)
+        else:
+            self._to_spool(Record(self._names[topic], key, value, timestamp_ms))
+        self._since_poll += 1
+        if self._since_poll >= 1_000:
+            self.poll(0)
+
+    def publish_sample(self, sample: Sample) -> None:
+        """A sample built with the contract model (so already valid)."""
+        self.publish(
+            Topic.TELEMETRY, sample.device_id.encode(), encode(sample), event_time_ms(sample.ts)
+        )
+
+    def publish_birth(self, birth: DeviceBirth) -> None:
+        self.publish(Topic.REGISTRY, birth.device_id.encode(), encode(birth), _now_ms())
+
+    def publish_reading(self, reading: bytes | str | Mapping[str, Any]) -> Sample:
+        """Validate a reading from outside (JSON text or a dict) and publish it.
+
+        Raises `ReadingRejected` (a `ContractError`: `.code`, `.reason`) when it breaks the
+        contract, after counting it and sending it to `iiot.deadletter` with the reason.
+        """
+        raw = reading if isinstance(reading, bytes | str) else orjson.dumps(reading)
+        try:
+            sample = decode(Sample, raw)
+        except ContractError as error:
+            self.counters.invalid += 1
+            value = raw.encode() if isinstance(raw, str) else raw
+            self._dead_letter(error, Topic.TELEMETRY, _device_id_in(value), value, None)
+            raise ReadingRejected(error.code, error.reason) from None
+        self.publish_sample(sample)
+        return sample
+
+    # -- serving the client ----------------------------------------------------------------
+
+    def poll(self, timeout_s: float = 0.0) -> None:
+        """Serve delivery reports, notice outages, commit the spool, drain it. Call it often
+        (publish() does, every 1,000 records) and while idle."""
+        self._since_poll = 0
+        self._producer.poll(timeout_s)
+        now = time.monotonic()
+        if self.counters.delivered != self._progress[0] or not self._in_client:
+            self._progress = (self.counters.delivered, now)
+        elif self.mode is not Mode.SPOOLING and now - self._progress[1] > self._stall_s:
+            log.warning("no acknowledgement from Kafka for %.0f s: spooling", self._stall_s)
+            self._outage = True
+        if self._outage:
+            self._spool_from_now_on()
+        if self._buffer and now - self._buffer_since >= self._spool_every_s:
+            self._commit_buffer()
+        if self._drained_ids:
+            self.spool.delete(self._drained_ids)
+            self._drained_ids.clear()
+        if self.mode is Mode.SPOOLING and self._probe.up.is_set():
+            log.info("Kafka answers again: draining %d spooled records", len(self.spool))
+            self.mode, self._cursor = Mode.DRAINING, 0
+        if self.mode is Mode.DRAINING:
+            self._drain()
+
+    def rate(self) -> float:
+        """Records delivered per second, over the last two seconds."""
+        return self._rate.update(self.counters.delivered)
+
+    def flush(self, timeout_s: float = 30.0, *, wait_for_broker: bool = True) -> int:
+        """Wait until Kafka has every record (spool included), at most `timeout_s` (without
+        `wait_for_broker`: not at all while the broker is away); then what it has not taken
+        is written to the spool. Returns the records left in the spool."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self.poll(0.05)
+            if self.mode is Mode.LIVE and not self._in_client:
+                break
+            if self.mode is Mode.SPOOLING and not wait_for_broker:
+                break
+        if self._in_client:
+            self._spool_from_now_on(outage=False)
+        self._commit_buffer()
+        self.poll(0)  # deletes the rows acknowledged last
+        return len(self.spool)
+
+    def close(self, timeout_s: float = 10.0) -> int:
+        """Flush (see there), then release the spool. Returns the records left in it."""
+        left = self.flush(timeout_s, wait_for_broker=False)
+        self._probe.close()
+        self.spool.close()
+        return left
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def _produce(self, name: str, key: bytes | None, value: bytes | None, ts: int) -> None:
+        while True:
+            try:
+                self._producer.produce(name, value, key, timestamp=ts)
+                break
+            except BufferError:  # the client's queue is full: let it deliver some
+                self.poll(0.05)
+                if self.mode is not Mode.LIVE:  # …or the broker went away meanwhile
+                    self._to_spool(Record(name, key, value, ts))
+                    return
+        self.counters.sent += 1
+        self._in_client += 1
+
+    def _to_spool(self, record: Record) -> None:
+        if not self._buffer:
+            self._buffer_since = time.monotonic()
+        self._buffer.append(record)
+        if len(self._buffer) >= self._spool_batch:
+            self._commit_buffer()
+
+    def _commit_buffer(self) -> None:
+        if self._buffer:
+            self.spool.append(self._buffer)
+            self.counters.spooled += len(self._buffer)
+            self.counters.accepted += len(self._buffer)
+            self._buffer = []
+
+    def _spool_from_now_on(self, outage: bool = True) -> None:
+        """The broker is away: take back what the client holds, spool it, spool what comes."""
+        if self.mode is Mode.LIVE and outage:
+            self.counters.outages += 1
+        self.mode = Mode.SPOOLING
+        self._producer.purge(in_queue=True, in_flight=True, blocking=True)
+        deadline = time.monotonic() + 10
+        while self._in_client and time.monotonic() < deadline:
+            self._producer.poll(0.05)  # their reports put them into the buffer, in order
+        self._outage = False  # reports of purged records speak of this same outage
+        if self._fatal:  # an idempotent producer in a fatal state takes nothing more
+            self._producer = Producer(self._config)
+            self._fatal = False
+        self._commit_buffer()
+        self._probe.watch()
+
+    def _drain(self) -> None:
+        room = self._drain_window - self._in_client
+        if room <= 0:
+            return
+        self._commit_buffer()  # new records must be in the spool before we look for its end
+        rows = self.spool.read(self._cursor, min(room, 5_000))
+        if not rows:
+            self.mode = Mode.LIVE
+            self._probe.idle()
+            return
+        for row in rows:
+            record = row.record
+            try:
+                self._producer.produce(
+                    record.topic,
+                    record.value,
+                    record.key,
+                    timestamp=record.timestamp_ms,
+                    on_delivery=functools.partial(self._on_drained, row.id),
+                )
+            except BufferError:
+                return  # the rest on the next poll
+            self._cursor = row.id
+            self.counters.sent += 1
+            self._in_client += 1
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        self._in_client -= 1
+        if err is None:
+            self.counters.delivered += 1
+            self.counters.accepted += 1
+        elif _transient(err):
+            self._outage = True
+            self._to_spool(Record(msg.topic(), msg.key(), msg.value(), msg.timestamp()[1]))
+        else:
+            self.counters.accepted += 1
+            self._refused(err, msg)
+
+    def _on_drained(self, row_id: int, err: KafkaError | None, msg: Message) -> None:
+        self._in_client -= 1
+        if err is None:
+            self.counters.delivered += 1
+            self.counters.drained += 1
+            self._drained_ids.append(row_id)
+        elif _transient(err):
+            self._outage = True  # the row stays in the spool; draining starts over from it
+        else:
+            self._drained_ids.append(row_id)
+            self._refused(err, msg)
+
+    def _refused(self, err: KafkaError, msg: Message) -> None:
+        self.counters.failed += 1
+        log.error("Kafka refused a record for %s: %s", msg.topic(), err.str())
+        if msg.topic() == self._names[Topic.DEADLETTER]:
+            return  # a dead letter that cannot be written is only counted
+        try:
+            source: Topic | None = topics.logical(msg.topic(), self.settings)
+        except ValueError:
+            source = None
+        error = ContractError("broker_refused", f"Kafka refused the record: {err.str()}")
+        self._dead_letter(error, source, msg.key(), msg.value(), msg.timestamp()[1])
+
+    def _dead_letter(
+        self,
+        error: ContractError,
+        source: Topic | None,
+        key: bytes | None,
+        value: bytes | None,
+        timestamp_ms: int | None,
+    ) -> None:
+        letter = dead_letter(
+            "producer",
+            error,
+            value,
+            topic=source and source.value,
+            key=key,
+            timestamp_ms=timestamp_ms,
+        )
+        self.counters.dead_lettered += 1
+        self.publish(Topic.DEADLETTER, key, encode(letter), timestamp_ms or _now_ms())
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._fatal = True
+        if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
+            self._outage = True
+        log.warning("Kafka client: %s", err.str())
+
+
+def _transient(err: KafkaError) -> bool:
+    return err.code() in _TRANSIENT or err.retriable()
+
+
+def _device_id_in(value: bytes) -> bytes | None:
+    """The device_id of a rejected reading, if it has one: the dead letter's key."""
+    try:
+        device_id = orjson.loads(value).get("device_id")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return device_id.encode() if isinstance(device_id, str) else None
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
