@@ -55,7 +55,7 @@ class FaultReport:
 class FaultPlan:
     """The thresholds of one run's faults, shared by every device."""
 
-    __slots__ = ("counter_reset", "edges", "gap", "on")
+    __slots__ = ("counter_reset", "edges", "gap", "on", "per_sample_rate")
 
     def __init__(self, rates: FaultRates) -> None:
         self.on = rates.any()
@@ -69,20 +69,15 @@ class FaultPlan:
                 edge += rate
                 edges.append((edge, name))
         self.edges = tuple(edges)
+        self.per_sample_rate = edge  # a draw at or above this hits no sample fault
 
-    def per_sample(self, rng: random.Random) -> str | None:
-        """The fault that hits this sample, if any (one uniform draw, always made)."""
-        u = rng.random()
+    def per_sample(self, u: float) -> str | None:
+        """The fault a sample's uniform draw `u` selects, if any."""
         for edge, name in self.edges:
             if u < edge:
                 return name
         return None
 
     def gap_intervals(self, rng: random.Random) -> int:
-        """0, or how many intervals the device goes offline from this sample."""
-        if self.gap > 0 and rng.random() < self.gap:
-            return rng.randint(*GAP_INTERVALS)
-        return 0
-
-    def resets(self, rng: random.Random) -> bool:
-        return self.counter_reset > 0 and rng.random() < self.counter_reset
+        """How many intervals a device goes offline for, once a gap began."""
+        return rng.randint(*GAP_INTERVALS)

@@ -55,9 +55,9 @@ class Machine:
 
     __slots__ = (
         "_change_at",
+        "_cycles_per_interval",
         "_episode_left",
         "_episode_state",
-        "_fail_at",
         "_micro_at",
         "_next_event",
         "_progress",
@@ -67,6 +67,7 @@ class Machine:
         "count_good",
         "count_total",
         "dt_s",
+        "fail_at_s",
         "interval_ms",
         "params",
         "planned",
@@ -94,8 +95,7 @@ class Machine:
         self.interval_ms = interval_ms
         self.dt_s = interval_ms / 1000
         self.rng = rng
-        self.product_index = rng.randrange(len(products))
-        self.product = products[self.product_index]
+        self._set_product(rng.randrange(len(products)))
         self.count_total = rng.randrange(0, 500_000)  # PLC counters have a history
         self.count_good = self.count_total - int(self.count_total * params.scrap_rate)
         self.state = PLANNED
@@ -107,11 +107,11 @@ class Machine:
         self._progress = rng.random()  # part of a cycle already done
         self._episode_left = 0
         self._episode_state = RUNNING
-        self._fail_at = self._after(params.mtbf_s)
+        self.fail_at_s = self._after(params.mtbf_s)
         self._change_at = self._after(params.changeover_every_s)
         self._starve_at = self._after(params.starve_every_s)
         self._micro_at = self._after(params.micro_every_s)
-        self._next_event = min(self._fail_at, self._change_at, self._starve_at, self._micro_at)
+        self._next_event = min(self.fail_at_s, self._change_at, self._starve_at, self._micro_at)
 
     def _after(self, mean_s: float) -> float:
         """Run-clock time of the next event of a Poisson process with that mean spacing."""
@@ -143,31 +143,37 @@ class Machine:
         dt = self.dt_s
         self.run_clock_s += dt
         self.run_since_repair_s += dt
-        rng = self.rng
-        p = self.params
-        # Speed loss: the actual cycle is slower than ideal by speed_factor, with some jitter.
-        cycle = self.product.ideal_cycle_s * p.speed_factor * (0.95 + 0.1 * rng.random())
-        self._progress += dt / cycle
+        random = self.rng.random
+        # Cycles per interval at the slowed-down speed (the speed loss), with some jitter.
+        self._progress += self._cycles_per_interval * (0.95 + 0.1 * random())
         parts = int(self._progress)
         if parts:
             self._progress -= parts
-            bad = sum(1 for _ in range(parts) if rng.random() < p.scrap_rate)
+            good = parts
+            scrap_rate = self.params.scrap_rate
+            for _ in range(parts):
+                if random() < scrap_rate:
+                    good -= 1
             self.count_total += parts
-            self.count_good += parts - bad
+            self.count_good += good
+
+    def _set_product(self, index: int) -> None:
+        self.product_index = index
+        self.product = product = self.products[index]
+        self._cycles_per_interval = self.dt_s / (product.ideal_cycle_s * self.params.speed_factor)
 
     def _start_episode(self) -> str:
         """The earliest due event on the run clock becomes the state of the next intervals."""
         p = self.params
         due = self._next_event
-        if due == self._fail_at:
+        if due == self.fail_at_s:
             state, length = DOWN, self._intervals(p.mttr_s)
             self.breakdowns += 1
             self.run_since_repair_s = 0.0
-            self._fail_at = self._after(p.mtbf_s)
+            self.fail_at_s = self._after(p.mtbf_s)
         elif due == self._change_at:
             state, length = SETUP, self._intervals(p.setup_s)
-            self.product_index = (self.product_index + 1) % len(self.products)
-            self.product = self.products[self.product_index]
+            self._set_product((self.product_index + 1) % len(self.products))
             self._change_at = self._after(p.changeover_every_s)
         elif due == self._starve_at:
             state, length = IDLE, self._intervals(p.starve_s)
@@ -176,15 +182,10 @@ class Machine:
             state, length = IDLE, 1 + (self.rng.random() < 0.5)
             self._micro_at = self._after(p.micro_every_s)
         # Events that fell due during this episode wait for the next running interval.
-        self._next_event = min(self._fail_at, self._change_at, self._starve_at, self._micro_at)
+        self._next_event = min(self.fail_at_s, self._change_at, self._starve_at, self._micro_at)
         self._episode_state = state
         self._episode_left = length - 1
         return state
-
-    def wear(self, horizon_s: float = 1_800.0) -> float:
-        """0 … 1: how close the next breakdown is (vibration rises over its last horizon)."""
-        left = self._fail_at - self.run_clock_s
-        return 0.0 if left >= horizon_s else 1.0 - max(left, 0.0) / horizon_s
 
     def reset_counters(self) -> None:
         """A PLC counter reset (power cycle, program download): both counters restart at 0."""

@@ -7,46 +7,80 @@ import math
 import random
 
 from simulators.catalogue import KindSpec
-from simulators.machine import DOWN, IDLE, PLANNED, RUNNING, SETUP
+from simulators.machine import DOWN, IDLE, PLANNED, RUNNING, SETUP, Machine
 
 AMBIENT_C = 22.0
 TEMP_TAU_S = 600.0  # thermal time constant: ten minutes to settle most of the way
-# Share of rated power drawn per state; down is near zero (the machine is locked out).
-POWER_SHARE = {RUNNING: 0.85, IDLE: 0.30, SETUP: 0.20, DOWN: 0.01, PLANNED: 0.04}
-HEAT_SHARE = {RUNNING: 1.0, IDLE: 0.5, SETUP: 0.3, DOWN: 0.0, PLANNED: 0.0}
+WEAR_HORIZON_S = 1_800.0  # vibration rises over the last half hour of running before a failure
+# Per state: share of rated power (down ≈ 0: locked out), share of the running heat, and
+# vibration as a share of a healthy running machine's.
+STATE_SHARES = {
+    RUNNING: (0.85, 1.0, 1.0),
+    IDLE: (0.30, 0.5, 0.3),
+    SETUP: (0.20, 0.3, 0.3),
+    DOWN: (0.01, 0.0, 0.02),
+    PLANNED: (0.04, 0.0, 0.02),
+}
+
+
+NOISE_STEPS = 32  # noisy values come from per-device tables of this many pre-rounded values
+
+
+def _noisy(mean: float, spread: float) -> list[float]:
+    """`mean` × (1 ± spread/2) in NOISE_STEPS steps, rounded to two decimals, ready to send."""
+    return [
+        round(mean * (1 - spread / 2 + spread * (k + 0.5) / NOISE_STEPS), 2)
+        for k in range(NOISE_STEPS)
+    ]
 
 
 class ProcessModel:
     """One device's process values; `values()` is called once per sample."""
 
-    __slots__ = ("_alpha", "_base_vib", "_rng", "kind", "metric", "temp_c")
+    __slots__ = ("_alpha", "_base_vib", "_by_state", "_rng", "metric", "temp_c")
 
     def __init__(self, kind: KindSpec, interval_s: float, rng: random.Random) -> None:
-        self.kind = kind
         self.metric = kind.process_metric
         self._rng = rng
         self._alpha = 1 - math.exp(-interval_s / TEMP_TAU_S)
         self._base_vib = 0.8 + 1.2 * rng.random()  # mm/s RMS of a healthy machine
         self.temp_c = AMBIENT_C + 5 * rng.random()
+        # Per state: power, vibration and the kind's process value as noise tables (a table
+        # look-up is much cheaper than noise and rounding per sample), and the temperature
+        # the machine settles at.
+        self._by_state = {
+            state: (
+                _noisy(kind.rated_kw * power, 0.2),
+                _noisy(self._base_vib * vib, 0.2),
+                _noisy(kind.process_running if state == RUNNING else kind.process_idle, 0.06)
+                if state in (RUNNING, IDLE, SETUP)
+                else [0.0] * NOISE_STEPS,
+                AMBIENT_C + heat * (kind.temp_running_c - AMBIENT_C),
+            )
+            for state, (power, heat, vib) in STATE_SHARES.items()
+        }
 
-    def values(self, state: str, wear: float, drift_h: float) -> dict[str, float]:
-        """Values at a sample: `wear` 0…1 as the next breakdown nears, `drift_h` running
-        hours since the last repair (temperature creeps up as a machine wears)."""
-        k = self.kind
-        noise = self._rng.random
-        heat = HEAT_SHARE[state]
-        target = AMBIENT_C + heat * (k.temp_running_c - AMBIENT_C + min(drift_h * 0.3, 6.0))
-        self.temp_c += (target - self.temp_c) * self._alpha + (noise() - 0.5) * 0.2
+    def values(self, state: str, machine: Machine) -> dict[str, float]:
+        """Values at a sample: vibration rises as the next breakdown nears; temperature
+        settles towards the state's level and creeps up with running hours since a repair."""
+        noise = self._rng.random()
+        i = int(noise * NOISE_STEPS)
+        power, vib, process, target = self._by_state[state]
+        vibration = vib[i]
         if state == RUNNING:
-            vib = self._base_vib * (1 + 2.5 * wear) * (0.9 + 0.2 * noise())
-            process = k.process_running * (0.97 + 0.06 * noise())
-        else:
-            vib = 0.05 * noise() if state in (DOWN, PLANNED) else self._base_vib * 0.3
-            process = k.process_idle if state in (IDLE, SETUP) else 0.0
-        power = k.rated_kw * POWER_SHARE[state] * (0.9 + 0.2 * noise())
+            target += min(machine.run_since_repair_s / 12_000, 6.0)  # 0.3 °C per running hour
+            to_failure = machine.fail_at_s - machine.run_clock_s
+            if to_failure < WEAR_HORIZON_S:
+                wear = 1 - max(to_failure, 0.0) / WEAR_HORIZON_S
+                vibration = round(vibration * (1 + 2.5 * wear), 2)
+        temp = self.temp_c = (
+            self.temp_c + (target - self.temp_c) * self._alpha + (noise - 0.5) * 0.2
+        )
         return {
-            "power_kw": round(power, 2),
-            "temperature_c": round(self.temp_c, 1),
-            "vibration_mm_s": round(vib, 2),
-            self.metric: round(process, 1),
+            "power_kw": power[i],
+            # One decimal as int(x * 10 + 0.5) / 10: faster than round(), spelled the same in
+            # JSON, and temperatures here are positive.
+            "temperature_c": int(temp * 10 + 0.5) / 10,
+            "vibration_mm_s": vibration,
+            self.metric: process[i],
         }

@@ -12,50 +12,25 @@ from datetime import UTC, datetime
 
 import orjson
 
-_minute_prefix: dict[int, str] = {}
+MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
+_second_prefix: dict[int, str] = {}
+
+
+def second_prefix(second: int) -> str:
+    """`2026-11-26T08:00:05` for an epoch second (cached: a run visits each second often)."""
+    prefix = _second_prefix.get(second)
+    if prefix is None:
+        if len(_second_prefix) > 100_000:  # a long run: keep the cache small
+            _second_prefix.clear()
+        prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second_prefix[second] = prefix
+    return prefix
 
 
 def format_ts_ms(ms: int) -> str:
     """`2026-11-26T08:00:05.000Z` for epoch milliseconds, as iiot.types.format_ts spells it."""
-    minute, rest = divmod(ms, 60_000)
-    prefix = _minute_prefix.get(minute)
-    if prefix is None:
-        if len(_minute_prefix) > 10_000:  # a long run: keep the cache small
-            _minute_prefix.clear()
-        prefix = datetime.fromtimestamp(minute * 60, UTC).strftime("%Y-%m-%dT%H:%M:")
-        _minute_prefix[minute] = prefix
-    seconds, millis = divmod(rest, 1000)
-    return f"{prefix}{seconds:02d}.{millis:03d}Z"
-
-
-def sample_fields(
-    device_id: str,
-    ts_ms: int,
-    seq: int,
-    state: str,
-    count_total: int,
-    count_good: int,
-    ideal_cycle_s: float,
-    product: str,
-    metrics: dict[str, float],
-) -> dict[str, object]:
-    """A Sample as a dict in the model's field order."""
-    return {
-        "v": 1,
-        "device_id": device_id,
-        "ts": format_ts_ms(ts_ms),
-        "seq": seq,
-        "state": state,
-        "count_total": count_total,
-        "count_good": count_good,
-        "ideal_cycle_s": ideal_cycle_s,
-        "product": product,
-        "metrics": metrics,
-    }
-
-
-def encode_fields(fields: dict[str, object]) -> bytes:
-    return orjson.dumps(fields)
+    second, millis = divmod(ms, 1000)
+    return second_prefix(second) + MILLIS[millis]
 
 
 def malformed(fields: dict[str, object], variant: int) -> bytes:
