@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -81,7 +82,9 @@ def client_config(settings: Settings) -> dict[str, Any]:
         # The same partitioner as the Java client and aiokafka (Faust): one device, one
         # partition, whichever client wrote it.
         "partitioner": "murmur2_random",
+        # Connection failures reach error_cb too; the client's own log would repeat them.
         "logger": logging.getLogger("producers.librdkafka"),
+        "log_level": 2,
     }
 
 
@@ -121,6 +124,11 @@ class Publisher:
         self._buffer_since = 0.0
         self._in_client = 0  # records the Kafka client holds, awaiting their delivery report
         self._drained_ids: list[int] = []  # spool rows Kafka has, to delete
+        # The client does not report a failed record's timestamp, and a callback per record
+        # (to carry it) costs a third of the throughput. Reports come in the order records
+        # went in, per partition and so per (topic, key): a queue of timestamps per
+        # (topic, key) gives each report its record's event time back.
+        self._stamps: dict[tuple[str, bytes | None], deque[int]] = {}
         self._cursor = 0  # the last spool row handed to the client while draining
         self._outage = self._fatal = False
         self._progress = (0, time.monotonic())  # (delivered, when it last moved)
@@ -242,6 +250,10 @@ class Publisher:
                 if self.mode is not Mode.LIVE:  # …or the broker went away meanwhile
                     self._to_spool(Record(name, key, value, ts))
                     return
+        stamps = self._stamps.get((name, key))
+        if stamps is None:
+            stamps = self._stamps[name, key] = deque()
+        stamps.append(ts)
         self.counters.sent += 1
         self._in_client += 1
 
@@ -263,6 +275,11 @@ class Publisher:
         """The broker is away: take back what the client holds, spool it, spool what comes."""
         if self.mode is Mode.LIVE and outage:
             self.counters.outages += 1
+            log.warning(
+                "Kafka at %s is away: spooling to %s",
+                self._config["bootstrap.servers"],
+                self.spool.path,
+            )
         self.mode = Mode.SPOOLING
         self._producer.purge(in_queue=True, in_flight=True, blocking=True)
         deadline = time.monotonic() + 10
@@ -303,15 +320,17 @@ class Publisher:
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         self._in_client -= 1
+        ts = self._stamps[msg.topic(), msg.key()].popleft()
         if err is None:
             self.counters.delivered += 1
             self.counters.accepted += 1
         elif _transient(err):
             self._outage = True
-            self._to_spool(Record(msg.topic(), msg.key(), msg.value(), msg.timestamp()[1]))
+            self.counters.taken_back += 1
+            self._to_spool(Record(msg.topic(), msg.key(), msg.value(), ts))
         else:
             self.counters.accepted += 1
-            self._refused(err, msg)
+            self._refused(err, msg, ts)
 
     def _on_drained(self, row_id: int, err: KafkaError | None, msg: Message) -> None:
         self._in_client -= 1
@@ -321,11 +340,12 @@ class Publisher:
             self._drained_ids.append(row_id)
         elif _transient(err):
             self._outage = True  # the row stays in the spool; draining starts over from it
+            self.counters.taken_back += 1
         else:
             self._drained_ids.append(row_id)
-            self._refused(err, msg)
+            self._refused(err, msg, None)
 
-    def _refused(self, err: KafkaError, msg: Message) -> None:
+    def _refused(self, err: KafkaError, msg: Message, timestamp_ms: int | None) -> None:
         self.counters.failed += 1
         log.error("Kafka refused a record for %s: %s", msg.topic(), err.str())
         if msg.topic() == self._names[Topic.DEADLETTER]:
@@ -335,7 +355,7 @@ class Publisher:
         except ValueError:
             source = None
         error = ContractError("broker_refused", f"Kafka refused the record: {err.str()}")
-        self._dead_letter(error, source, msg.key(), msg.value(), msg.timestamp()[1])
+        self._dead_letter(error, source, msg.key(), msg.value(), timestamp_ms)
 
     def _dead_letter(
         self,
@@ -361,7 +381,7 @@ class Publisher:
             self._fatal = True
         if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
             self._outage = True
-        log.warning("Kafka client: %s", err.str())
+        log.log(logging.WARNING if err.fatal() else logging.DEBUG, "Kafka client: %s", err.str())
 
 
 def _transient(err: KafkaError) -> bool:

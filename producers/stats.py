@@ -20,6 +20,8 @@ class Counters:
     failed: int = 0  # refused by the broker for good (e.g. too large); dead-lettered if it can be
     invalid: int = 0  # readings that broke the contract at the edge
     dead_lettered: int = 0  # dead letters handed over (invalid readings, refused records)
+    taken_back: int = 0  # given back by the Kafka client to the spool: if it had been written
+    # after all, it goes out twice (a replay, dropped downstream by (device_id, seq))
     accepted: int = 0  # delivered live + spooled + failed: safe from a SIGKILL from now on
     outages: int = 0  # times the publisher went from live to spooling
 
