@@ -1,0 +1,161 @@
+"""`iiot simulate`: a simulated province published through the Publisher.
+
+The simulator is handed in by iiot/cli.py (the composition root) as a `SimulatorKit`, so this
+package still imports only `iiot` and itself.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.live import Live
+
+from iiot.contract import one_line
+from iiot.settings import get_settings
+from iiot.topics import Topic
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class Event(Protocol):
+    """One record the simulator yields (simulators.Emitted)."""
+
+    @property
+    def topic(self) -> Topic: ...
+    @property
+    def key(self) -> bytes: ...
+    @property
+    def value(self) -> bytes: ...
+    @property
+    def timestamp_ms(self) -> int: ...
+    @property
+    def valid(self) -> bool: ...
+
+
+class Report(Protocol):
+    samples: int
+    missing_samples: int
+    counts: dict[str, int]
+
+
+class Simulation(Protocol):
+    injected: Report
+
+    def run(self) -> Iterator[Event]: ...
+
+
+class SimulatorKit(Protocol):
+    """What `iiot simulate` needs of the simulator (the `simulators` package has it)."""
+
+    def Simulation(self, options: Any) -> Simulation: ...
+    def SimulationOptions(self, **options: Any) -> Any: ...
+    def pace(self, events: Iterable[Event], speed: float | None) -> Iterator[Event]: ...
+
+
+def parse_speed(text: str) -> float | None:
+    """`max` (as fast as possible) → None; `1` real time; `60` sixty times faster."""
+    if text.strip().lower() in {"max", "0"}:
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = -1.0
+    if speed <= 0:
+        raise typer.BadParameter(f"speed is a positive number or 'max', not {text!r}")
+    return speed
+
+
+def parse_faults(texts: Iterable[str]) -> dict[str, float]:
+    """`--fault duplicate=0.01 --fault malformed=0.001` (commas also separate) → rates."""
+    rates: dict[str, float] = {}
+    for part in (p.strip() for text in texts for p in text.split(",") if p.strip()):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError(part)
+            rates[name.strip()] = float(value)
+        except ValueError:
+            raise typer.BadParameter(f"a fault looks like 'duplicate=0.01', not {part!r}") from None
+    return rates
+
+
+def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
+    """The `iiot simulate` command over the given simulator."""
+
+    def simulate(
+        devices: Annotated[
+            int, typer.Option("--devices", "-n", min=1, help="Province size.")
+        ] = 100,
+        seed: Annotated[int, typer.Option(help="Same seed and options → same stream.")] = 0,
+        start: Annotated[
+            datetime | None,
+            typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"], help="Simulated start."),
+        ] = None,
+        speed: Annotated[
+            str, typer.Option(help="1 = real time, N = N× faster, max = as fast as possible.")
+        ] = "1",
+        duration: Annotated[
+            float, typer.Option("--duration", min=0, help="Simulated seconds; 0 = until Ctrl-C.")
+        ] = 3_600,
+        fault: Annotated[
+            list[str] | None,
+            typer.Option(
+                help="NAME=RATE per sample, repeatable: duplicate, out_of_order, late, "
+                "gap, counter_reset, clock_skew, malformed."
+            ),
+        ] = None,
+        spool: Annotated[
+            Path | None, typer.Option(help="Spool file (default IIOT_SPOOL_PATH or .spool/).")
+        ] = None,
+        validate: Annotated[
+            bool, typer.Option(help="Also validate the simulator's valid samples at the edge.")
+        ] = False,
+        quiet: Annotated[bool, typer.Option(help="No live display, only the summary.")] = False,
+    ) -> None:
+        """Simulate the province and publish it to Kafka (spooling while Kafka is away)."""
+        options: dict[str, Any] = {"seed": seed, "devices": devices}
+        options["duration_s"] = duration or None
+        options["faults"] = parse_faults(fault or [])
+        if start is not None:
+            options["start"] = start if start.tzinfo else start.replace(tzinfo=UTC)
+        try:
+            simulation = kit.Simulation(kit.SimulationOptions(**options))
+        except ValidationError as exc:
+            err_console.print(f"[bold red]error:[/] {one_line(exc)}", highlight=False)
+            raise typer.Exit(2) from None
+        from producers.run import SimulateRun  # confluent-kafka: only when the command runs
+
+        run = SimulateRun(get_settings(), spool, validate=validate)
+        events = kit.pace(simulation.run(), parse_speed(speed))
+        with _stop_on_ctrl_c() as stop, Live(console=console, refresh_per_second=4) as live:
+            if quiet:
+                live.stop()
+            run.publish_all(events, stop, None if quiet else live.update)
+        run.finish(console, simulation.injected)
+
+    return simulate
+
+
+class _stop_on_ctrl_c:
+    """Ctrl-C sets a flag that the loop checks, so it never lands inside the Kafka client."""
+
+    def __enter__(self) -> Mapping[str, bool]:
+        self.flag = {"stop": False}
+        self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self.flag
+
+    def _on_sigint(self, *_: object) -> None:
+        if self.flag["stop"]:  # twice: the user means it
+            raise KeyboardInterrupt
+        self.flag["stop"] = True
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
