@@ -165,3 +165,16 @@ from sinks import commands as sink_commands  # noqa: E402  (composition root, se
 
 app.add_typer(sink_commands.db_app, name="db")
 app.add_typer(sink_commands.sink_app, name="sink")
+
+from streams import commands as stream_commands  # noqa: E402  (composition root, see above)
+
+app.command("stream")(stream_commands.stream)
+
+import simulators  # noqa: E402  (composition root: the simulator is handed to the producer)
+from producers import commands as producer_commands  # noqa: E402
+
+app.command("simulate")(producer_commands.simulate_command(simulators))
+
+
+if __name__ == "__main__":
+    app()

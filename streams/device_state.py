@@ -12,7 +12,7 @@ per partition), not on how devices interleave or how many workers share the part
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from enum import Enum
 
 import orjson
@@ -73,10 +73,16 @@ class DeviceState:
 
     # --- samples -------------------------------------------------------------------------
 
-    def accept(self, reading: Reading, config: DeviceConfig) -> tuple[Outcome, list[int]]:
-        """Apply one reading; returns what became of it and the windows that changed."""
+    def accept(
+        self, reading: Reading, config: DeviceConfig
+    ) -> tuple[Outcome, list[int], dict[int, Emitted]]:
+        """Apply one reading.
+
+        Returns what became of it, the windows that changed, and the windows that became
+        final and were dropped, with their last value: emit those now, they are gone.
+        """
         if self._is_duplicate(reading.seq):
-            return Outcome.DUPLICATE, []
+            return Outcome.DUPLICATE, [], {}
         self._remember(reading.seq)
         if self.newest_ms is not None and reading.ts_ms < self.newest_ms - config.grace_ms:
             self.late_samples += 1
@@ -84,8 +90,8 @@ class DeviceState:
             if start in self.windows:
                 self.windows[start].late_samples += 1
                 self.windows[start].revision += 1
-                return Outcome.LATE, [start]
-            return Outcome.LATE, []
+                return Outcome.LATE, [start], {}
+            return Outcome.LATE, [], {}
 
         keys = [(r.ts_ms, r.seq) for r in self.readings]
         at = bisect.bisect(keys, (reading.ts_ms, reading.seq))
@@ -95,8 +101,7 @@ class DeviceState:
         # delta is measured at the new reading.
         first_changed = self.readings[max(at - 1, 0)].ts_ms
         changed = self._recompute(window_start(first_changed, config.window_ms), config)
-        self._forget_final(config)
-        return Outcome.ACCEPTED, changed
+        return Outcome.ACCEPTED, changed, self._forget_final(config)
 
     def _recompute(self, from_start: int, config: DeviceConfig) -> list[int]:
         """Recompute windows from `from_start` on; returns those whose parts changed."""
@@ -120,7 +125,7 @@ class DeviceState:
                 changed.append(start)
         return changed
 
-    def _forget_final(self, config: DeviceConfig) -> None:
+    def _forget_final(self, config: DeviceConfig) -> dict[int, Emitted]:
         """Drop what no acceptable sample can change any more.
 
         A new sample is at least `newest − grace`; the earliest reading it can follow is the
@@ -132,13 +137,15 @@ class DeviceState:
         keys = [r.ts_ms for r in self.readings]
         last_before = bisect.bisect_left(keys, horizon) - 1
         if last_before < 0:
-            return
+            return {}
         earliest_window = window_start(self.readings[last_before].ts_ms, config.window_ms)
         keep_from = bisect.bisect_left(keys, earliest_window - config.max_gap_ms)
         if keep_from > 0:
             del self.readings[:keep_from]
-        for start in [s for s in self.windows if s < earliest_window]:
+        final = {s: e for s, e in self.windows.items() if s < earliest_window}
+        for start in final:
             del self.windows[start]
+        return final
 
     # --- the changelog form ---------------------------------------------------------------
 
@@ -150,7 +157,7 @@ class DeviceState:
                     for r in self.readings
                 ],
                 "w": [
-                    [start, e.revision, e.late_samples, _parts_row(e.parts)]
+                    [start, e.revision, e.late_samples, astuple(e.parts)]
                     for start, e in self.windows.items()
                 ],
                 "n": self.newest_ms,
@@ -171,20 +178,3 @@ class DeviceState:
             seen=set(data["s"]),
             late_samples=data["l"],
         )
-
-
-def _parts_row(p: Parts) -> list[int]:
-    return [
-        p.window_ms,
-        p.devices,
-        p.run_ms,
-        p.idle_ms,
-        p.setup_ms,
-        p.down_ms,
-        p.planned_stop_ms,
-        p.ideal_run_us,
-        p.count_total,
-        p.count_good,
-        p.samples,
-        p.counter_resets,
-    ]

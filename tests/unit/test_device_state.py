@@ -29,10 +29,13 @@ def stream(delivered: list[Reading], state: DeviceState | None = None):
     final: dict[int, Parts] = {}
     outcomes = []
     for reading in delivered:
-        outcome, changed = state.accept(reading, CONFIG)
+        outcome, changed, finished = state.accept(reading, CONFIG)
         outcomes.append(outcome)
         for start in changed:
-            final[start] = state.windows[start].parts
+            if start in state.windows:
+                final[start] = state.windows[start].parts
+        for start, emitted in finished.items():
+            final[start] = emitted.parts
         state = DeviceState.loads(state.dumps())  # as if restored from the changelog
     return final, outcomes, state
 

@@ -1,0 +1,257 @@
+"""The Faust app: telemetry and births in; device OEE, roll-ups, digitization and dead
+letters out.
+
+Two agents:
+- `devices` reads iiot.registry and iiot.telemetry (same key, same partition count, so a
+  device's birth and samples meet in one worker), keeps each device's state in a
+  changelogged table and feeds the device windows that changed to an internal topic.
+- `rollups` reads that one-partition internal topic and adds the device windows up.
+
+Results are emitted by timers from what changed since the last tick (never by Faust's
+window-close callback). All state lives in changelogged tables, so a worker killed and
+restarted, or a partition moved to another worker, carries on with the same numbers; after
+a recovery every restored window is emitted again under its same revision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import astuple
+from typing import Any
+
+import faust
+import orjson
+
+from iiot import topics
+from iiot.contract import ContractError, decode, encode
+from iiot.messages import DeviceBirth, Sample
+from iiot.oee import Parts, Reading, oee_window
+from iiot.settings import Settings
+from iiot.topics import Topic
+from streams.device_state import DeviceConfig, DeviceState, Emitted, Outcome
+from streams.ingest import FutureGuard, Source, read_birth, read_sample
+from streams.rollup_state import RollupState
+
+log = logging.getLogger("iiot.streams")
+
+EMIT_INTERVAL_S = 1.0
+MAX_HELD_PER_DEVICE = 1_000  # samples waiting for their device's birth
+
+
+class Counters(defaultdict[str, int]):
+    def __init__(self) -> None:
+        super().__init__(int)
+
+
+def create_app(settings: Settings) -> faust.App:
+    prefix = settings.topic_prefix
+    app = faust.App(
+        f"{prefix}iiot-streams",
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.telemetry_partitions,
+        topic_replication_factor=1,
+        producer_acks=-1,
+        producer_compression_type="lz4",
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+    )
+    app.conf.table_cleanup_interval = 3600.0
+
+    def topic(t: Topic, **kw: Any) -> faust.TopicT:
+        return app.topic(topics.name(t, settings), key_type=bytes, value_type=bytes, **kw)
+
+    inputs = app.topic(
+        topics.name(Topic.REGISTRY, settings),
+        topics.name(Topic.TELEMETRY, settings),
+        key_type=bytes,
+        value_type=bytes,
+    )
+    oee_out = topic(Topic.OEE)
+    digitization_out = topic(Topic.DIGITIZATION)
+    deadletter_out = topic(Topic.DEADLETTER)
+    feed = app.topic(
+        f"{prefix}iiot.streams.rollup-feed",
+        key_type=bytes,
+        value_type=bytes,
+        partitions=1,
+        internal=True,
+    )
+
+    n = settings.telemetry_partitions
+    device_table = app.Table("device-state", partitions=n, key_type=str, value_type=bytes)
+    birth_table = app.Table("births", partitions=n, key_type=str, value_type=bytes)
+    held_table = app.Table("held-samples", partitions=n, key_type=str, value_type=bytes)
+    member_table = app.Table("rollup-members", partitions=1, key_type=str, value_type=bytes)
+
+    window_ms = settings.oee_window_s * 1000
+    rollup = RollupState(
+        window_ms, settings.digitization_window_s * 1000, settings.digitization_weights
+    )
+    future = FutureGuard(settings.future_tolerance_s * 1000)
+    dirty: dict[str, set[int]] = defaultdict(set)  # device → windows changed, not yet emitted
+    counters = Counters()
+    app.counters = counters  # type: ignore[attr-defined]
+
+    def config_of(birth: DeviceBirth) -> DeviceConfig:
+        return DeviceConfig(
+            window_ms=window_ms,
+            max_gap_ms=round(birth.sample_interval_s * settings.max_gap_intervals * 1000),
+            grace_ms=settings.grace_s * 1000,
+            ideal_cycle_s=birth.ideal_cycle_s,
+        )
+
+    async def refuse(source: Source, error: ContractError) -> None:
+        counters[f"deadletter.{error.code}"] += 1
+        await deadletter_out.send(key=source.key, value=encode(source.refuse(error)))
+
+    async def apply(birth: DeviceBirth, sample: Sample) -> None:
+        device_id = sample.device_id
+        state_raw = device_table.get(device_id)
+        state = DeviceState.loads(state_raw) if state_raw else DeviceState()
+        outcome, changed, final = state.accept(Reading.of(sample), config_of(birth))
+        counters[outcome.value] += 1
+        if outcome is not Outcome.DUPLICATE:
+            device_table[device_id] = state.dumps()
+        dirty[device_id].update(changed)
+        # Final windows leave the state now: emit them before the timer could miss them.
+        for start, emitted in sorted(final.items()):
+            dirty[device_id].discard(start)
+            await emit_device_window(device_id, start, emitted)
+
+    async def emit_device_window(device_id: str, start: int, emitted: Emitted) -> None:
+        window = oee_window(
+            "device",
+            device_id,
+            start,
+            emitted.parts,
+            revision=emitted.revision,
+            late_samples=emitted.late_samples,
+        )
+        await oee_out.send(key=window.key.encode(), value=encode(window))
+        member = [device_id, start, emitted.revision, emitted.late_samples, astuple(emitted.parts)]
+        await feed.send(key=window.key.encode(), value=orjson.dumps(member))
+        counters["device_windows_emitted"] += 1
+
+    @app.agent(inputs)
+    async def devices(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            source = Source(
+                topic=topics.logical(message.topic, settings).value,
+                partition=message.partition,
+                offset=message.offset,
+                key=event.key,
+                value=event.value,
+                timestamp_ms=round(message.timestamp * 1000) if message.timestamp else None,
+            )
+            try:
+                if source.topic == Topic.REGISTRY:
+                    birth = read_birth(source)
+                    birth_table[birth.device_id] = source.value
+                    await feed.send(key=b"birth", value=source.value)
+                    counters["births"] += 1
+                    held = held_table.pop(birth.device_id, None)
+                    for raw in orjson.loads(held) if held else []:
+                        await apply(birth, decode(Sample, raw))  # validated when it was held
+                    continue
+                sample = read_sample(source)
+                future.check(source.partition, sample)
+            except ContractError as error:
+                await refuse(source, error)
+                continue
+            birth_raw = birth_table.get(sample.device_id)
+            if birth_raw is None:
+                await hold(source, sample.device_id)
+                continue
+            await apply(decode(DeviceBirth, birth_raw), sample)
+
+    async def hold(source: Source, device_id: str) -> None:
+        """Keep samples that came before their device's birth (a startup race), bounded."""
+        held = orjson.loads(held_table.get(device_id) or b"[]")
+        if len(held) >= MAX_HELD_PER_DEVICE:
+            await refuse(
+                source,
+                ContractError(
+                    "unknown_device",
+                    f"device_id: no DeviceBirth for {device_id!r} on iiot.registry after "
+                    f"{MAX_HELD_PER_DEVICE} samples: publish the birth first",
+                ),
+            )
+            return
+        held.append((source.value or b"").decode())
+        held_table[device_id] = orjson.dumps(held)
+        counters["held"] += 1
+
+    @app.timer(EMIT_INTERVAL_S)
+    async def emit_device_windows() -> None:
+        pending = list(dirty.items())
+        dirty.clear()
+        for device_id, starts in pending:
+            state_raw = device_table.get(device_id)
+            if not state_raw:
+                continue
+            state = DeviceState.loads(state_raw)
+            for start in sorted(starts):
+                emitted = state.windows.get(start)
+                if emitted is not None:  # else final, and emitted when it was dropped
+                    await emit_device_window(device_id, start, emitted)
+
+    @device_table.on_recover
+    async def re_emit_devices() -> None:
+        for device_id, state_raw in device_table.items():
+            dirty[device_id].update(DeviceState.loads(state_raw).windows)
+
+    @app.agent(feed)
+    async def rollups(stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            if event.key == b"birth":
+                birth = decode(DeviceBirth, event.value)
+                member_table[f"birth:{birth.device_id}"] = event.value
+                rollup.on_birth(birth)
+                continue
+            member_table[f"window:{event.key.decode()}"] = event.value
+            _add_member(rollup, event.value)
+            horizon = rollup.newest_ms - 2 * (settings.grace_s * 1000) - rollup.digitization_ms
+            if counters["members"] % 1_000 == 0:
+                forget(horizon)
+            counters["members"] += 1
+
+    def forget(horizon_ms: int) -> None:
+        rollup.forget_before(horizon_ms)
+        for key in [k for k in member_table if k.startswith("window:")]:
+            if _member_start(member_table[key]) + rollup.digitization_ms < horizon_ms:
+                del member_table[key]
+
+    @member_table.on_recover
+    async def rebuild_rollups() -> None:
+        for key, value in member_table.items():
+            if key.startswith("birth:"):
+                rollup.on_birth(decode(DeviceBirth, value))
+        for key, value in member_table.items():
+            if key.startswith("window:"):
+                _add_member(rollup, value)
+
+    @app.timer(EMIT_INTERVAL_S)
+    async def emit_rollups() -> None:
+        oee, digitization = rollup.take_dirty()
+        for window in oee:
+            await oee_out.send(key=window.key.encode(), value=encode(window))
+        for window in digitization:
+            await digitization_out.send(key=window.key.encode(), value=encode(window))
+        counters["rollups_emitted"] += len(oee)
+        counters["digitization_emitted"] += len(digitization)
+
+    return app
+
+
+def _member_start(raw: bytes) -> int:
+    return orjson.loads(raw)[1]
+
+
+def _add_member(rollup: RollupState, raw: bytes) -> None:
+    device_id, start, revision, late, row = orjson.loads(raw)
+    rollup.on_device_window(device_id, start, Parts(*row), revision, late)

@@ -1,0 +1,30 @@
+"""`iiot stream`: run a stream worker (more workers with the same settings share the work)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def stream(
+    loglevel: Annotated[str, typer.Option(help="Faust log level.")] = "warning",
+) -> None:
+    """Run a Faust stream worker: OEE windows, roll-ups, digitization, dead letters.
+
+    Start more workers with the same settings to share the partitions; stop with Ctrl-C.
+    """
+    import faust  # heavy: only when the command runs
+
+    from iiot import kafka_admin
+    from iiot.settings import get_settings
+    from streams.app import create_app
+
+    settings = get_settings()
+    try:
+        kafka_admin.ensure_topics(settings)
+    except kafka_admin.BrokerUnreachable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    app = create_app(settings)
+    faust.Worker(app, loglevel=loglevel.upper(), quiet=True).execute_from_commandline()

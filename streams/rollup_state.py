@@ -1,0 +1,154 @@
+"""Roll-ups and digitization from device windows: pure Python, no Faust.
+
+Device windows arrive here from every stream worker. Roll-ups add the parts of a window's
+devices per line, plant, enterprise, city and the province (exact integer sums, so the
+order devices arrive in does not matter) and recompute the ratios.
+
+Revisions are derived, not counted: a roll-up's revision is Σ (member revision + 1), which
+rises whenever a member changes or joins, and is the same after a restart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from iiot.digitization import DeviceActivity, digitization_window
+from iiot.messages import DeviceBirth
+from iiot.oee import Parts, from_ms, oee_window, window_start
+from iiot.results import DigitizationWindow, OeeWindow
+from iiot.settings import DigitizationWeights
+from iiot.types import Level
+
+PROVINCE_ID = "shandong"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A device window as the roll-up holds it."""
+
+    parts: Parts
+    revision: int
+    late_samples: int
+
+
+@dataclass(slots=True)
+class RollupState:
+    window_ms: int
+    digitization_ms: int
+    weights: DigitizationWeights
+    births: dict[str, DeviceBirth] = field(default_factory=dict)
+    windows: dict[int, dict[str, Member]] = field(default_factory=lambda: defaultdict(dict))
+    # hour start → device → window start → (samples, has_oee, revision + 1)
+    hours: dict[int, dict[str, dict[int, tuple[int, bool, int]]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
+    )
+    dirty_windows: set[int] = field(default_factory=set)
+    dirty_hours: set[int] = field(default_factory=set)
+    newest_ms: int = 0
+
+    def on_birth(self, birth: DeviceBirth) -> None:
+        self.births[birth.device_id] = birth
+        self.dirty_hours.update(self.hours)  # registered devices changed
+
+    def on_device_window(
+        self, device_id: str, start_ms: int, parts: Parts, revision: int, late_samples: int
+    ) -> None:
+        self.windows[start_ms][device_id] = Member(parts, revision, late_samples)
+        self.dirty_windows.add(start_ms)
+        hour = window_start(start_ms, self.digitization_ms)
+        planned = parts.planned_ms > 0
+        self.hours[hour][device_id][start_ms] = (parts.samples, planned, revision + 1)
+        self.dirty_hours.add(hour)
+        self.newest_ms = max(self.newest_ms, start_ms)
+
+    # --- OEE roll-ups ---------------------------------------------------------------------
+
+    def _entities(self, device_id: str) -> list[tuple[Level, str]] | None:
+        birth = self.births.get(device_id)
+        if birth is None:
+            return None
+        return [
+            ("line", birth.line_id),
+            ("plant", birth.plant_id),
+            ("enterprise", birth.enterprise.id),
+            ("city", birth.enterprise.city),
+            ("province", PROVINCE_ID),
+        ]
+
+    def rollups(self, start_ms: int) -> list[OeeWindow]:
+        """Every roll-up of one window, in a stable order."""
+        sums: dict[tuple[Level, str], Parts] = {}
+        revisions: dict[tuple[Level, str], int] = defaultdict(int)
+        late: dict[tuple[Level, str], int] = defaultdict(int)
+        for device_id, member in sorted(self.windows.get(start_ms, {}).items()):
+            for entity in self._entities(device_id) or []:
+                held = sums.get(entity)
+                sums[entity] = member.parts if held is None else held.add(member.parts)
+                revisions[entity] += member.revision + 1
+                late[entity] += member.late_samples
+        return [
+            oee_window(
+                level,
+                entity_id,
+                start_ms,
+                parts,
+                revision=revisions[(level, entity_id)],
+                late_samples=late[(level, entity_id)],
+            )
+            for (level, entity_id), parts in sorted(sums.items())
+        ]
+
+    # --- digitization ---------------------------------------------------------------------
+
+    def digitization(self, hour_ms: int) -> list[DigitizationWindow]:
+        """The digitization window of every enterprise with registered devices."""
+        per_device = self.hours.get(hour_ms, {})
+        enterprises: dict[str, list[DeviceBirth]] = defaultdict(list)
+        for birth in self.births.values():
+            enterprises[birth.enterprise.id].append(birth)
+        start, end = from_ms(hour_ms), from_ms(hour_ms + self.digitization_ms)
+        results = []
+        for enterprise_id, births in sorted(enterprises.items()):
+            activity, revision = [], 0
+            for birth in births:
+                windows = per_device.get(birth.device_id, {})
+                revision += sum(rev for _, _, rev in windows.values())
+                activity.append(
+                    DeviceActivity(
+                        key_process=birth.key_process,
+                        numerically_controlled=birth.numerically_controlled,
+                        sample_interval_s=birth.sample_interval_s,
+                        samples=sum(samples for samples, _, _ in windows.values()),
+                        has_oee=any(planned for _, planned, _ in windows.values()),
+                    )
+                )
+            results.append(
+                digitization_window(
+                    enterprise_id,
+                    births[0].enterprise.cloud,
+                    start,
+                    end,
+                    activity,
+                    self.weights,
+                    revision=revision + len(births),
+                )
+            )
+        return results
+
+    # --- emission and memory --------------------------------------------------------------
+
+    def take_dirty(self) -> tuple[list[OeeWindow], list[DigitizationWindow]]:
+        """What changed since the last call, to emit now."""
+        oee = [w for start in sorted(self.dirty_windows) for w in self.rollups(start)]
+        digitization = [w for hour in sorted(self.dirty_hours) for w in self.digitization(hour)]
+        self.dirty_windows.clear()
+        self.dirty_hours.clear()
+        return oee, digitization
+
+    def forget_before(self, horizon_ms: int) -> None:
+        """Drop windows and hours that end before `horizon_ms`."""
+        for start in [s for s in self.windows if s + self.window_ms < horizon_ms]:
+            del self.windows[start]
+        for hour in [h for h in self.hours if h + self.digitization_ms < horizon_ms]:
+            del self.hours[hour]
