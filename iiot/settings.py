@@ -80,6 +80,11 @@ class Settings(BaseSettings):
 
     digitization_weights: DigitizationWeights = DigitizationWeights()
 
+    # Stream workers
+    stream_session_timeout_s: float = Field(
+        10.0, ge=3, le=300, description="A dead worker's partitions move on after this."
+    )
+
     # Local services (deploy/local): where their state lives
     stack_home: str = Field("", description="State dir of `iiot stack`; default <repo>/.stack")
 

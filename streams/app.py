@@ -57,6 +57,10 @@ def create_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         producer_compression_type="lz4",
         consumer_auto_offset_reset="earliest",
+        # A worker that dies (SIGKILL, OOM) hands its partitions on after this, not 60 s.
+        broker_session_timeout=settings.stream_session_timeout_s,
+        broker_heartbeat_interval=max(settings.stream_session_timeout_s / 4, 1.0),
+        producer_linger=0.005,
         web_enabled=False,
     )
     app.conf.table_cleanup_interval = 3600.0
@@ -149,25 +153,39 @@ def create_app(settings: Settings) -> faust.App:
                 timestamp_ms=round(message.timestamp * 1000) if message.timestamp else None,
             )
             try:
-                if source.topic == Topic.REGISTRY:
-                    birth = read_birth(source)
-                    birth_table[birth.device_id] = source.value
-                    await feed.send(key=b"birth", value=source.value)
-                    counters["births"] += 1
-                    held = held_table.pop(birth.device_id, None)
-                    for raw in orjson.loads(held) if held else []:
-                        await apply(birth, decode(Sample, raw))  # validated when it was held
-                    continue
-                sample = read_sample(source)
-                future.check(source.partition, sample)
-            except ContractError as error:
-                await refuse(source, error)
-                continue
-            birth_raw = birth_table.get(sample.device_id)
-            if birth_raw is None:
-                await hold(source, sample.device_id)
-                continue
-            await apply(decode(DeviceBirth, birth_raw), sample)
+                await ingest(source)
+            except Exception as exc:  # a bug must not stop the pipeline: dead-letter, go on
+                log.exception(
+                    "record %s:%s:%s failed", source.topic, source.partition, source.offset
+                )
+                await refuse(
+                    source, ContractError("internal_error", f"{type(exc).__name__}: {exc}")
+                )
+
+    async def ingest(source: Source) -> None:
+        """One record from iiot.registry or iiot.telemetry."""
+        try:
+            if source.topic == Topic.REGISTRY:
+                await register(read_birth(source), source.value or b"")
+                return
+            sample = read_sample(source)
+            future.check(source.partition, sample)
+        except ContractError as error:
+            await refuse(source, error)
+            return
+        birth_raw = birth_table.get(sample.device_id)
+        if birth_raw is None:
+            await hold(source, sample.device_id)
+            return
+        await apply(decode(DeviceBirth, birth_raw), sample)
+
+    async def register(birth: DeviceBirth, raw: bytes) -> None:
+        birth_table[birth.device_id] = raw
+        await feed.send(key=b"birth", value=raw)
+        counters["births"] += 1
+        held = held_table.pop(birth.device_id, None)
+        for held_raw in orjson.loads(held) if held else []:
+            await apply(birth, decode(Sample, held_raw))  # validated when it was held
 
     async def hold(source: Source, device_id: str) -> None:
         """Keep samples that came before their device's birth (a startup race), bounded."""
