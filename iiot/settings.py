@@ -80,6 +80,12 @@ class Settings(BaseSettings):
 
     digitization_weights: DigitizationWeights = DigitizationWeights()
 
+    # Alarms (streams/alarms.py)
+    alarm_down_s: float = Field(300.0, gt=0, description="Down longer than this raises.")
+    alarm_oee_low: float = Field(0.40, ge=0, le=1, description="OEE below this …")
+    alarm_oee_low_windows: int = Field(3, ge=1, description="… for this many windows raises.")
+    alarm_performance_high: float = Field(1.05, gt=0, description="P above this raises.")
+
     # Stream workers
     stream_session_timeout_s: float = Field(
         10.0, ge=3, le=300, description="A dead worker's partitions move on after this."

@@ -27,8 +27,10 @@ from iiot import topics
 from iiot.contract import ContractError, decode, encode
 from iiot.messages import DeviceBirth, Sample
 from iiot.oee import Parts, Reading, oee_window
+from iiot.results import Alarm, OeeWindow
 from iiot.settings import Settings
 from iiot.topics import Topic
+from streams.alarms import AlarmRules, AlarmState
 from streams.device_state import DeviceConfig, DeviceState, Emitted, Outcome
 from streams.ingest import FutureGuard, Source, read_birth, read_sample
 from streams.rollup_state import RollupState
@@ -36,6 +38,7 @@ from streams.rollup_state import RollupState
 log = logging.getLogger("iiot.streams")
 
 EMIT_INTERVAL_S = 1.0
+SWEEP_EVERY_MS = 5_000  # of event time, per partition: how often to look for silent devices
 MAX_HELD_PER_DEVICE = 1_000  # samples waiting for their device's birth
 
 
@@ -76,6 +79,7 @@ def create_app(settings: Settings) -> faust.App:
     )
     oee_out = topic(Topic.OEE)
     digitization_out = topic(Topic.DIGITIZATION)
+    alarms_out = topic(Topic.ALARMS)
     deadletter_out = topic(Topic.DEADLETTER)
     feed = app.topic(
         f"{prefix}iiot.streams.rollup-feed",
@@ -90,6 +94,7 @@ def create_app(settings: Settings) -> faust.App:
     birth_table = app.Table("births", partitions=n, key_type=str, value_type=bytes)
     held_table = app.Table("held-samples", partitions=n, key_type=str, value_type=bytes)
     member_table = app.Table("rollup-members", partitions=1, key_type=str, value_type=bytes)
+    alarm_table = app.Table("alarm-state", partitions=n, key_type=str, value_type=bytes)
 
     window_ms = settings.oee_window_s * 1000
     rollup = RollupState(
@@ -98,6 +103,15 @@ def create_app(settings: Settings) -> faust.App:
     future = FutureGuard(settings.future_tolerance_s * 1000)
     dirty: dict[str, set[int]] = defaultdict(set)  # device → windows changed, not yet emitted
     counters = Counters()
+    rules = AlarmRules(
+        down_after_s=settings.alarm_down_s,
+        oee_low=settings.alarm_oee_low,
+        oee_low_windows=settings.alarm_oee_low_windows,
+        performance_high=settings.alarm_performance_high,
+    )
+    partition_of: dict[str, int] = {}  # device → its partition (its key decides it)
+    watched: dict[str, tuple[int, int]] = {}  # device → (partition, max_gap_ms), for offline
+    swept_ms: dict[int, int] = {}
     app.counters = counters  # type: ignore[attr-defined]
 
     def config_of(birth: DeviceBirth) -> DeviceConfig:
@@ -116,17 +130,53 @@ def create_app(settings: Settings) -> faust.App:
         device_id = sample.device_id
         state_raw = device_table.get(device_id)
         state = DeviceState.loads(state_raw) if state_raw else DeviceState()
-        outcome, changed, final = state.accept(Reading.of(sample), config_of(birth))
+        config = config_of(birth)
+        reading = Reading.of(sample)
+        outcome, changed, final = state.accept(reading, config)
         counters[outcome.value] += 1
-        if outcome is not Outcome.DUPLICATE:
-            device_table[device_id] = state.dumps()
+        if outcome is Outcome.DUPLICATE:
+            return
+        device_table[device_id] = state.dumps()
         dirty[device_id].update(changed)
+        watched[device_id] = (partition_of[device_id], config.max_gap_ms)
+        alarm_raw = alarm_table.get(device_id)
+        alarm_state = AlarmState.loads(alarm_raw) if alarm_raw else AlarmState()
+        alarms = alarm_state.on_reading(device_id, reading.ts_ms, reading.state, rules)
         # Final windows leave the state now: emit them before the timer could miss them.
         for start, emitted in sorted(final.items()):
             dirty[device_id].discard(start)
-            await emit_device_window(device_id, start, emitted)
+            window = await emit_device_window(device_id, start, emitted)
+            alarms += alarm_state.on_final_window(device_id, window, rules)
+            end_ms = start + emitted.parts.window_ms
+            alarms += alarm_state.on_counter_reset(device_id, emitted.parts.counter_resets, end_ms)
+        await save_alarms(device_id, alarm_raw, alarm_state, alarms)
 
-    async def emit_device_window(device_id: str, start: int, emitted: Emitted) -> None:
+    async def save_alarms(
+        device_id: str, before: bytes | None, state: AlarmState, alarms: list[Alarm]
+    ) -> None:
+        after = state.dumps()
+        if after != before:
+            alarm_table[device_id] = after
+        for alarm in alarms:
+            await alarms_out.send(key=device_id.encode(), value=encode(alarm))
+        counters["alarms"] += len(alarms)
+
+    async def sweep_silent(partition: int) -> None:
+        """Offline alarms: devices of this partition silent beyond their max_gap."""
+        now_ms = future.newest_ms[partition]
+        if now_ms - swept_ms.get(partition, 0) < SWEEP_EVERY_MS:
+            return
+        swept_ms[partition] = now_ms
+        for device_id, (device_partition, max_gap_ms) in list(watched.items()):
+            if device_partition != partition:
+                continue
+            raw = alarm_table.get(device_id)
+            state = AlarmState.loads(raw) if raw else AlarmState()
+            alarms = state.on_silence(device_id, now_ms, max_gap_ms)
+            if alarms:
+                await save_alarms(device_id, raw, state, alarms)
+
+    async def emit_device_window(device_id: str, start: int, emitted: Emitted) -> OeeWindow:
         window = oee_window(
             "device",
             device_id,
@@ -139,6 +189,7 @@ def create_app(settings: Settings) -> faust.App:
         member = [device_id, start, emitted.revision, emitted.late_samples, astuple(emitted.parts)]
         await feed.send(key=window.key.encode(), value=orjson.dumps(member))
         counters["device_windows_emitted"] += 1
+        return window
 
     @app.agent(inputs)
     async def devices(stream: faust.StreamT) -> None:
@@ -173,6 +224,8 @@ def create_app(settings: Settings) -> faust.App:
         except ContractError as error:
             await refuse(source, error)
             return
+        partition_of[sample.device_id] = source.partition
+        await sweep_silent(source.partition)
         birth_raw = birth_table.get(sample.device_id)
         if birth_raw is None:
             await hold(source, sample.device_id)

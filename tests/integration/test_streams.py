@@ -20,7 +20,7 @@ from iiot import kafka_admin, topics
 from iiot.contract import ContractError, decode
 from iiot.messages import DeviceBirth, Sample
 from iiot.oee import Reading, device_windows, oee_window, ordered, roll_up, to_ms
-from iiot.results import DeadLetter, OeeWindow
+from iiot.results import Alarm, DeadLetter, OeeWindow
 from iiot.settings import Settings
 from iiot.topics import Topic
 from simulators import Emitted, FaultRates, Simulation, SimulationOptions
@@ -183,6 +183,26 @@ def wait_for(settings: Settings, expected: dict[str, OeeWindow], dead: int, time
     )
 
 
+def read_all(settings: Settings, topic: Topic, model: type) -> list:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": f"read-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topics.name(topic, settings)])
+    values, idle = [], 0
+    try:
+        while idle < 3:
+            batch = consumer.consume(500, timeout=1.0)
+            idle = 0 if batch else idle + 1
+            values += [decode(model, m.value()) for m in batch if m.error() is None]
+    finally:
+        consumer.close()
+    return values
+
+
 def stop(worker: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     worker.send_signal(sig)
     try:
@@ -212,6 +232,13 @@ def test_windows_equal_the_reference_with_faults_on(stream_settings: Settings) -
     )
     lines = [w for w in latest.values() if w.level == "line"]
     assert lines and all(w.devices >= 1 for w in lines)
+    alarms = read_all(stream_settings, Topic.ALARMS, Alarm)
+    episodes: dict[tuple, list[str]] = defaultdict(list)
+    for a in alarms:
+        episodes[(a.device_id, a.kind, a.raised_at)].append(a.status)
+    assert {kind for _, kind, _ in episodes} >= {"counter_reset", "offline"}
+    # Raised once, then at most cleared once: never once per sample.
+    assert all(edges in (["raised"], ["raised", "cleared"]) for edges in episodes.values())
 
 
 def test_sigkill_mid_run_gives_the_same_windows(stream_settings: Settings) -> None:
