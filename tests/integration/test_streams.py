@@ -259,3 +259,15 @@ def test_sigkill_mid_run_gives_the_same_windows(stream_settings: Settings) -> No
         wait_for(stream_settings, expected, dead, timeout_s=120)
     finally:
         stop(worker)
+
+
+def test_two_workers_give_the_same_windows_as_one(stream_settings: Settings) -> None:
+    events = simulate(devices=10, duration_s=900)
+    partitions = publish(stream_settings, events)
+    expected, dead = reference(stream_settings, events, partitions)
+    workers = [start_worker(stream_settings), start_worker(stream_settings)]
+    try:
+        wait_for(stream_settings, expected, dead, timeout_s=120)
+    finally:
+        for worker in workers:
+            stop(worker)
