@@ -165,3 +165,12 @@ def test_roll_up_adds_parts_in_any_order(devices) -> None:
         assert forward.devices == len(parts)
         if forward.performance is not None and forward.performance <= 1:
             assert forward.oee <= forward.availability + 1e-12  # type: ignore[operator]
+
+
+def test_roll_up_is_time_weighted_not_an_average() -> None:
+    # docs/kpi.md: one device at A = 1 over 60 s planned, one at A = 0 over 20 s planned.
+    running = windows([r(0, "running"), r(30, "running"), r(60, "running")])[0]
+    mostly_stopped = windows([r(0, "planned_stop"), r(40, "down"), r(60, "down")])[0]
+    line = oee_window("line", "l1", 0, roll_up([running, mostly_stopped]))  # type: ignore[arg-type]
+    assert (line.planned_s, line.run_s, line.devices) == (80, 60, 2)
+    assert line.availability == 0.75
