@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+from functools import cache
 
 from simulators.catalogue import KindSpec
 from simulators.machine import DOWN, IDLE, PLANNED, RUNNING, SETUP, Machine
@@ -26,6 +27,10 @@ STATE_SHARES = {
 NOISE_STEPS = 32  # noisy values come from per-device tables of this many pre-rounded values
 
 
+VIBRATION_LEVELS = 8  # healthy vibration differs by machine, in this many steps
+Tables = dict[str, tuple[list[float], list[float], list[float], float]]
+
+
 def _noisy(mean: float, spread: float) -> list[float]:
     """`mean` × (1 ± spread/2) in NOISE_STEPS steps, rounded to two decimals, ready to send."""
     return [
@@ -34,31 +39,36 @@ def _noisy(mean: float, spread: float) -> list[float]:
     ]
 
 
+@cache
+def _tables(kind: KindSpec, vibration_level: int) -> Tables:
+    """Per state: power, vibration and the kind's process value as noise tables, and the
+    temperature the machine settles at. Shared by all machines of a kind and level: tables
+    per device would be megabytes that crowd the CPU caches."""
+    base_vib = 0.8 + 1.2 * (vibration_level + 0.5) / VIBRATION_LEVELS  # mm/s RMS, healthy
+    return {
+        state: (
+            _noisy(kind.rated_kw * power, 0.2),
+            _noisy(base_vib * vib, 0.2),
+            _noisy(kind.process_running if state == RUNNING else kind.process_idle, 0.06)
+            if state in (RUNNING, IDLE, SETUP)
+            else [0.0] * NOISE_STEPS,
+            AMBIENT_C + heat * (kind.temp_running_c - AMBIENT_C),
+        )
+        for state, (power, heat, vib) in STATE_SHARES.items()
+    }
+
+
 class ProcessModel:
     """One device's process values; `values()` is called once per sample."""
 
-    __slots__ = ("_alpha", "_base_vib", "_by_state", "_rng", "metric", "temp_c")
+    __slots__ = ("_alpha", "_by_state", "_rng", "metric", "temp_c")
 
     def __init__(self, kind: KindSpec, interval_s: float, rng: random.Random) -> None:
         self.metric = kind.process_metric
         self._rng = rng
         self._alpha = 1 - math.exp(-interval_s / TEMP_TAU_S)
-        self._base_vib = 0.8 + 1.2 * rng.random()  # mm/s RMS of a healthy machine
+        self._by_state = _tables(kind, rng.randrange(VIBRATION_LEVELS))
         self.temp_c = AMBIENT_C + 5 * rng.random()
-        # Per state: power, vibration and the kind's process value as noise tables (a table
-        # look-up is much cheaper than noise and rounding per sample), and the temperature
-        # the machine settles at.
-        self._by_state = {
-            state: (
-                _noisy(kind.rated_kw * power, 0.2),
-                _noisy(self._base_vib * vib, 0.2),
-                _noisy(kind.process_running if state == RUNNING else kind.process_idle, 0.06)
-                if state in (RUNNING, IDLE, SETUP)
-                else [0.0] * NOISE_STEPS,
-                AMBIENT_C + heat * (kind.temp_running_c - AMBIENT_C),
-            )
-            for state, (power, heat, vib) in STATE_SHARES.items()
-        }
 
     def values(self, state: str, machine: Machine) -> dict[str, float]:
         """Values at a sample: vibration rises as the next breakdown nears; temperature
