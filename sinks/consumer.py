@@ -25,7 +25,7 @@ from iiot.results import DeadLetter
 from iiot.settings import Settings
 from iiot.topics import Topic
 from sinks.partitions import PartitionKeeper, policies
-from sinks.sink_status import SinkStats
+from sinks.sink_status import SinkStats, live_lag
 from sinks.tables import ROUTES, Origin
 from sinks.writer import Batch, Rejected, TableWriter
 
@@ -42,6 +42,10 @@ class PartitionBatch:
     batch: Batch = field(default_factory=Batch)
     dead: list[tuple[Origin, ContractError]] = field(default_factory=list)
     next_offset: int | None = None
+
+
+class SinkStopped(RuntimeError):
+    """Asked to stop while the database was away: nothing was committed, nothing is lost."""
 
 
 class Sink:
@@ -62,6 +66,7 @@ class Sink:
         self._last_checkpoint = time.monotonic()
         self._conn: psycopg.Connection | None = None
         self._writer: TableWriter | None = None
+        self._until: Callable[[], bool] = lambda: False
         self.consumer = Consumer(
             {
                 "bootstrap.servers": settings.kafka_bootstrap,
@@ -82,12 +87,19 @@ class Sink:
 
     def run(self, until: Callable[[], bool] = lambda: False) -> None:
         """Consume and write until `until()` is true; then write what is held and close."""
+        self._until = until
         try:
             while not until():
                 self.poll()
             self.checkpoint()
         finally:
             self.close()
+
+    def caught_up(self) -> bool:
+        """Nothing held, partitions assigned, and every one of them read to its end."""
+        if self._pending or not self.consumer.assignment():
+            return False
+        return all(lag == 0 for _, lag in live_lag(self.consumer))
 
     def poll(self, timeout_s: float = 0.2) -> None:
         messages = self.consumer.consume(num_messages=10_000, timeout=timeout_s)
@@ -157,7 +169,7 @@ class Sink:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except Exception as exc:  # a rebalance took the partition: its new owner re-reads
             log.warning("offset commit failed (rows are keyed, re-reading is harmless): %s", exc)
-        self.stats.written(batch, len(rejected), time.monotonic() - started)
+        self.stats.written(batch, rejected, time.monotonic() - started)
 
     def _write_until_done(self, batch: Batch) -> list[Rejected]:
         backoff = 0.2
@@ -175,6 +187,8 @@ class Sink:
                     self.consumer.pause(self.consumer.assignment())
                     paused = True
                 self.stats.maybe_report(self.consumer, force=True)
+                if self._until():
+                    raise SinkStopped("stopped during a database outage") from exc
                 time.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
                 self.consumer.poll(0)  # serve rebalance callbacks; paused, so no messages

@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from iiot import topics
 from iiot.settings import Settings
 from iiot.topics import Topic
-from sinks.writer import Batch
+from sinks.writer import Batch, Rejected
 
 REPORT_EVERY_S = 5.0
 
@@ -38,10 +38,12 @@ class SinkStats:
     _last_report: float = field(default_factory=time.monotonic)
     _rows_at_last_report: int = 0
 
-    def written(self, batch: Batch, rejected: int, seconds: float) -> None:
+    def written(self, batch: Batch, rejected: list[Rejected], seconds: float) -> None:
         for target, rows in batch.rows.items():
             self.rows[target.table] += len(rows)
-        self.rejected += rejected
+        for r in rejected:
+            self.rows[r.table] -= 1
+        self.rejected += len(rejected)
         self.write_s += seconds
 
     @property

@@ -93,8 +93,9 @@ class TableWriter:
         self.conn = conn
         self.schema = schema
         self.keeper = keeper
-        self._staged: set[str] = set()
         self._upserts = {t.table: upsert_sql(schema, t, f"stage_{t.table}") for t in TARGETS}
+        for target in TARGETS:  # outside any transaction, so a rollback cannot take them
+            self._create_stage(target)
 
     def write(self, batch: Batch) -> list[Rejected]:
         """Write every row in one transaction; returns the rows the database refused."""
@@ -120,22 +121,18 @@ class TableWriter:
             if index is not None and rows:
                 self.keeper.ensure(self.conn, target.table, {row[index] for row in rows})
 
-    def _stage(self, target: Target) -> str:
-        name = f"stage_{target.table}"
-        if name not in self._staged:
-            columns = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in target.columns
-            )
-            self.conn.execute(
-                sql.SQL(
-                    "CREATE TEMP TABLE IF NOT EXISTS {} (ord serial, {}) ON COMMIT DELETE ROWS"
-                ).format(sql.Identifier(name), columns)
-            )
-            self._staged.add(name)
-        return name
+    def _create_stage(self, target: Target) -> None:
+        columns = sql.SQL(", ").join(
+            sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in target.columns
+        )
+        self.conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE IF NOT EXISTS {} (ord serial, {}) ON COMMIT DELETE ROWS"
+            ).format(sql.Identifier(f"stage_{target.table}"), columns)
+        )
 
     def _copy_upsert(self, target: Target, rows: Sequence[Row]) -> None:
-        stage = self._stage(target)
+        stage = f"stage_{target.table}"
         names = sql.SQL(", ").join(map(sql.Identifier, target.names))
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(stage), names

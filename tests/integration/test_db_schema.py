@@ -1,0 +1,101 @@
+"""Migrations on the real (plain) PostgreSQL: from zero, re-run, roles, partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from psycopg import errors, sql
+
+from iiot.settings import Settings
+from sinks.migrate import migrate, pending_files, statements
+from sinks.partitions import maintain, partitions_of
+from tests.integration.sink_support import fresh_schemas
+
+pytestmark = pytest.mark.integration
+
+VIEWS = (
+    "v_device", "v_enterprise", "v_telemetry", "v_telemetry_metric", "v_metric_hourly",
+    "v_metric_daily", "v_oee", "v_oee_hourly", "v_oee_daily", "v_digitization", "v_alarm",
+    "v_alarm_open", "v_deadletter",
+)  # fmt: skip
+TABLES = ("enterprise", "device", "telemetry", "oee", "digitization", "alarm", "deadletter")
+
+
+@pytest.fixture
+def schemas(writer: psycopg.Connection, pg_schema: str) -> Iterator[Callable[[str], str]]:
+    yield from fresh_schemas(writer, pg_schema)
+
+
+def test_migrations_from_zero_then_again(
+    writer: psycopg.Connection, settings: Settings, schemas: Callable[[str], str]
+) -> None:
+    schema = schemas("zero")
+    flavour, applied = migrate(writer, schema, settings)
+    assert flavour == "plain"  # Debian's PostgreSQL has no TimescaleDB
+    assert applied == [p.stem for p in pending_files("plain")]
+    assert migrate(writer, schema, settings) == ("plain", [])
+    recorded = writer.execute(
+        sql.SQL("SELECT version, flavour FROM {}.schema_migrations ORDER BY 1").format(
+            sql.Identifier(schema)
+        )
+    ).fetchall()
+    assert recorded == [(v, "plain") for v in applied]
+    for view in VIEWS:  # every dashboard view answers
+        writer.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(schema, view)))
+
+
+def test_reader_reads_everything_and_writes_nothing(
+    writer: psycopg.Connection,
+    reader: psycopg.Connection,
+    settings: Settings,
+    schemas: Callable[[str], str],
+) -> None:
+    schema = schemas("roles")
+    migrate(writer, schema, settings)
+    maintain(writer, schema)
+    for name in (*TABLES, *VIEWS, "metric_hourly", "oee_daily"):
+        reader.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(sql.Identifier(schema, name)))
+    reader.execute("SET default_transaction_read_only = off")  # privileges are the real guard
+    table = sql.Identifier(schema, "alarm")
+    for statement in (
+        sql.SQL("INSERT INTO {} VALUES ('d', 'offline', now(), 'raised', now(), 1, 1, 'x')"),
+        sql.SQL("DELETE FROM {}"),
+        sql.SQL("TRUNCATE {}"),
+    ):
+        with pytest.raises(errors.InsufficientPrivilege):
+            reader.execute(statement.format(table))
+    with pytest.raises(errors.InsufficientPrivilege):
+        reader.execute(
+            sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(schema, "oee_daily"))
+        )
+
+
+def test_maintain_makes_partitions_ahead_and_drops_expired(
+    writer: psycopg.Connection, settings: Settings, schemas: Callable[[str], str]
+) -> None:
+    schema = schemas("parts")
+    migrate(writer, schema, settings.model_copy(update={"telemetry_retention_days": 2}))
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    first = maintain(writer, schema, now=now - timedelta(days=10), days_ahead=1)
+    assert "telemetry_p20261116" in first.created
+    middle = maintain(writer, schema, now=now - timedelta(days=2), days_ahead=0)
+    assert middle.created[-1] == "telemetry_p20261124"
+    assert "telemetry_p20261116" in middle.dropped  # ended more than 2 days before then
+    report = maintain(writer, schema, now=now, days_ahead=2)
+    assert {"telemetry_p20261126", "telemetry_p20261128"} <= set(report.created)
+    left = partitions_of(writer, schema, "telemetry")
+    assert "telemetry_p20261116" not in left
+    assert "telemetry_p20261124" in left  # within retention: kept
+    assert maintain(writer, schema, now=now, days_ahead=2).created == []
+
+
+def test_statement_splitter_keeps_quotes_and_bodies_whole() -> None:
+    text = "SELECT ';'; -- a; comment\nDO $$ BEGIN PERFORM 1; END $$;\nSELECT 2"
+    assert statements(text) == [
+        "SELECT ';';",
+        "-- a; comment\nDO $$ BEGIN PERFORM 1; END $$;",
+        "SELECT 2",
+    ]

@@ -1,0 +1,144 @@
+"""`iiot sink` with the real broker and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from iiot import kafka_admin
+from iiot.contract import encode
+from iiot.messages import Sample
+from iiot.settings import Settings
+from iiot.topics import Topic
+from sinks.migrate import migrate
+from tests.conftest import SAMPLE
+from tests.integration import sink_support as s
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def sink_settings(
+    kafka: Settings, writer: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
+    """Topics and a schema of this test's own: other tests of the run write to the run's."""
+    name = request.node.name.removeprefix("test_")[:20]
+    settings = kafka.model_copy(
+        update={
+            "topic_prefix": f"{kafka.topic_prefix}{name}.",
+            "pg_schema": f"{pg_schema}_{name}",
+            "telemetry_partitions": 3,
+            "result_partitions": 2,
+            "sink_batch_s": 0.2,
+        }
+    )
+    kafka_admin.ensure_topics(settings)
+    migrate(writer, settings.pg_schema, settings)
+    yield settings
+    kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+    writer.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.pg_schema)))
+
+
+def everything() -> list[s.Record]:
+    return [
+        *s.births(4), *s.samples(4, 50), *s.oee_windows(), *s.digitization(), *s.alarms(),
+    ]  # fmt: skip
+
+
+def test_every_topic_lands_once_and_a_replay_changes_nothing(
+    sink_settings: Settings, writer: psycopg.Connection
+) -> None:
+    schema = sink_settings.pg_schema
+    s.produce(sink_settings, everything())
+    s.produce(sink_settings, s.samples(4, 10))  # resent samples: (device_id, seq) again
+    s.drain(sink_settings, schema)
+    first = s.snapshot(writer, schema)
+    assert {table: len(rows) for table, rows in first.items()} == {
+        "enterprise": 1, "device": 4, "telemetry": 200, "oee": 2, "digitization": 1,
+        "alarm": 2, "deadletter": 0,
+    }  # fmt: skip
+    revision, late = writer.execute(
+        sql.SQL("SELECT revision, late_samples FROM {} ORDER BY window_start LIMIT 1").format(
+            sql.Identifier(schema, "oee")
+        )
+    ).fetchone() or (None, None)
+    assert (revision, late) == (1, 2)  # the correction won
+    # The same Kafka data consumed again, by a new group from the start: identical tables.
+    again = sink_settings.model_copy(update={"sink_group": "iiot-sink-replay"})
+    s.drain(again, schema)
+    assert s.snapshot(writer, schema) == first
+
+
+def test_lower_revision_never_overwrites(
+    sink_settings: Settings, writer: psycopg.Connection
+) -> None:
+    windows = s.oee_windows()
+    s.produce(sink_settings, [windows[1], windows[0]])  # revision 1, then a stale revision 0
+    s.drain(sink_settings, sink_settings.pg_schema)
+    rows = writer.execute(
+        sql.SQL("SELECT revision FROM {}").format(sql.Identifier(sink_settings.pg_schema, "oee"))
+    ).fetchall()
+    assert rows == [(1,)]
+
+
+def test_poison_row_and_bad_message_are_dead_lettered_the_rest_lands(
+    sink_settings: Settings, writer: psycopg.Connection
+) -> None:
+    schema = sink_settings.pg_schema
+    # Valid by the contract, refused by PostgreSQL: text cannot hold a NUL character.
+    poison = Sample.model_validate({**SAMPLE, "product": "DOOR\x00A"}, strict=False)
+    records = [
+        *s.births(2),
+        *s.samples(2, 20),
+        (Topic.TELEMETRY, poison.device_id, encode(poison)),
+        (Topic.TELEMETRY, "qd-press00", b'{"v": 1, "device_id": "qd-press00"}'),
+        *s.samples(2, 20, first_seq=20),
+    ]
+    s.produce(sink_settings, records)
+    sink = s.drain(sink_settings, schema)
+    assert s.count(writer, schema, "telemetry") == 80
+    letters = writer.execute(
+        sql.SQL("SELECT stage, code, topic, reason, payload FROM {} ORDER BY code").format(
+            sql.Identifier(schema, "deadletter")
+        )
+    ).fetchall()
+    assert [(stage, code, topic) for stage, code, topic, _, _ in letters] == [
+        ("sink", "db_rejected", "iiot.telemetry"),
+        ("sink", "invalid_field", "iiot.telemetry"),
+    ]
+    assert "telemetry" in letters[0][3]
+    assert json.loads(letters[0][4])["product"] == "DOOR\x00A"  # the original, kept whole
+    assert sink.stats.rejected == 1 and sink.stats.undecodable == 1
+
+
+def test_sink_status_shows_lag_and_rows(
+    sink_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from iiot.cli import app
+
+    s.produce(sink_settings, s.births(2) + s.samples(2, 5))
+    s.drain(sink_settings, sink_settings.pg_schema)
+    s.produce(sink_settings, s.samples(2, 3, first_seq=5))  # not consumed yet: lag 6
+    for field, value in (
+        ("TOPIC_PREFIX", sink_settings.topic_prefix),
+        ("PG_SCHEMA", sink_settings.pg_schema),
+    ):
+        monkeypatch.setenv(f"IIOT_{field}", value)
+    from iiot.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["sink", "status"], terminal_width=200)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    line = next(x for x in result.output.splitlines() if "iiot.telemetry" in x)
+    assert [cell.strip() for cell in line.split("│")[1:5]] == ["iiot.telemetry", "10", "16", "6"]
+    rows = next(x for x in result.output.splitlines() if "│ telemetry" in x)
+    assert rows.split("│")[2].strip() == "10"
