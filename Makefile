@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+PGLITE := deploy/local/pglite
 
 .PHONY: install demo test lint unit stack-up stack-down clean
 
@@ -12,7 +13,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(PGLITE)/node_modules/.installed
+
+# The WASM TimescaleDB (npm) that tests the TimescaleDB path of the migrations.
+$(PGLITE)/node_modules/.installed: $(PGLITE)/package-lock.json
+	cd $(PGLITE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## The main job; until `iiot demo` exists: start the local services and show them answering.
 demo: install
