@@ -119,6 +119,9 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
             bool, typer.Option(help="Also validate the simulator's valid samples at the edge.")
         ] = False,
         quiet: Annotated[bool, typer.Option(help="No live display, only the summary.")] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Summary as one JSON object (implies --quiet).")
+        ] = False,
     ) -> None:
         """Simulate the province and publish it to Kafka (spooling while Kafka is away)."""
         options: dict[str, Any] = {"seed": seed, "devices": devices}
@@ -136,10 +139,10 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
         run = SimulateRun(get_settings(), spool, validate=validate)
         events = kit.pace(simulation.run(), parse_speed(speed))
         with _stop_on_ctrl_c() as stop, Live(console=console, refresh_per_second=4) as live:
-            if quiet:
+            if quiet or as_json:
                 live.stop()
-            run.publish_all(events, stop, None if quiet else live.update)
-        run.finish(console, simulation.injected)
+            run.publish_all(events, stop, None if quiet or as_json else live.update)
+        run.finish(console, simulation.injected, as_json=as_json)
 
     return simulate
 

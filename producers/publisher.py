@@ -3,8 +3,8 @@
 Three modes, one order. LIVE: records go straight to the Kafka client (idempotent, acks=all,
 compressed, batched). When the broker goes away (all brokers down, a record failed, or no
 acknowledgement for `stall_s`) the publisher purges what the client still holds, writes it
-to the spool in the order the client reports it back (per partition that is the order it
-was handed over), and from then on SPOOLING appends every new record behind it. When the
+to the spool in the order it was handed over, and from then on SPOOLING appends every new
+record behind it. When the
 broker answers again DRAINING sends the spool, oldest first, while new records keep
 queueing behind in the spool; once the last spooled row is in the client, LIVE again — new
 records now queue behind the drained ones inside the client. So per key (= per partition)
@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -36,6 +36,7 @@ from iiot.contract import ContractError, dead_letter, decode, encode
 from iiot.messages import DeviceBirth, Sample
 from iiot.settings import Settings, get_settings
 from iiot.topics import Topic
+from producers.kafka_client import client_config, transient
 from producers.probe import BrokerProbe
 from producers.spool import Record, Spool
 from producers.stats import Counters, Rate
@@ -45,17 +46,7 @@ log = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
-# A record that failed with one of these may well go through later: the broker was away,
-# slow, or the client gave it back. Any other error is the broker refusing it for good.
-_TRANSIENT = {
-    KafkaError._MSG_TIMED_OUT,
-    KafkaError._PURGE_QUEUE,
-    KafkaError._PURGE_INFLIGHT,
-    KafkaError._TRANSPORT,
-    KafkaError._ALL_BROKERS_DOWN,
-    KafkaError._TIMED_OUT,
-    KafkaError._FATAL,
-}
+_Held = tuple[int, int, bytes | None]  # (handover number, event time, value)
 
 
 class Mode(StrEnum):
@@ -66,26 +57,6 @@ class Mode(StrEnum):
 
 class ReadingRejected(ContractError):
     """A reading that broke the contract; it has been counted and dead-lettered."""
-
-
-def client_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka settings: durable and ordered first, then throughput (bench/producer.py)."""
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "enable.idempotence": True,  # no duplicates or reordering from the client's retries
-        "acks": "all",
-        "compression.type": settings.producer_compression,
-        "linger.ms": settings.producer_linger_ms,
-        "batch.size": 1_000_000,  # per partition, below the broker's 1 MB message.max.bytes
-        "batch.num.messages": 10_000,
-        "queue.buffering.max.messages": 500_000,
-        # The same partitioner as the Java client and aiokafka (Faust): one device, one
-        # partition, whichever client wrote it.
-        "partitioner": "murmur2_random",
-        # Connection failures reach error_cb too; the client's own log would repeat them.
-        "logger": logging.getLogger("producers.librdkafka"),
-        "log_level": 2,
-    }
 
 
 def event_time_ms(ts: datetime) -> int:
@@ -124,11 +95,13 @@ class Publisher:
         self._buffer_since = 0.0
         self._in_client = 0  # records the Kafka client holds, awaiting their delivery report
         self._drained_ids: list[int] = []  # spool rows Kafka has, to delete
-        # The client does not report a failed record's timestamp, and a callback per record
-        # (to carry it) costs a third of the throughput. Reports come in the order records
-        # went in, per partition and so per (topic, key): a queue of timestamps per
-        # (topic, key) gives each report its record's event time back.
-        self._stamps: dict[tuple[str, bytes | None], deque[int]] = {}
+        # What the client holds, per (topic, key) in handover order: (handover number, event
+        # time, value). Acknowledgements come in that order per partition, so each pops the
+        # oldest. What is left when the client gives records back is exactly those records:
+        # sorted by handover number they go to the spool in their original order, whatever
+        # order the client reports them in (it does not keep it for purged records, nor
+        # their timestamps), and with their event time.
+        self._in_flight: defaultdict[tuple[str, bytes | None], deque[_Held]] = defaultdict(deque)
         self._cursor = 0  # the last spool row handed to the client while draining
         self._outage = self._fatal = False
         self._progress = (0, time.monotonic())  # (delivered, when it last moved)
@@ -143,11 +116,20 @@ class Publisher:
         """Hand over one encoded record, unvalidated (the caller built it from the contract
         models, or it is a deliberately malformed one). Key: the device_id; timestamp: the
         event time."""
-        self.counters.handed += 1
-        if self.mode is Mode.LIVE:
-            self._produce(self._names[topic], key, value, timestamp_ms)
-        else:
-            self._to_spool(Record(self._names[topic], key, value, timestamp_ms))
+        counters = self.counters
+        counters.handed += 1
+        name = self._names[topic]
+        if self.mode is not Mode.LIVE:
+            self._to_spool(Record(name, key, value, timestamp_ms))
+        else:  # the hot path, inlined: this runs 100,000+ times a second
+            try:
+                self._producer.produce(name, value, key, timestamp=timestamp_ms)
+            except BufferError:
+                self._produce_when_room(name, key, value, timestamp_ms)
+            else:
+                self._in_flight[name, key].append((counters.handed, timestamp_ms, value))
+                counters.sent += 1
+                self._in_client += 1
         self._since_poll += 1
         if self._since_poll >= 1_000:
             self.poll(0)
@@ -240,22 +222,21 @@ class Publisher:
 
     # -- inside ------------------------------------------------------------------------------
 
-    def _produce(self, name: str, key: bytes | None, value: bytes | None, ts: int) -> None:
+    def _produce_when_room(self, name: str, key: bytes | None, value: bytes, ts: int) -> None:
+        """The client's queue is full: let it deliver some, then try again."""
         while True:
+            self.poll(0.05)
+            if self.mode is not Mode.LIVE:  # …the broker went away meanwhile
+                self._to_spool(Record(name, key, value, ts))
+                return
             try:
                 self._producer.produce(name, value, key, timestamp=ts)
-                break
-            except BufferError:  # the client's queue is full: let it deliver some
-                self.poll(0.05)
-                if self.mode is not Mode.LIVE:  # …or the broker went away meanwhile
-                    self._to_spool(Record(name, key, value, ts))
-                    return
-        stamps = self._stamps.get((name, key))
-        if stamps is None:
-            stamps = self._stamps[name, key] = deque()
-        stamps.append(ts)
-        self.counters.sent += 1
-        self._in_client += 1
+            except BufferError:
+                continue
+            self._in_flight[name, key].append((self.counters.handed, ts, value))
+            self.counters.sent += 1
+            self._in_client += 1
+            return
 
     def _to_spool(self, record: Record) -> None:
         if not self._buffer:
@@ -284,8 +265,14 @@ class Publisher:
         self._producer.purge(in_queue=True, in_flight=True, blocking=True)
         deadline = time.monotonic() + 10
         while self._in_client and time.monotonic() < deadline:
-            self._producer.poll(0.05)  # their reports put them into the buffer, in order
+            self._producer.poll(0.05)  # serve every report: none may come after we spool
         self._outage = False  # reports of purged records speak of this same outage
+        held = sorted(
+            (entry, topic, key) for (topic, key), held in self._in_flight.items() for entry in held
+        )
+        self._in_flight.clear()
+        for (_, ts, value), topic, key in held:
+            self._to_spool(Record(topic, key, value, ts))
         if self._fatal:  # an idempotent producer in a fatal state takes nothing more
             self._producer = Producer(self._config)
             self._fatal = False
@@ -320,17 +307,27 @@ class Publisher:
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         self._in_client -= 1
-        ts = self._stamps[msg.topic(), msg.key()].popleft()
         if err is None:
             self.counters.delivered += 1
             self.counters.accepted += 1
-        elif _transient(err):
+            held = self._in_flight[msg.topic(), msg.key()]
+            if held:  # (empty only if a purge gave up waiting for this report)
+                held.popleft()
+        elif transient(err):  # it stays held: _spool_from_now_on spools it, in order
             self._outage = True
             self.counters.taken_back += 1
-            self._to_spool(Record(msg.topic(), msg.key(), msg.value(), ts))
         else:
             self.counters.accepted += 1
-            self._refused(err, msg, ts)
+            self._refused(err, msg, self._forget(msg))
+
+    def _forget(self, msg: Message) -> int | None:
+        """Stop holding a record refused for good; its event time."""
+        held, value = self._in_flight[msg.topic(), msg.key()], msg.value()
+        for entry in held:
+            if entry[2] == value:
+                held.remove(entry)
+                return entry[1]
+        return None
 
     def _on_drained(self, row_id: int, err: KafkaError | None, msg: Message) -> None:
         self._in_client -= 1
@@ -338,7 +335,7 @@ class Publisher:
             self.counters.delivered += 1
             self.counters.drained += 1
             self._drained_ids.append(row_id)
-        elif _transient(err):
+        elif transient(err):
             self._outage = True  # the row stays in the spool; draining starts over from it
             self.counters.taken_back += 1
         else:
@@ -382,10 +379,6 @@ class Publisher:
         if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
             self._outage = True
         log.log(logging.WARNING if err.fatal() else logging.DEBUG, "Kafka client: %s", err.str())
-
-
-def _transient(err: KafkaError) -> bool:
-    return err.code() in _TRANSIENT or err.retriable()
 
 
 def _device_id_in(value: bytes) -> bytes | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -77,11 +78,18 @@ class SimulateRun:
             time.monotonic() - self.started,
         )
 
-    def finish(self, console: Console, injected: Any) -> None:
+    def finish(self, console: Console, injected: Any, *, as_json: bool = False) -> None:
         """Flush (spooling what Kafka does not take in time) and print the summary."""
         left = self.publisher.close(timeout_s=30)
         wall_s = time.monotonic() - self.started
-        console.print(summary_table(self.publisher.counters, left, wall_s))
+        counters = self.publisher.counters
+        if as_json:
+            summary = {f: getattr(counters, f) for f in counters.__slots__}
+            summary |= {"left_in_spool": left, "wall_s": round(wall_s, 3)}
+            summary["injected"] = {"samples": injected.samples, **injected.counts}
+            console.print(json.dumps(summary), soft_wrap=True, highlight=False)
+            return
+        console.print(summary_table(counters, left, wall_s))
         console.print(faults_table(injected.samples, injected.missing_samples, injected.counts))
         if left:
             console.print(

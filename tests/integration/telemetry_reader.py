@@ -50,7 +50,8 @@ def ids_in_arrival_order(messages: Iterable[Message]) -> list[tuple[str, int]]:
     for message in messages:
         sample = decode(Sample, message.value())
         assert message.key() == sample.device_id.encode()
-        assert message.timestamp()[1] == int(sample.ts.timestamp() * 1000)
+        shift = message.timestamp()[1] - int(sample.ts.timestamp() * 1000)
+        assert shift == 0, f"{sample.device_id} seq {sample.seq}: record time off by {shift} ms"
         ids.append((sample.device_id, sample.seq))
     return ids
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from producers.spool import Record, Spool, SpoolLocked
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def records(n: int, start: int = 0) -> list[Record]:
@@ -63,3 +68,18 @@ def test_a_second_publisher_cannot_open_the_same_spool(tmp_path: Path) -> None:
         Spool(path)
     spool.close()
     Spool(path).close()
+
+
+def test_a_commit_survives_sigkill_of_the_process(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite"
+    script = (
+        "import os, signal, sys\n"
+        "from producers.spool import Record, Spool\n"
+        "spool = Spool(sys.argv[1])\n"
+        "spool.append([Record('iiot.telemetry', b'k', b'%d' % i, i) for i in range(1000)])\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], cwd=REPO, check=False)
+    assert done.returncode == -signal.SIGKILL
+    reopened = Spool(path)  # the killed process's lock went with it
+    assert [r.record.value for r in reopened.read(limit=2_000)] == [b"%d" % i for i in range(1000)]

@@ -1,0 +1,53 @@
+"""`iiot simulate` options: speed and fault rates parse, and bad ones fail in one line."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from iiot.cli import app
+from producers.commands import parse_faults, parse_speed
+from producers.stats import Rate
+
+runner = CliRunner()
+
+
+def test_speed_is_a_factor_or_max() -> None:
+    assert parse_speed("max") is None
+    assert parse_speed("60") == 60.0
+    assert parse_speed("0.5") == 0.5
+    for bad in ("fast", "-1", ""):
+        with pytest.raises(typer.BadParameter, match="positive number or 'max'"):
+            parse_speed(bad)
+
+
+def test_faults_repeat_and_may_be_comma_separated() -> None:
+    assert parse_faults(["duplicate=0.01", "malformed=0.001,late=0.002"]) == {
+        "duplicate": 0.01,
+        "malformed": 0.001,
+        "late": 0.002,
+    }
+    with pytest.raises(typer.BadParameter, match="looks like"):
+        parse_faults(["duplicate"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "meteor=0.1"], "faults.meteor"),
+        (["--fault", "duplicate=2"], "faults.duplicate"),
+        (["--speed", "fast"], "positive number or 'max'"),
+    ],
+)
+def test_bad_options_fail_before_anything_is_published(args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["simulate", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_rate_is_per_second_over_the_window() -> None:
+    rate = Rate(window_s=2.0)
+    assert rate.update(0, now=0.0) == 0.0
+    assert rate.update(1_000, now=1.0) == 1_000.0
+    assert rate.update(5_000, now=3.0) == pytest.approx(2_000.0)  # (5000 − 1000) / 2 s
