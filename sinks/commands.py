@@ -98,6 +98,7 @@ def sink(
     if ctx.invoked_subcommand is not None:
         return
     from sinks.consumer import Sink
+    from sinks.flusher import SinkAborted
 
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     settings = get_settings()
@@ -105,10 +106,22 @@ def sink(
     if migrate_first:
         run_migrations(settings, schema)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    err_console.print(f"sink: {settings.kafka_bootstrap} → schema {schema}; Ctrl-C stops")
-    Sink(settings, schema).run(until=stop.is_set)
+    sink_ = Sink(settings, schema)
+
+    def on_signal(*_: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: give up waiting for the database
+            sink_.flusher.abort.set()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    err_console.print(
+        f"sink: {settings.kafka_bootstrap} → schema {schema}; Ctrl-C stops (twice: at once)"
+    )
+    try:
+        sink_.run(until=stop.is_set)
+    except SinkAborted as exc:
+        raise _fail(f"{exc}; uncommitted messages are read again on the next start") from None
 
 
 @sink_app.command("status")
