@@ -2,22 +2,25 @@
 every record to publish yielded in delivery order.
 
 Sample intervals are whole seconds and each device keeps its phase, so the order in which
-devices sample repeats every `period` (the intervals' least common multiple): it is sorted
-once, then replayed period after period — no priority queue per sample. Records that a
-fault delays (out of order, late, a duplicate sent again) wait in a heap by delivery time
-and are yielded when the simulated clock reaches it. No wall clock is read: `pace()` adds
-real time if wanted.
+devices sample repeats (every least common multiple of the intervals): it is sorted once,
+and no priority queue is needed per sample. Time advances in batches of 30 simulated
+seconds; a batch is made device by device, which keeps a device's state in the CPU caches
+while it makes its samples, then delivered in time order. Records that a fault delays (out
+of order, late, a duplicate sent again) wait in a heap by delivery time and are yielded when
+the simulated clock reaches it. No wall clock is read: `pace()` adds real time if wanted.
 """
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import math
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 
@@ -98,6 +101,20 @@ class _Device(Machine):
 
 
 BATCH_MS = 30_000  # simulated time made per batch, device by device
+T = TypeVar("T")
+
+
+def _without_gc(make: Callable[..., T], *args: Any) -> T:
+    """`make(*args)` with the cyclic garbage collector paused: a batch makes tens of
+    thousands of acyclic dicts and records, and collections scanning them cost a tenth of
+    the time while freeing nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return make(*args)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Schedule:
@@ -152,17 +169,16 @@ class Simulation:
             self.injected.samples = sum(d.seq for d in devices)
 
     def _samples(self, devices: list[_Device]) -> Iterator[Emitted]:
-        """Each batch is made device by device (a device's state stays in the CPU caches
-        while it makes its samples), then delivered in time order with the delayed ones."""
+        """Batch after batch: made device by device, delivered in time order, with the
+        delayed records of earlier samples slotted in when their time comes."""
         opts = self.options
         end_ms = self._end_ms = sys.maxsize if opts.end_ms is None else opts.end_ms
-        self._plan = FaultPlan(opts.faults)
         schedule = _Schedule(devices)
         delayed: list[tuple[int, int, Emitted]] = []
         arrivals = itertools.count()  # ties in delivery time keep the order of arrival
         base = opts.start_ms
         while base < end_ms:
-            made = self._batch(devices, schedule, base)
+            made = _without_gc(self._batch, devices, schedule, base)
             for slot, offset in enumerate(schedule.offsets):
                 t_ms = base + offset
                 if t_ms >= end_ms:
