@@ -56,12 +56,11 @@ def test_stream_does_not_depend_on_the_process_hash_seed() -> None:
         "print(digest(run(seed=3, devices=12, duration_s=600, faults=SOME_FAULTS)))"
     )
     here = digest(run(seed=3, devices=12, duration_s=600, faults=SOME_FAULTS))
-    for hash_seed in ("1", "2"):
-        out = subprocess.run(
-            [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
-            env={**os.environ, "PYTHONHASHSEED": hash_seed},
-        )  # fmt: skip
-        assert out.stdout.strip() == here
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )  # fmt: skip
+    assert out.stdout.strip() == here
 
 
 def test_births_come_first_and_are_valid() -> None:
