@@ -123,8 +123,23 @@ class Machine:
 
     def step(self, t_ms: int) -> str:
         """Book the interval that just ended, then decide and return the state from `t_ms`."""
-        if self.state == RUNNING:
-            self._produce()
+        if self.state == RUNNING:  # book the parts (inline: this runs for every sample)
+            dt = self.dt_s
+            self.run_clock_s += dt
+            self.run_since_repair_s += dt
+            random = self.rng.random
+            # Cycles per interval at the slowed-down speed (the speed loss), with some jitter.
+            self._progress += self._cycles_per_interval * (0.95 + 0.1 * random())
+            if self._progress >= 1.0:
+                parts = int(self._progress)
+                self._progress -= parts
+                good = parts
+                scrap_rate = self.params.scrap_rate
+                for _ in range(parts):
+                    if random() < scrap_rate:
+                        good -= 1
+                self.count_total += parts
+                self.count_good += good
         if t_ms >= self.planned_until_ms:
             self.planned, self.planned_until_ms = self.calendar.at(t_ms)
         if self.planned:
@@ -138,24 +153,6 @@ class Machine:
             state = RUNNING
         self.state = state
         return state
-
-    def _produce(self) -> None:
-        dt = self.dt_s
-        self.run_clock_s += dt
-        self.run_since_repair_s += dt
-        random = self.rng.random
-        # Cycles per interval at the slowed-down speed (the speed loss), with some jitter.
-        self._progress += self._cycles_per_interval * (0.95 + 0.1 * random())
-        parts = int(self._progress)
-        if parts:
-            self._progress -= parts
-            good = parts
-            scrap_rate = self.params.scrap_rate
-            for _ in range(parts):
-                if random() < scrap_rate:
-                    good -= 1
-            self.count_total += parts
-            self.count_good += good
 
     def _set_product(self, index: int) -> None:
         self.product_index = index

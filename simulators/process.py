@@ -78,7 +78,8 @@ class ProcessModel:
         power, vib, process, target = self._by_state[state]
         vibration = vib[i]
         if state == RUNNING:
-            target += min(machine.run_since_repair_s / 12_000, 6.0)  # 0.3 °C per running hour
+            drift_c = machine.run_since_repair_s / 12_000  # 0.3 °C per running hour, up to 6
+            target += drift_c if drift_c < 6.0 else 6.0
             to_failure = machine.fail_at_s - machine.run_clock_s
             if to_failure < WEAR_HORIZON_S:
                 wear = 1 - max(to_failure, 0.0) / WEAR_HORIZON_S
