@@ -22,6 +22,7 @@ from iiot.results import Alarm, DeadLetter, DigitizationWindow, OeeWindow
 from iiot.topics import Topic
 
 Row = tuple[Any, ...]
+JSONB_V1 = b"\x01"  # jsonb's binary format: this version byte, then JSON text
 # What wins when a key is written again: nothing (first write stays), a higher revision,
 # or a newer announcement (the registry).
 Conflict = Literal["keep_first", "higher_revision", "newer_announcement"]
@@ -68,19 +69,20 @@ class Origin:
 @dataclass(frozen=True, eq=False)
 class Target:
     table: str
-    columns: tuple[tuple[str, str], ...]  # (name, staging type); jsonb is staged as text
+    columns: tuple[tuple[str, str], ...]  # (name, PostgreSQL type of the staging column)
     key: tuple[str, ...]
     conflict: Conflict
     time_column: str | None = None  # the partitioning column, on partitioned tables
-    jsonb: tuple[str, ...] = ()
 
     @property
     def names(self) -> list[str]:
         return [name for name, _ in self.columns]
 
     @property
-    def types(self) -> list[str]:
-        return [kind for _, kind in self.columns]
+    def wire_types(self) -> list[str]:
+        """Types for binary COPY. A jsonb value goes as bytes already in jsonb's binary
+        form (version byte 1, then the JSON text): no JSON parsing on the client."""
+        return ["bytea" if kind == "jsonb" else kind for _, kind in self.columns]
 
     def time_index(self) -> int | None:
         return self.names.index(self.time_column) if self.time_column else None
@@ -109,11 +111,10 @@ DEVICE = Target(
 TELEMETRY = Target(
     "telemetry",
     _cols("device_id text, seq int8, ts timestamptz, state text, count_total int8, "
-          "count_good int8, ideal_cycle_s float8, product text, metrics text"),
+          "count_good int8, ideal_cycle_s float8, product text, metrics jsonb"),
     ("device_id", "ts", "seq"),
     "keep_first",
     time_column="ts",
-    jsonb=("metrics",),
 )  # fmt: skip
 OEE = Target(
     "oee",
@@ -169,7 +170,7 @@ def _birth_rows(m: DeviceBirth, origin: Origin) -> list[tuple[Target, Row]]:
 
 
 def _sample_rows(m: Sample, origin: Origin) -> list[tuple[Target, Row]]:
-    metrics = orjson.dumps(m.metrics).decode()
+    metrics = JSONB_V1 + orjson.dumps(m.metrics)
     return [
         (TELEMETRY, (m.device_id, m.seq, m.ts, m.state, m.count_total, m.count_good,
                      m.ideal_cycle_s, m.product, metrics)),

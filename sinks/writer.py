@@ -52,18 +52,13 @@ class Rejected:
 def upsert_sql(schema: str, target: Target, stage: str) -> sql.Composed:
     """INSERT from the staging table, keeping one row per key as the conflict rule says."""
     cols = sql.SQL(", ").join(map(sql.Identifier, target.names))
-    select = sql.SQL(", ").join(
-        sql.SQL("{}::jsonb").format(sql.Identifier(n)) if n in target.jsonb else sql.Identifier(n)
-        for n in target.names
-    )
     key = sql.SQL(", ").join(map(sql.Identifier, target.key))
     table = sql.Identifier(schema, target.table)
     if target.conflict == "keep_first":
         # DO NOTHING tolerates a key twice in one statement: no de-duplication pass needed.
         return sql.SQL(
-            "INSERT INTO {table} ({cols}) SELECT {select} FROM {stage} "
-            "ON CONFLICT ({key}) DO NOTHING"
-        ).format(table=table, cols=cols, select=select, stage=sql.Identifier(stage), key=key)
+            "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({key}) DO NOTHING"
+        ).format(table=table, cols=cols, stage=sql.Identifier(stage), key=key)
     winner = "revision" if target.conflict == "higher_revision" else "announced_at"
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n))
@@ -73,12 +68,11 @@ def upsert_sql(schema: str, target: Target, stage: str) -> sql.Composed:
     # DO UPDATE may touch a row once per statement: keep the winner of each key first.
     return sql.SQL(
         "INSERT INTO {table} AS t ({cols}) "
-        "SELECT DISTINCT ON ({key}) {select} FROM {stage} ORDER BY {key}, {win} DESC, ord DESC "
+        "SELECT DISTINCT ON ({key}) {cols} FROM {stage} ORDER BY {key}, {win} DESC, ord DESC "
         "ON CONFLICT ({key}) DO UPDATE SET {updates} WHERE t.{win} < EXCLUDED.{win}"
     ).format(
         table=table,
         cols=cols,
-        select=select,
         stage=sql.Identifier(stage),
         key=key,
         win=sql.Identifier(winner),
@@ -89,10 +83,18 @@ def upsert_sql(schema: str, target: Target, stage: str) -> sql.Composed:
 class TableWriter:
     """Writes batches into one schema over one connection (autocommit, transactions explicit)."""
 
-    def __init__(self, conn: psycopg.Connection, schema: str, keeper: PartitionKeeper) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        schema: str,
+        keeper: PartitionKeeper,
+        *,
+        direct_first: bool = True,
+    ) -> None:
         self.conn = conn
         self.schema = schema
         self.keeper = keeper
+        self.direct_first = direct_first
         self._upserts = {t.table: upsert_sql(schema, t, f"stage_{t.table}") for t in TARGETS}
         for target in TARGETS:  # outside any transaction, so a rollback cannot take them
             self._create_stage(target)
@@ -104,7 +106,7 @@ class TableWriter:
             with self.conn.transaction():
                 for target in TARGETS:
                     if batch.rows.get(target):
-                        self._copy_upsert(target, batch.rows[target])
+                        self._land(target, batch.rows[target])
             return []
         except ROW_ERRORS:
             pass  # a poison row somewhere: find it, keep the rest
@@ -114,6 +116,23 @@ class TableWriter:
                 if batch.rows.get(target):
                     rejected += self._isolate(target, batch.rows[target], batch.origins[target])
         return rejected
+
+    def _land(self, target: Target, rows: Sequence[Row]) -> None:
+        """Insert-only rows (telemetry) try a COPY straight into the table first.
+
+        In steady state no key is there yet, and COPY's multi-row inserts cost half of
+        INSERT … SELECT … ON CONFLICT. If any key exists (a replay, a redelivery after a
+        crash) or repeats within the batch, the savepoint is rolled back and the batch takes
+        the staging path, whose ON CONFLICT drops the duplicates.
+        """
+        if self.direct_first and target.conflict == "keep_first":
+            try:
+                with self.conn.transaction():
+                    self._copy(target, target.table, rows, self.schema)
+                return
+            except psycopg.errors.UniqueViolation:
+                pass
+        self._copy_upsert(target, rows)
 
     def _ensure_partitions(self, batch: Batch) -> None:
         for target, rows in batch.rows.items():
@@ -131,17 +150,22 @@ class TableWriter:
             ).format(sql.Identifier(f"stage_{target.table}"), columns)
         )
 
+    def _copy(
+        self, target: Target, table: str, rows: Sequence[Row], schema: str | None = None
+    ) -> None:
+        """Binary COPY of the rows into a table (the target itself, or its staging table)."""
+        names = sql.SQL(", ").join(map(sql.Identifier, target.names))
+        where = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(where, names)
+        with self.conn.cursor() as cur, cur.copy(statement) as copy:
+            copy.set_types(target.wire_types)
+            for row in rows:
+                copy.write_row(row)
+
     def _copy_upsert(self, target: Target, rows: Sequence[Row]) -> None:
         stage = f"stage_{target.table}"
-        names = sql.SQL(", ").join(map(sql.Identifier, target.names))
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            sql.Identifier(stage), names
-        )
+        self._copy(target, stage, rows)
         with self.conn.cursor() as cur:
-            with cur.copy(statement) as copy:
-                copy.set_types(target.types)
-                for row in rows:
-                    copy.write_row(row)
             cur.execute(self._upserts[target.table])
             cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(stage)))
 
