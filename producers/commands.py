@@ -137,11 +137,14 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
         from producers.run import SimulateRun  # confluent-kafka: only when the command runs
 
         run = SimulateRun(get_settings(), spool, validate=validate)
-        events = kit.pace(simulation.run(), parse_speed(speed))
+        samples = simulation.run()
+        events = kit.pace(samples, parse_speed(speed))
         with _stop_on_ctrl_c() as stop, Live(console=console, refresh_per_second=4) as live:
             if quiet or as_json:
                 live.stop()
             run.publish_all(events, stop, None if quiet or as_json else live.update)
+        for generator in (events, samples):  # stopped early: the simulator closes its report
+            getattr(generator, "close", lambda: None)()
         run.finish(console, simulation.injected, as_json=as_json)
 
     return simulate
