@@ -23,13 +23,15 @@ FAULT_TYPES = (
 # One draw decides which (if any) of these hits a sample, in this order.
 PER_SAMPLE = ("duplicate", "out_of_order", "late", "clock_skew", "malformed")
 GAP_INTERVALS = (5, 30)  # offline for this many sample intervals: beyond max_gap (3)
+MAX_AFFECTED = 100_000  # ids kept per fault type, so an endless faulty run stays bounded
 
 
 @dataclass
 class FaultReport:
     """What was injected: counts per fault type and the (device_id, seq) each one hit.
 
-    For a gap, seq is that of the first sample after the device came back.
+    For a gap, seq is that of the first sample after the device came back. Counts are
+    exact; ids are kept for the first MAX_AFFECTED faults of each type.
     """
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULT_TYPES, 0))
@@ -41,7 +43,8 @@ class FaultReport:
 
     def record(self, fault: str, device_id: str, seq: int) -> None:
         self.counts[fault] += 1
-        self.affected[fault].append((device_id, seq))
+        if self.counts[fault] <= MAX_AFFECTED:
+            self.affected[fault].append((device_id, seq))
 
     def as_dict(self) -> dict[str, object]:
         return {
