@@ -21,15 +21,15 @@ CREATE OR REPLACE VIEW v_telemetry_metric AS
 SELECT t.device_id, t.ts, m.key AS metric, m.value::double precision AS value
 FROM telemetry t CROSS JOIN LATERAL jsonb_each_text(t.metrics) AS m;
 
-CREATE OR REPLACE VIEW v_metric_hourly AS
-SELECT bucket, device_id, metric, samples, value_sum, value_min, value_max,
+-- Hourly and daily roll-ups side by side (`grain` = 'hour' | 'day'); the per-grain views
+-- below filter it, and PostgreSQL reads only the matching branch.
+CREATE OR REPLACE VIEW v_metric_rollup AS
+SELECT grain, bucket, device_id, metric, samples, value_sum, value_min, value_max,
        value_sum / NULLIF(samples, 0) AS value_mean
-FROM metric_hourly;
-
-CREATE OR REPLACE VIEW v_metric_daily AS
-SELECT bucket, device_id, metric, samples, value_sum, value_min, value_max,
-       value_sum / NULLIF(samples, 0) AS value_mean
-FROM metric_daily;
+FROM (SELECT 'hour' AS grain, * FROM metric_hourly
+      UNION ALL SELECT 'day', * FROM metric_daily) AS r;
+CREATE OR REPLACE VIEW v_metric_hourly AS SELECT * FROM v_metric_rollup WHERE grain = 'hour';
+CREATE OR REPLACE VIEW v_metric_daily AS SELECT * FROM v_metric_rollup WHERE grain = 'day';
 
 CREATE OR REPLACE VIEW v_oee AS
 SELECT level, entity_id, window_start, window_end, revision, devices, samples, late_samples,
@@ -37,9 +37,10 @@ SELECT level, entity_id, window_start, window_end, revision, devices, samples, l
        count_total, count_good, availability, performance, quality, oee, performance_suspect
 FROM oee;
 
-CREATE OR REPLACE VIEW v_oee_hourly AS
-SELECT bucket, level, entity_id, windows, samples, late_samples, run_s, idle_s, setup_s,
-       down_s, planned_stop_s, unknown_s, planned_s, ideal_run_s, count_total, count_good,
+CREATE OR REPLACE VIEW v_oee_rollup AS
+SELECT grain, bucket, level, entity_id, windows, samples, late_samples, run_s, idle_s,
+       setup_s, down_s, planned_stop_s, unknown_s, planned_s, ideal_run_s, count_total,
+       count_good,
        LEAST(run_s / NULLIF(planned_s, 0), 1.0) AS availability,
        ideal_run_s / NULLIF(run_s, 0) AS performance,
        count_good::double precision / NULLIF(count_total, 0) AS quality,
@@ -47,19 +48,10 @@ SELECT bucket, level, entity_id, windows, samples, late_samples, run_s, idle_s, 
            ideal_run_s * COALESCE(count_good::double precision / NULLIF(count_total, 0), 0)
            / planned_s
        END AS oee
-FROM oee_hourly;
-
-CREATE OR REPLACE VIEW v_oee_daily AS
-SELECT bucket, level, entity_id, windows, samples, late_samples, run_s, idle_s, setup_s,
-       down_s, planned_stop_s, unknown_s, planned_s, ideal_run_s, count_total, count_good,
-       LEAST(run_s / NULLIF(planned_s, 0), 1.0) AS availability,
-       ideal_run_s / NULLIF(run_s, 0) AS performance,
-       count_good::double precision / NULLIF(count_total, 0) AS quality,
-       CASE WHEN planned_s > 0 THEN
-           ideal_run_s * COALESCE(count_good::double precision / NULLIF(count_total, 0), 0)
-           / planned_s
-       END AS oee
-FROM oee_daily;
+FROM (SELECT 'hour' AS grain, * FROM oee_hourly
+      UNION ALL SELECT 'day', * FROM oee_daily) AS r;
+CREATE OR REPLACE VIEW v_oee_hourly AS SELECT * FROM v_oee_rollup WHERE grain = 'hour';
+CREATE OR REPLACE VIEW v_oee_daily AS SELECT * FROM v_oee_rollup WHERE grain = 'day';
 
 CREATE OR REPLACE VIEW v_digitization AS
 SELECT g.enterprise_id, e.name AS enterprise_name, e.city, e.industry,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+import pytest
 from confluent_kafka import Producer
 from psycopg import sql
 
@@ -145,3 +146,39 @@ def fresh_schemas(conn: psycopg.Connection, base: str) -> Iterator[Any]:
     yield make
     for name in made:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+
+
+def insert_examples(conn: psycopg.Connection) -> None:
+    """A device, two samples and two OEE windows, in the schema on the search path."""
+    conn.execute(
+        "INSERT INTO enterprise VALUES ('qd-haier', 'Haier', 'qingdao', 'appliances', true, now())"
+    )
+    conn.execute(
+        "INSERT INTO device VALUES ('qd-press01', 'qd-haier', 'p1', 'l1', 'press', true, true, "
+        "5, 12.5, now())"
+    )
+    for seq, power in ((1, 4.0), (2, 6.0)):
+        conn.execute(
+            "INSERT INTO telemetry VALUES ('qd-press01', %s, %s, 'running', 1, 1, null, null, %s)",
+            (seq, T0 + timedelta(minutes=seq), f'{{"power_kw": {power}}}'),
+        )
+    # Two windows of one device: OEE of the hour comes from added parts (16/45 and 0/60).
+    for minute, run_s, ideal_run_s, total, good in ((0, 30, 24, 3, 2), (1, 60, 0, 0, 0)):
+        conn.execute(
+            "INSERT INTO oee VALUES ('device', 'qd-press01', %s, %s, 0, 1, 12, 0, %s, 0, 0, "
+            "%s, %s, 0, %s, %s, %s, %s, null, null, null, null, false)",
+            (T0 + timedelta(minutes=minute),
+             T0 + timedelta(minutes=minute + 1), run_s,
+             60 - run_s - (15 if minute == 0 else 0), 15 if minute == 0 else 0,
+             45 if minute == 0 else 60, ideal_run_s, total, good),
+        )  # fmt: skip
+
+
+def check_rollups(conn: psycopg.Connection) -> None:
+    """The roll-ups of `insert_examples`: sums, and OEE recomputed from them."""
+    for grain in ("hourly", "daily"):
+        mean = conn.execute(f"SELECT samples, value_sum, value_mean FROM v_metric_{grain}")
+        assert mean.fetchall() == [(2, 10.0, 5.0)]
+        parts = conn.execute(f"SELECT planned_s, oee FROM v_oee_{grain}").fetchone()
+        assert parts is not None and parts[0] == 105.0
+        assert parts[1] == pytest.approx(24 * (2 / 3) / 105)  # not the mean of 16/45 and 0

@@ -12,14 +12,14 @@ from psycopg import errors, sql
 from iiot.settings import Settings
 from sinks.migrate import migrate, pending_files, statements
 from sinks.partitions import maintain, partitions_of
-from tests.integration.sink_support import fresh_schemas
+from tests.integration.sink_support import T0, check_rollups, fresh_schemas, insert_examples
 
 pytestmark = pytest.mark.integration
 
 VIEWS = (
     "v_device", "v_enterprise", "v_telemetry", "v_telemetry_metric", "v_metric_hourly",
     "v_metric_daily", "v_oee", "v_oee_hourly", "v_oee_daily", "v_digitization", "v_alarm",
-    "v_alarm_open", "v_deadletter",
+    "v_alarm_open", "v_deadletter", "v_metric_rollup", "v_oee_rollup",
 )  # fmt: skip
 TABLES = ("enterprise", "device", "telemetry", "oee", "digitization", "alarm", "deadletter")
 
@@ -99,3 +99,15 @@ def test_statement_splitter_keeps_quotes_and_bodies_whole() -> None:
         "-- a; comment\nDO $$ BEGIN PERFORM 1; END $$;",
         "SELECT 2",
     ]
+
+
+def test_rollups_add_parts_after_maintain(
+    writer: psycopg.Connection, settings: Settings, schemas: Callable[[str], str]
+) -> None:
+    schema = schemas("rollups")
+    migrate(writer, schema, settings)
+    writer.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    maintain(writer, schema, now=T0)
+    insert_examples(writer)
+    maintain(writer, schema, now=T0)  # plain PostgreSQL: roll-ups are as fresh as this
+    check_rollups(writer)

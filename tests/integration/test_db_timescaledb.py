@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from iiot.settings import Settings
 from sinks.migrate import migrate
 from sinks.partitions import maintain
+from tests.integration import sink_support as s
 from tests.integration.pglite_server import pglite_timescaledb
 from tests.integration.test_db_schema import VIEWS
 
@@ -79,35 +79,10 @@ def test_continuous_aggregates_are_real_time(tsdb: psycopg.Connection) -> None:
 
 def test_every_view_answers_with_rows(tsdb: psycopg.Connection) -> None:
     tsdb.execute(f"SET search_path TO {SCHEMA}, public")
-    tsdb.execute(
-        "INSERT INTO enterprise VALUES ('qd-haier', 'Haier', 'qingdao', 'appliances', true, now())"
-    )
-    tsdb.execute(
-        "INSERT INTO device VALUES ('qd-press01', 'qd-haier', 'p1', 'l1', 'press', true, true, "
-        "5, 12.5, now())"
-    )
-    for seq, power in ((1, 4.0), (2, 6.0)):
-        tsdb.execute(
-            "INSERT INTO telemetry VALUES ('qd-press01', %s, %s, 'running', 1, 1, null, null, %s)",
-            (seq, datetime(2026, 11, 26, 8, seq, tzinfo=UTC), f'{{"power_kw": {power}}}'),
-        )
-    # Two windows of one device: OEE of the hour comes from added parts (16/45 and 0/60).
-    for minute, run_s, ideal_run_s, total, good in ((0, 30, 24, 3, 2), (1, 60, 0, 0, 0)):
-        tsdb.execute(
-            "INSERT INTO oee VALUES ('device', 'qd-press01', %s, %s, 0, 1, 12, 0, %s, 0, 0, "
-            "%s, %s, 0, %s, %s, %s, %s, null, null, null, null, false)",
-            (datetime(2026, 11, 26, 8, minute, tzinfo=UTC),
-             datetime(2026, 11, 26, 8, minute + 1, tzinfo=UTC), run_s,
-             60 - run_s - (15 if minute == 0 else 0), 15 if minute == 0 else 0,
-             45 if minute == 0 else 60, ideal_run_s, total, good),
-        )  # fmt: skip
+    s.insert_examples(tsdb)
     for view in VIEWS:
         tsdb.execute(f"SELECT * FROM {view}").fetchall()
-    mean = tsdb.execute("SELECT samples, value_sum, value_mean FROM v_metric_hourly").fetchall()
-    assert mean == [(2, 10.0, 5.0)]  # real time: not refreshed, already there
-    hour = tsdb.execute("SELECT planned_s, oee FROM v_oee_hourly").fetchone()
-    assert hour is not None and hour[0] == 105.0
-    assert hour[1] == pytest.approx(24 * (2 / 3) / 105)  # not the mean of 16/45 and 0
+    s.check_rollups(tsdb)
 
 
 def test_maintain_leaves_timescaledb_to_its_jobs(tsdb: psycopg.Connection) -> None:
