@@ -44,7 +44,7 @@ def measure(devices: int, duration_s: float, faults: FaultRates) -> tuple[int, f
 
 def main() -> None:
     devices = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    duration_s = float(sys.argv[2]) if len(sys.argv) > 2 else 120.0
+    duration_s = float(sys.argv[2]) if len(sys.argv) > 2 else 300.0
     print(f"simulator, one process: {devices:,} devices, {duration_s:g} simulated s")
     for label, faults in (("no faults", FaultRates()), ("faults on", SOME_FAULTS)):
         samples, wall_s, cpu_s = measure(devices, duration_s, faults)
