@@ -44,8 +44,11 @@ def pending_files(flavour: Flavour) -> list[Path]:
     return sorted(p for p in MIGRATIONS_DIR.glob("*.sql") if not p.stem.endswith(f"_{other}"))
 
 
+_CONTINUOUS = "WITH (timescaledb.continuous, timescaledb.materialized_only = false)"
+
+
 def render(text: str, flavour: Flavour, settings: Settings) -> str:
-    """Fill in the @PLACEHOLDERS@: partitioning clauses and retention from settings."""
+    """Fill in the @PLACEHOLDERS@: partitioning, roll-up kind, retention from settings."""
     plain = flavour == "plain"
     values = {
         "PARTITION_BY_TS": "PARTITION BY RANGE (ts)" if plain else "",
@@ -53,6 +56,8 @@ def render(text: str, flavour: Flavour, settings: Settings) -> str:
         "TELEMETRY_RETENTION_DAYS": str(settings.telemetry_retention_days),
         "KPI_RETENTION_DAYS": str(settings.kpi_retention_days),
         "COMPRESS_AFTER_DAYS": str(settings.compress_after_days),
+        "ROLLUP_OPTIONS": "" if plain else _CONTINUOUS,
+        "ROLLUP_NO_DATA": "" if plain else "WITH NO DATA",
     }
     return re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], text)
 

@@ -25,7 +25,10 @@ def tsdb() -> Iterator[psycopg.Connection]:
     with pglite_timescaledb() as dsn, psycopg.connect(dsn, autocommit=True) as conn:
         flavour, applied = migrate(conn, SCHEMA, Settings(telemetry_retention_days=21))
         assert flavour == "timescaledb"
-        assert applied == ["0001_registry", "0002_facts", "0003_timescaledb", "0004_views"]
+        assert applied == [
+            "0001_registry", "0002_facts", "0003_timescaledb", "0004_rollups",
+            "0005_rollups_timescaledb", "0006_views",
+        ]  # fmt: skip
         yield conn
 
 
