@@ -10,7 +10,7 @@ import pytest
 from psycopg import errors, sql
 
 from iiot.settings import Settings
-from sinks.migrate import migrate, pending_files, statements
+from sinks.migrate import migrate, pending_files
 from sinks.partitions import maintain, partitions_of
 from tests.integration.sink_support import T0, check_rollups, fresh_schemas, insert_examples
 
@@ -90,15 +90,6 @@ def test_maintain_makes_partitions_ahead_and_drops_expired(
     assert "telemetry_p20261116" not in left
     assert "telemetry_p20261124" in left  # within retention: kept
     assert maintain(writer, schema, now=now, days_ahead=2).created == []
-
-
-def test_statement_splitter_keeps_quotes_and_bodies_whole() -> None:
-    text = "SELECT ';'; -- a; comment\nDO $$ BEGIN PERFORM 1; END $$;\nSELECT 2"
-    assert statements(text) == [
-        "SELECT ';';",
-        "-- a; comment\nDO $$ BEGIN PERFORM 1; END $$;",
-        "SELECT 2",
-    ]
 
 
 def test_rollups_add_parts_after_maintain(
