@@ -108,7 +108,8 @@ class Publisher:
         self._since_poll = 0
         self.mode = Mode.LIVE
         if len(self.spool):  # a previous run left records: they go first
-            self._spool_from_now_on()
+            log.info("%d records wait in the spool %s: sending them first", len(self.spool), path)
+            self._spool_from_now_on(outage=False)
 
     # -- handing records over ------------------------------------------------------------
 
