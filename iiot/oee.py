@@ -81,15 +81,19 @@ class Parts:
     def planned_ms(self) -> int:
         return self.window_ms * self.devices - self.planned_stop_ms - self.unknown_ms
 
+    def row(self) -> list[int]:
+        """The fields in order, for the changelog: `Parts(*row)` gives it back."""
+        return [getattr(self, name) for name in PARTS_FIELDS]
+
     def add(self, other: Parts) -> Parts:
         """The sum of two windows' parts (same window length), as a new Parts."""
         if other.window_ms != self.window_ms:
             raise ValueError("cannot add parts of windows of different length")
-        summed = Parts(self.window_ms, devices=0)
-        for f in fields(Parts):
-            if f.name != "window_ms":
-                setattr(summed, f.name, getattr(self, f.name) + getattr(other, f.name))
-        return summed
+        mine, theirs = self.row(), other.row()
+        return Parts(self.window_ms, *(a + b for a, b in zip(mine[1:], theirs[1:], strict=True)))
+
+
+PARTS_FIELDS = tuple(f.name for f in fields(Parts))
 
 
 @dataclass(slots=True)

@@ -105,6 +105,10 @@ class AlarmState:
             return self._raise(device_id, "counter_reset", at_ms, "a part counter went down")
         return self._clear(device_id, "counter_reset", at_ms, "counters rising again")
 
+    def persistent(self) -> tuple:
+        """What must survive a restart (the newest time is learnt again from samples)."""
+        return (dict(self.open), self.down_since_ms, self.low_windows)
+
     def dumps(self) -> bytes:
         return orjson.dumps([self.open, self.down_since_ms, self.newest_ms, self.low_windows])
 

@@ -12,12 +12,12 @@ per partition), not on how devices interleave or how many workers share the part
 from __future__ import annotations
 
 import bisect
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from enum import Enum
 
 import orjson
 
-from iiot.oee import Parts, Reading, device_windows, window_start
+from iiot.oee import STATE_FIELDS, Parts, Reading, counter_delta, device_windows, window_start
 
 _SEEN_CAP = 4096  # distinct seqs remembered above the contiguous low-water mark
 
@@ -93,15 +93,68 @@ class DeviceState:
                 return Outcome.LATE, [start], {}
             return Outcome.LATE, [], {}
 
-        keys = [(r.ts_ms, r.seq) for r in self.readings]
-        at = bisect.bisect(keys, (reading.ts_ms, reading.seq))
-        self.readings.insert(at, reading)
+        last = self.readings[-1] if self.readings else None
+        if last is not None and (reading.ts_ms, reading.seq) >= (last.ts_ms, last.seq):
+            changed = self._append(last, reading, config)  # the usual case: in order
+        else:
+            keys = [(r.ts_ms, r.seq) for r in self.readings]
+            at = bisect.bisect(keys, (reading.ts_ms, reading.seq))
+            self.readings.insert(at, reading)
+            # The reading before the new one changes too: its interval ends and its counter
+            # delta is measured at the new reading.
+            first_changed = self.readings[max(at - 1, 0)].ts_ms
+            changed = self._recompute(window_start(first_changed, config.window_ms), config)
         self.newest_ms = max(self.newest_ms or reading.ts_ms, reading.ts_ms)
-        # The reading before the new one changes too: its interval ends and its counter
-        # delta is measured at the new reading.
-        first_changed = self.readings[max(at - 1, 0)].ts_ms
-        changed = self._recompute(window_start(first_changed, config.window_ms), config)
         return Outcome.ACCEPTED, changed, self._forget_final(config)
+
+    def _append(self, last: Reading, new: Reading, config: DeviceConfig) -> list[int]:
+        """A reading after all others: update the windows in place instead of recomputing.
+
+        The same rules as `device_windows`, as differences: the last reading's hold is cut
+        at the new one, its counter delta is now measured, and the new reading holds. The
+        sums are integers, so the result is exactly what a recompute gives (the property
+        test in tests/unit/test_device_state.py checks it).
+        """
+        touched: dict[int, bool] = {}  # window start → created now
+        hold_end = last.ts_ms + config.max_gap_ms
+        cut = min(new.ts_ms, hold_end)
+        self._add_time(last.state, cut, hold_end, -1, config, touched)
+        opened = self._window(last.ts_ms, config, touched)
+        total = counter_delta(last.count_total, new.count_total)
+        opened.count_total += total
+        opened.count_good += min(counter_delta(last.count_good, new.count_good), total)
+        opened.ideal_run_us += round((last.ideal_cycle_s or config.ideal_cycle_s) * 1e6) * total
+        if new.count_total < last.count_total or new.count_good < last.count_good:
+            opened.counter_resets += 1
+        self._window(new.ts_ms, config, touched).samples += 1
+        self._add_time(new.state, new.ts_ms, new.ts_ms + config.max_gap_ms, 1, config, touched)
+        self.readings.append(new)
+        for start, created in touched.items():
+            if not created:
+                self.windows[start].revision += 1
+        return sorted(touched)
+
+    def _window(self, ts_ms: int, config: DeviceConfig, touched: dict[int, bool]) -> Parts:
+        start = window_start(ts_ms, config.window_ms)
+        emitted = self.windows.get(start)
+        if emitted is None:
+            emitted = self.windows[start] = Emitted(Parts(config.window_ms), 0)
+            touched[start] = True
+        else:
+            touched.setdefault(start, False)
+        return emitted.parts
+
+    def _add_time(
+        self, state: str, start_ms: int, end_ms: int, sign: int, config: DeviceConfig,
+        touched: dict[int, bool],
+    ) -> None:  # fmt: skip
+        """Add (or take away) a state's time over [start, end), split at window edges."""
+        name = STATE_FIELDS[state]
+        while start_ms < end_ms:
+            piece_end = min(window_start(start_ms, config.window_ms) + config.window_ms, end_ms)
+            parts = self._window(start_ms, config, touched)
+            setattr(parts, name, getattr(parts, name) + sign * (piece_end - start_ms))
+            start_ms = piece_end
 
     def _recompute(self, from_start: int, config: DeviceConfig) -> list[int]:
         """Recompute windows from `from_start` on; returns those whose parts changed."""
@@ -157,7 +210,7 @@ class DeviceState:
                     for r in self.readings
                 ],
                 "w": [
-                    [start, e.revision, e.late_samples, astuple(e.parts)]
+                    [start, e.revision, e.late_samples, e.parts.row()]
                     for start, e in self.windows.items()
                 ],
                 "n": self.newest_ms,

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -77,12 +78,11 @@ def start_worker(settings: Settings) -> subprocess.Popen:
         IIOT_TOPIC_PREFIX=settings.topic_prefix,
         IIOT_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
     )
-    return subprocess.Popen(
-        [sys.executable, "-m", "iiot.cli", "stream"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # Its log goes to a file: an unread pipe would fill up and stall the worker.
+    with tempfile.NamedTemporaryFile(prefix="iiot-stream-", suffix=".log", delete=False) as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "iiot.cli", "stream"], env=env, stdout=log, stderr=log
+        )
 
 
 def reference(settings: Settings, events: list[Emitted], partitions: list[int]):
