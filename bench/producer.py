@@ -46,6 +46,32 @@ def load() -> str:
     return f"{one:.2f}/{five:.2f}"
 
 
+def result(
+    records: int, seconds: float, cpu_s: float, rate: float | None = None
+) -> dict[str, float]:
+    """One row: records, wall seconds, records per second (unless given), CPU share and seconds."""
+    rate = records / seconds if rate is None else rate
+    return {
+        "records": records,
+        "seconds": seconds,
+        "rate": rate,
+        "cpu": cpu_s / seconds,
+        "cpu_s": cpu_s,
+    }
+
+
+class Stopwatch:
+    """Wall and CPU seconds (all threads of this process) between enter and exit."""
+
+    def __enter__(self) -> Stopwatch:
+        self._started, self._cpu_started = time.monotonic(), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds = time.monotonic() - self._started
+        self.cpu_s = time.process_time() - self._cpu_started
+
+
 def sample_payloads(devices: int, count: int) -> list[tuple[bytes, bytes]]:
     """(key, value) of the first `count` samples the simulator makes: real sizes, real JSON."""
     run = Simulation(SimulationOptions(devices=devices, duration_s=None)).run()
@@ -73,13 +99,11 @@ def bench_simulate(settings: Settings, devices: int, duration_s: int) -> dict[st
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     cpu_s = _children_cpu_s() - before
     samples = summary["delivered"] - devices  # the births are records too, not samples
-    return {
-        "records": summary["delivered"],
+    # Its own wall time (from its summary) excludes the interpreter's start; CPU includes it.
+    row = result(summary["delivered"], process_s, cpu_s, rate=samples / summary["wall_s"])
+    return row | {
         "samples": samples,
         "seconds": summary["wall_s"],
-        "rate": samples / summary["wall_s"],
-        "cpu": cpu_s / process_s,
-        "cpu_s": cpu_s,  # with the interpreter's start and imports
         "spooled": summary["spooled"],
     }
 
@@ -98,27 +122,20 @@ def bench_raw(
     producer = Producer(config)
     producer.poll(0)
     timestamp = 1_764_115_200_000
-    started, cpu_started = time.monotonic(), time.process_time()
     n = len(pairs)
-    for i in range(records):
-        key, value = pairs[i % n]
-        while True:
-            try:
-                producer.produce(topic, value, key, timestamp=timestamp + i)
-                break
-            except BufferError:
-                producer.poll(0.01)
-        if i % 1_000 == 0:
-            producer.poll(0)
-    producer.flush(120)
-    seconds, cpu_s = time.monotonic() - started, time.process_time() - cpu_started
-    return {
-        "records": delivered,
-        "seconds": seconds,
-        "rate": delivered / seconds,
-        "cpu": cpu_s / seconds,
-        "cpu_s": cpu_s,
-    }
+    with Stopwatch() as watch:
+        for i in range(records):
+            key, value = pairs[i % n]
+            while True:
+                try:
+                    producer.produce(topic, value, key, timestamp=timestamp + i)
+                    break
+                except BufferError:
+                    producer.poll(0.01)
+            if i % 1_000 == 0:
+                producer.poll(0)
+        producer.flush(120)
+    return result(delivered, watch.seconds, watch.cpu_s)
 
 
 def bench_publisher(
@@ -129,36 +146,20 @@ def bench_publisher(
     with tempfile.TemporaryDirectory() as spool_dir:
         publisher = Publisher(settings, f"{spool_dir}/spool.sqlite")
         publish = publisher.publish
-        started, cpu_started = time.monotonic(), time.process_time()
-        for i in range(records):
-            key, value = pairs[i % n]
-            publish(telemetry, key, value, timestamp + i)
-        publisher.close(120)
-        seconds, cpu_s = time.monotonic() - started, time.process_time() - cpu_started
-    delivered = publisher.counters.delivered
-    return {
-        "records": delivered,
-        "seconds": seconds,
-        "rate": delivered / seconds,
-        "cpu": cpu_s / seconds,
-        "cpu_s": cpu_s,
-    }
+        with Stopwatch() as watch:
+            for i in range(records):
+                key, value = pairs[i % n]
+                publish(telemetry, key, value, timestamp + i)
+            publisher.close(120)
+    return result(publisher.counters.delivered, watch.seconds, watch.cpu_s)
 
 
 def bench_simulator(devices: int, duration_s: int) -> dict[str, float]:
     """The simulator alone, no Kafka: what it takes to make the samples `iiot simulate` sends."""
     simulation = Simulation(SimulationOptions(devices=devices, duration_s=duration_s))
-    started, cpu_started = time.monotonic(), time.process_time()
-    records = sum(1 for _ in simulation.run())
-    seconds, cpu_s = time.monotonic() - started, time.process_time() - cpu_started
-    samples = records - devices
-    return {
-        "records": samples,
-        "seconds": seconds,
-        "rate": samples / seconds,
-        "cpu": cpu_s / seconds,
-        "cpu_s": cpu_s,
-    }
+    with Stopwatch() as watch:
+        records = sum(1 for _ in simulation.run())
+    return result(records - devices, watch.seconds, watch.cpu_s)
 
 
 def kafka_tools_classpath() -> str:
