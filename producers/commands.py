@@ -135,8 +135,13 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
             err_console.print(f"[bold red]error:[/] {one_line(exc)}", highlight=False)
             raise typer.Exit(2) from None
         from producers.run import SimulateRun  # confluent-kafka: only when the command runs
+        from producers.spool import SpoolLocked
 
-        run = SimulateRun(get_settings(), spool, validate=validate)
+        try:
+            run = SimulateRun(get_settings(), spool, validate=validate)
+        except SpoolLocked as exc:
+            err_console.print(f"[bold red]error:[/] {exc}; give this run its own --spool")
+            raise typer.Exit(1) from None
         samples = simulation.run()
         events = kit.pace(samples, parse_speed(speed))
         with _stop_on_ctrl_c() as stop, Live(console=console, refresh_per_second=4) as live:
