@@ -43,3 +43,14 @@ stack-down:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+## Stream worker throughput beside a consume+parse loop and Quix Streams (a venv of its own:
+## quixstreams pins an older confluent-kafka than the pipeline uses).
+.venv-bench/.installed: pyproject.toml
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet -e '.[dev]' 'quixstreams>=3.20'
+	touch $@
+
+bench-streams: .venv-bench/.installed
+	$(BIN)/iiot stack up
+	.venv-bench/bin/python bench/stream_worker.py

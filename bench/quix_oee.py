@@ -1,4 +1,4 @@
-"""Device OEE windows with Quix Streams, for bench/streams.py: the same DeviceState logic as
+"""Device OEE windows with Quix Streams, for bench/stream_worker.py: the same DeviceState logic as
 `iiot stream`, in a stateful apply with Quix's RocksDB state; final windows to a topic.
 
     python bench/quix_oee.py CONSUMER_GROUP STATE_DIR   (IIOT_TOPIC_PREFIX picks the topics)
@@ -57,9 +57,9 @@ def main(group: str, state_dir: str) -> None:
         if config is None:
             return []
         raw = state.get("s")
-        device = DeviceState.loads(raw) if raw else DeviceState()
+        device = DeviceState.loads(raw.encode()) if raw else DeviceState()
         _, _, final = device.accept(Reading.of(sample), config)
-        state.set("s", device.dumps())
+        state.set("s", device.dumps().decode())  # Quix state values are JSON
         return [
             encode(oee_window("device", sample.device_id, start, e.parts, revision=e.revision))
             for start, e in sorted(final.items())

@@ -12,7 +12,7 @@ group of its own; the rate is samples over the time between its first and last c
 offset. Topics get a `bench-<id>.` prefix and are deleted afterwards. Prints; not a test.
 
     make bench-streams            (a venv of its own: quixstreams pins an older confluent-kafka)
-    .venv-bench/bin/python bench/streams.py [--devices 2000] [--samples 200000]
+    .venv-bench/bin/python bench/stream_worker.py [--devices 2000] [--samples 200000]
 """
 
 from __future__ import annotations
