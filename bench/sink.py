@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 import uuid
@@ -35,7 +36,7 @@ from iiot.contract import encode
 from iiot.messages import Sample
 from iiot.settings import Settings
 from iiot.topics import Topic
-from sinks.consumer import Sink
+from sinks.consumer import GIL_SWITCH_INTERVAL_S, Sink
 from sinks.migrate import migrate
 from sinks.partitions import maintain
 from sinks.sink_status import SinkStats
@@ -81,21 +82,21 @@ def bare_copy(conn: psycopg.Connection, schema: str, samples: list[Sample], path
             )
         )
         with cur.copy("COPY bench_rows FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types([t if t != "text" or n != "metrics" else "jsonb" for n, t in
-                            TELEMETRY.columns])  # fmt: skip
+            copy.set_types([kind for _, kind in TELEMETRY.columns])
             for s in samples:
-                copy.write_row(as_row(s)[:-1] + (orjson.loads(as_row(s)[-1]),))
+                *columns, metrics = as_row(s)
+                copy.write_row((*columns, orjson.loads(metrics)))
         with path.open("wb") as f, cur.copy("COPY bench_rows TO STDOUT (FORMAT BINARY)") as out:
             for chunk in out:
                 f.write(chunk)
         cur.execute("DROP TABLE bench_rows")
     target = sql.Identifier(schema, "telemetry")
     started = time.perf_counter()
-    with conn.transaction(), conn.cursor() as cur:
-        with cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(target)) as copy:
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    copy.write(chunk)
+    statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(target)
+    with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                copy.write(chunk)
     return time.perf_counter() - started
 
 
@@ -150,6 +151,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--naive-rows", type=int, default=20_000)
     args = parser.parse_args()
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as `iiot sink` does
 
     run = uuid.uuid4().hex[:6]
     settings = Settings(topic_prefix=f"bench-{run}.", sink_batch_rows=50_000, sink_batch_s=1.0)

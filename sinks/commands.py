@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from typing import Annotated
 
@@ -97,8 +98,10 @@ def sink(
     """Consume the pipeline's topics into the database until Ctrl-C; a status line every 5 s."""
     if ctx.invoked_subcommand is not None:
         return
-    from sinks.consumer import Sink
+    from sinks.consumer import GIL_SWITCH_INTERVAL_S, Sink
     from sinks.flusher import SinkAborted
+
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     settings = get_settings()

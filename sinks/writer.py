@@ -135,6 +135,8 @@ class TableWriter:
         self._copy_upsert(target, rows)
 
     def _ensure_partitions(self, batch: Batch) -> None:
+        if not self.keeper.policies:  # TimescaleDB makes its chunks itself
+            return
         for target, rows in batch.rows.items():
             index = target.time_index()
             if index is not None and rows:
