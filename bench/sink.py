@@ -93,17 +93,20 @@ def bare_copy(conn: psycopg.Connection, schema: str, samples: list[Sample], path
     target = sql.Identifier(schema, "telemetry")
     started = time.perf_counter()
     statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(target)
-    with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                copy.write(chunk)
+    with (
+        path.open("rb") as f,
+        conn.transaction(),
+        conn.cursor() as cur,
+        cur.copy(statement) as copy,
+    ):
+        while chunk := f.read(1 << 20):
+            copy.write(chunk)
     return time.perf_counter() - started
 
 
 def naive_inserts(conn: psycopg.Connection, schema: str, samples: list[Sample]) -> float:
     statement = sql.SQL(
-        "INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) "
-        "ON CONFLICT DO NOTHING"
+        "INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT DO NOTHING"
     ).format(sql.Identifier(schema, "telemetry"))
     started = time.perf_counter()
     for at in range(0, len(samples), 1_000):
