@@ -144,8 +144,9 @@ def run_sink(settings: Settings, schema: str, rows: int) -> tuple[float, float]:
     sink.run(until=done)
     total = time.perf_counter() - started
     (t_first, n_first), (t_last, _) = marks[0], marks[-1]
-    steady = (t_last - t_first) * rows / max(rows - n_first, 1)
-    return total, steady
+    if n_first >= rows:  # one checkpoint took it all: no steady state to speak of
+        return total, total
+    return total, (t_last - t_first) * rows / (rows - n_first)
 
 
 def main() -> None:
