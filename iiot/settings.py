@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     alarm_performance_high: float = Field(1.05, gt=0, description="P above this raises.")
 
     # Stream workers
+    stream_emit_interval_s: float = Field(
+        1.0, gt=0, le=60, description="Changed windows are emitted this often (coalesced)."
+    )
     stream_session_timeout_s: float = Field(
         10.0, ge=3, le=300, description="A dead worker's partitions move on after this."
     )
@@ -101,6 +104,15 @@ class Settings(BaseSettings):
     telemetry_retention_days: int = Field(30, ge=1, description="Raw telemetry is kept so long.")
     kpi_retention_days: int = Field(730, ge=1, description="OEE and digitization windows.")
     compress_after_days: int = Field(7, ge=1, description="TimescaleDB compresses chunks then.")
+
+    # Grafana (dashboards/): what `iiot dashboards build` provisions and `push` talks to
+    grafana_url: str = Field("http://127.0.0.1:3000", description="Grafana's base URL.")
+    grafana_token: str = Field(
+        "", description="Service-account token for `push`; empty = basic auth in the URL."
+    )
+    grafana_timescaledb: bool = Field(
+        False, description="The datasource's TimescaleDB flag ($__timeGroup → time_bucket)."
+    )
 
     # Producer (producers/): compression, batching and the disk spool for broker outages
     producer_compression: Literal["lz4", "zstd", "none"] = "lz4"

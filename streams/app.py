@@ -36,7 +36,6 @@ from streams.rollup_state import RollupState
 
 log = logging.getLogger("iiot.streams")
 
-EMIT_INTERVAL_S = 1.0
 SWEEP_EVERY_MS = 5_000  # of event time, per partition: how often to look for silent devices
 MAX_HELD_PER_DEVICE = 1_000  # samples waiting for their device's birth
 
@@ -294,7 +293,7 @@ def create_app(settings: Settings) -> faust.App:
         held_table[device_id] = orjson.dumps(held)
         counters["held"] += 1
 
-    @app.timer(EMIT_INTERVAL_S)
+    @app.timer(settings.stream_emit_interval_s)
     async def emit_device_windows() -> None:
         pending = list(dirty.items())
         dirty.clear()
@@ -340,7 +339,7 @@ def create_app(settings: Settings) -> faust.App:
             if key.startswith("window:"):
                 _add_member(rollup, value)
 
-    @app.timer(EMIT_INTERVAL_S)
+    @app.timer(settings.stream_emit_interval_s)
     async def emit_rollups() -> None:
         oee, digitization = rollup.take_dirty()
         for window in oee:
