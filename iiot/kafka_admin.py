@@ -13,16 +13,19 @@ class BrokerUnreachable(RuntimeError):
     """Kafka did not answer at the configured bootstrap address."""
 
 
-def admin_client(settings: Settings | None = None) -> AdminClient:
+def admin_client(settings: Settings | None = None, *, quiet: bool = False) -> AdminClient:
     settings = settings or get_settings()
-    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    config = {"bootstrap.servers": settings.kafka_bootstrap}
+    if quiet:  # the caller reports failure in one line; no librdkafka retry log on stderr
+        config["log_level"] = 0
+    return AdminClient(config)
 
 
 def broker_summary(settings: Settings | None = None, timeout_s: float = 5.0) -> str:
     """One line about the cluster, or `BrokerUnreachable`."""
     settings = settings or get_settings()
     try:
-        meta = admin_client(settings).list_topics(timeout=timeout_s)
+        meta = admin_client(settings, quiet=True).list_topics(timeout=timeout_s)
     except KafkaException as exc:
         raise BrokerUnreachable(
             f"Kafka at {settings.kafka_bootstrap} did not answer: {exc.args[0].str()}"
