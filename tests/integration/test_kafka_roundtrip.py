@@ -6,43 +6,26 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from iiot import topics
 from iiot.contract import decode, encode
 from iiot.messages import Sample
 from iiot.settings import Settings
-from iiot.types import STATES
+from tests.integration import sample_maker
+from tests.integration.telemetry_reader import read_topic
 
 pytestmark = pytest.mark.integration
 
 N_SAMPLES = 10_000
 N_DEVICES = 40
-START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
 
 def make_samples() -> list[Sample]:
-    samples = []
-    for i in range(N_SAMPLES):
-        device, seq = i % N_DEVICES, i // N_DEVICES
-        samples.append(
-            Sample(
-                device_id=f"wf-goertek-p1-l{device % 4}-smt{device:02d}",
-                ts=START + timedelta(seconds=5 * seq, milliseconds=device),
-                seq=seq,
-                state=STATES[(seq // 7) % len(STATES)],
-                count_total=seq * 3,
-                count_good=seq * 3 - seq // 10,
-                ideal_cycle_s=1.5 + device / 10,
-                product="ACOUSTIC-MODULE-B" if device % 2 else None,
-                metrics={"power_kw": 4.2 + seq / 100, "temp_c": 40.5 - device / 3},
-            )
-        )
-    return samples
+    return [sample_maker.sample(i, N_DEVICES) for i in range(N_SAMPLES)]
 
 
 @pytest.fixture(scope="module")
@@ -98,25 +81,8 @@ def test_confluent_kafka_consumes_every_sample_intact(
     kafka: Settings, produced: tuple[str, list[Sample]]
 ) -> None:
     topic, samples = produced
-    consumer = Consumer(
-        {
-            "bootstrap.servers": kafka.kafka_bootstrap,
-            "group.id": f"test-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    received: list[tuple[bytes, bytes]] = []
-    deadline = time.monotonic() + 60
-    try:
-        while len(received) < len(samples) and time.monotonic() < deadline:
-            for message in consumer.consume(num_messages=1000, timeout=1.0):
-                assert message.error() is None, message.error()
-                received.append((message.key(), message.value()))
-    finally:
-        consumer.close()
-    assert_intact(received, samples)
+    received = read_topic(kafka, topic, expected=len(samples), timeout_s=60)
+    assert_intact([(m.key(), m.value()) for m in received], samples)
 
 
 def test_aiokafka_consumes_every_sample_intact(
