@@ -178,11 +178,13 @@ def main() -> None:
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "telemetry"))
             ).fetchone() or (0,)
             assert n == args.rows, f"{schema}: {n} rows, expected {args.rows}"
-    finally:
-        for schema in schemas:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-        kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+    finally:  # on a connection of its own: the one above may be what failed
         conn.close()
+        with psycopg.connect(settings.pg_writer_dsn, autocommit=True) as cleanup:
+            for schema in schemas:
+                drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+                cleanup.execute(drop.format(sql.Identifier(schema)))
+        kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
 
     copy_rate = args.rows / copy_s
     sink_rate = args.rows / sink_s
