@@ -1,0 +1,118 @@
+"""`iiot dashboards check`: do the built files hold together?
+
+Unique uids, every panel and variable on the provisioned datasource, every referenced
+variable defined (before the variables that use it), every query expandable by Grafana's
+macros on both TimescaleDB settings, no SQL comments (Grafana versions strip them
+differently), only documented views, and no password in the files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from dashboards.context import VIEWS
+from dashboards.macros import VARIABLE, MacroError, TimeRange, expand
+from dashboards.provisioning import PASSWORD_ENV
+
+Json = dict[str, object]
+QUALIFIED_VIEW = re.compile(r"\b([a-z_][a-z0-9_]*)\.(v_[a-z_]+)\b")
+RANGE = TimeRange(
+    datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=6)
+)
+
+
+def referenced_variables(sql: str) -> set[str]:
+    names = {m[1] or m[2] or m[4] for m in VARIABLE.finditer(sql)}
+    return {n for n in names if not n.startswith("__")}
+
+
+def queries(dashboard: Json) -> Iterator[tuple[str, Json]]:
+    """(where, query) for every panel target, variable and annotation of a dashboard."""
+    for panel in dashboard.get("panels", []):  # type: ignore[union-attr]
+        for target in panel.get("targets", []):
+            yield f"panel {panel.get('id')} {panel.get('title')!r}", target
+    for variable in dashboard.get("templating", {}).get("list", []):  # type: ignore[union-attr]
+        query = {"rawSql": variable.get("query", ""), "datasource": variable.get("datasource")}
+        yield f"variable ${variable['name']}", query
+    for annotation in dashboard.get("annotations", {}).get("list", []):  # type: ignore[union-attr]
+        if "target" in annotation:
+            target = {**annotation["target"], "datasource": annotation.get("datasource")}
+            yield f"annotation {annotation.get('name')!r}", target
+
+
+def check_dashboard(dashboard: Json, datasource_uid: str) -> list[str]:
+    problems: list[str] = []
+    uid = dashboard.get("uid")
+    ids = [p.get("id") for p in dashboard.get("panels", [])]  # type: ignore[union-attr]
+    if len(ids) != len(set(ids)):
+        problems.append(f"{uid}: panel ids repeat")
+    defined: list[str] = []
+    for variable in dashboard.get("templating", {}).get("list", []):  # type: ignore[union-attr]
+        missing = referenced_variables(str(variable.get("query", ""))) - set(defined)
+        if missing:
+            problems.append(f"{uid}: variable ${variable['name']} uses undefined {sorted(missing)}")
+        defined.append(variable["name"])
+    for where, target in queries(dashboard):
+        sql = str(target.get("rawSql", ""))
+        source = target.get("datasource") or {}
+        if not isinstance(source, dict) or source.get("uid") != datasource_uid:
+            problems.append(f"{uid} {where}: datasource {source!r} is not {datasource_uid!r}")
+        if not sql.strip():
+            problems.append(f"{uid} {where}: no SQL")
+        if "--" in sql or "/*" in sql:
+            problems.append(f"{uid} {where}: SQL comments (Grafana versions differ on them)")
+        missing = referenced_variables(sql) - set(defined)
+        if missing:
+            problems.append(f"{uid} {where}: undefined variables {sorted(missing)}")
+        for _schema, view in QUALIFIED_VIEW.findall(sql):
+            if view not in VIEWS:
+                problems.append(f"{uid} {where}: {view} is not a documented view")
+        for flag in (False, True):
+            try:
+                expand(sql, RANGE, interval_s=60, timescaledb=flag)
+            except MacroError as exc:
+                problems.append(f"{uid} {where}: {exc}")
+    return problems
+
+
+def check(out: Path) -> list[str]:
+    """Problems found in a build directory; empty when it is good."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        sources = yaml.safe_load(
+            (out / "provisioning" / "datasources" / "iiot.yaml").read_text(encoding="utf-8")
+        )
+        yaml.safe_load((out / "provisioning" / "dashboards" / "iiot.yaml").read_text("utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        return [f"{out} is not a complete build ({exc}); run `iiot dashboards build`"]
+    problems = []
+    uids = {s["uid"] for s in sources.get("datasources", [])}
+    for s in sources.get("datasources", []):
+        if s.get("secureJsonData", {}).get("password") != "${" + PASSWORD_ENV + "}":
+            problems.append(
+                f"datasource {s.get('uid')}: the password must come from ${PASSWORD_ENV}"
+            )
+    if manifest["datasource_uid"] not in uids:
+        problems.append(f"datasource {manifest['datasource_uid']} is not provisioned")
+    seen: set[str] = set()
+    for entry in manifest["dashboards"]:
+        try:
+            dashboard = json.loads((out / entry["file"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{entry['file']}: {exc}")
+            continue
+        uid = dashboard.get("uid")
+        if uid in seen or uid != entry["uid"]:
+            problems.append(f"{entry['file']}: uid {uid!r} repeats or differs from the manifest")
+        seen.add(uid)
+        problems += check_dashboard(dashboard, manifest["datasource_uid"])
+    folder_uids = [f["uid"] for f in manifest["folders"]]
+    if len(set(folder_uids) | seen) != len(folder_uids) + len(seen):
+        problems.append("folder and dashboard uids overlap")
+    return problems

@@ -1,0 +1,80 @@
+"""2. Enterprise: how one enterprise produces, where its time goes, how digitized it is."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as d
+
+from dashboards.context import Build
+from dashboards.panels import Panels
+from dashboards.sqlparts import LOSSES, OEE, RATIOS
+from dashboards.text import t
+
+UID = "iiot-enterprise"
+TITLE = t("企业", "Enterprise")
+ENTERPRISE_SQL = "SELECT enterprise_id FROM v_enterprise ORDER BY 1"
+OF_ENTERPRISE = "level = 'enterprise' AND entity_id = '$enterprise' AND $__timeFilter(window_start)"
+
+
+def dashboard(build: Build) -> d.Dashboard:
+    p = Panels(build)
+    bucket = "SELECT $__timeGroupAlias(window_start, $__interval), "
+    return (
+        d.Dashboard(build.text(TITLE))
+        .uid(UID)
+        .tags(["iiot", "enterprise"])
+        .time("now-24h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .with_variable(p.variable("enterprise", t("企业", "Enterprise"), ENTERPRISE_SQL))
+        .with_panel(p.stat(t("OEE（时间加权）", "OEE (time-weighted)"),
+                           f"SELECT {OEE} AS oee FROM v_oee WHERE {OF_ENTERPRISE}",
+                           unit="percentunit", width=6))
+        .with_panel(p.stat(
+            t("未消除报警", "Open alarms"),
+            "SELECT count(*) AS open_alarms FROM v_alarm_open a JOIN v_device d "
+            "USING (device_id) WHERE d.enterprise_id = '$enterprise'", width=6,
+        ))
+        .with_panel(p.stat(
+            t("数字化指数", "Digitization index"),
+            "SELECT index FROM v_digitization WHERE enterprise_id = '$enterprise' "
+            "AND $__timeFilter(window_start) ORDER BY window_start DESC LIMIT 1", width=6,
+        ))
+        .with_panel(p.stat(
+            t("设备", "Devices"),
+            "SELECT count(*) AS devices FROM v_device WHERE enterprise_id = '$enterprise'",
+            width=6,
+        ))
+        .with_panel(p.timeseries(
+            t("OEE 与可用率·性能·质量", "OEE with availability, performance, quality"),
+            f"{bucket}{RATIOS} FROM v_oee WHERE {OF_ENTERPRISE} GROUP BY 1 ORDER BY 1",
+            unit="percentunit",
+        ))
+        .with_panel(p.timeseries(
+            t("损失（秒）：停机、换型、空闲、计划停止、未知",
+              "Losses (s): down, setup, idle, planned stop, unknown"),
+            f"{bucket}{LOSSES} FROM v_oee WHERE {OF_ENTERPRISE} GROUP BY 1 ORDER BY 1",
+            unit="s", bars=True, stacked=True,
+        ))
+        .with_panel(p.bars(
+            t("产线排名（OEE）", "Lines ranked by OEE"),
+            f"SELECT entity_id AS line, {OEE} AS oee FROM v_oee WHERE level = 'line' "
+            "AND entity_id IN (SELECT line_id FROM v_device WHERE enterprise_id = '$enterprise') "
+            "AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 2 DESC NULLS LAST",
+            unit="percentunit", width=12,
+        ))
+        .with_panel(p.timeseries(
+            t("数字化分项", "Digitization components"),
+            "SELECT window_start AS time, connectivity, completeness, key_process_nc, "
+            "oee_coverage, cloud::int::float8 AS cloud FROM v_digitization "
+            "WHERE enterprise_id = '$enterprise' AND $__timeFilter(window_start) ORDER BY 1",
+            unit="percentunit",
+        ))
+        .with_panel(p.table(
+            t("报警", "Alarms"),
+            "SELECT a.ts AS time, a.device_id, a.kind, a.status, a.value, a.threshold, "
+            "a.message FROM v_alarm a JOIN v_device d USING (device_id) "
+            "WHERE d.enterprise_id = '$enterprise' AND $__timeFilter(a.ts) "
+            "ORDER BY a.ts DESC LIMIT 500",
+            width=24,
+        ))
+    )  # fmt: skip

@@ -1,0 +1,127 @@
+"""1. Province overview (工业互联网平台总览): the province-wide goal at a glance."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as d
+
+from dashboards.context import Build
+from dashboards.panels import Panels
+from dashboards.sqlparts import OEE, RATIOS, digitization_index
+from dashboards.text import t
+
+UID = "iiot-province"
+TITLE = t("工业互联网平台总览", "Industrial Internet Platform Overview")
+OFFICIAL_2017 = 55.2  # Shandong's 两化融合 development index in 2017 (the plan's baseline)
+
+# Prefecture-level cities of Shandong (city ids as the contract spells them): latitude, longitude.
+CITIES = {
+    "jinan": (36.65, 117.12), "qingdao": (36.07, 120.38), "zibo": (36.81, 118.05),
+    "zaozhuang": (34.81, 117.32), "dongying": (37.43, 118.67), "yantai": (37.46, 121.45),
+    "weifang": (36.71, 119.16), "jining": (35.41, 116.59), "taian": (36.20, 117.09),
+    "weihai": (37.51, 122.12), "rizhao": (35.42, 119.53), "linyi": (35.10, 118.36),
+    "dezhou": (37.43, 116.36), "liaocheng": (36.46, 115.99), "binzhou": (37.38, 117.97),
+    "heze": (35.23, 115.48),
+}  # fmt: skip
+
+REFERENCE_NOTE = t(
+    "参考线：山东 2017 年两化融合发展指数 55.2，来自官方企业调查，方法不同；"
+    "本平台数字化指数是项目自定义的代理指标，二者不可直接比较。",
+    "Reference line: Shandong's 2017 两化融合 (IT/industry integration) index 55.2 comes from "
+    "official enterprise surveys — a different methodology. This platform's digitization index "
+    "is a project-defined proxy; the two are not directly comparable.",
+)
+
+
+def _geomap_sql() -> str:
+    values = ", ".join(f"('{c}', {lat}, {lon})" for c, (lat, lon) in CITIES.items())
+    return (
+        f"WITH city (city, latitude, longitude) AS (VALUES {values}), "
+        "ent AS (SELECT city, count(*) AS enterprises FROM v_enterprise GROUP BY 1), "
+        "dev AS (SELECT city, count(*) AS devices FROM v_device GROUP BY 1), "
+        f"kpi AS (SELECT entity_id AS city, {OEE} AS oee FROM v_oee "
+        "WHERE level = 'city' AND $__timeFilter(window_start) GROUP BY 1) "
+        "SELECT c.city, c.latitude, c.longitude, COALESCE(ent.enterprises, 0) AS enterprises, "
+        "COALESCE(dev.devices, 0) AS devices, kpi.oee FROM city c "
+        "LEFT JOIN ent USING (city) LEFT JOIN dev USING (city) LEFT JOIN kpi USING (city) "
+        "ORDER BY 1"
+    )
+
+
+def _enterprise_oee(order: str) -> str:
+    return (
+        f"SELECT e.enterprise_name, e.city, e.industry, {OEE} AS oee, "
+        "sum(planned_s) AS planned_s FROM v_oee o "
+        "JOIN v_enterprise e ON e.enterprise_id = o.entity_id "
+        "WHERE o.level = 'enterprise' AND $__timeFilter(o.window_start) "
+        f"GROUP BY 1, 2, 3 ORDER BY 4 {order} NULLS LAST LIMIT 5"
+    )
+
+
+def dashboard(build: Build) -> d.Dashboard:
+    p = Panels(build)
+    index = digitization_index(build.weights)
+    by = "SELECT {key} AS {key}, {index} AS index FROM v_digitization WHERE "
+    by += "$__timeFilter(window_start) GROUP BY 1 ORDER BY 2 DESC"
+    reference = (
+        f'SELECT $__timeFrom()::timestamptz AS time, {OFFICIAL_2017} AS "2017 两化融合 55.2 '
+        f'(different method)" UNION ALL SELECT $__timeTo()::timestamptz, {OFFICIAL_2017} '
+        "ORDER BY 1"
+    )
+    return (
+        d.Dashboard(build.text(TITLE))
+        .uid(UID)
+        .tags(["iiot", "province"])
+        .time("now-24h", "now")
+        .refresh("1m")
+        .timezone("browser")
+        .with_panel(p.stat(t("企业", "Enterprises"),
+                           "SELECT count(*) AS enterprises FROM v_enterprise"))
+        .with_panel(p.stat(t("注册设备", "Registered devices"),
+                           "SELECT count(*) AS devices FROM v_device"))
+        .with_panel(p.stat(
+            t("在报设备", "Reporting devices"),
+            "SELECT count(DISTINCT entity_id) AS reporting FROM v_oee "
+            "WHERE level = 'device' AND samples > 0 AND $__timeFilter(window_start)",
+        ))
+        .with_panel(p.stat(
+            t("全省 OEE（时间加权）", "Province OEE (time-weighted)"),
+            f"SELECT {OEE} AS oee FROM v_oee "
+            "WHERE level = 'province' AND $__timeFilter(window_start)",
+            unit="percentunit",
+        ))
+        .with_panel(p.stat(
+            t("企业上云率", "Enterprises in the cloud"),
+            "SELECT avg(cloud::int)::float8 AS cloud FROM v_enterprise", unit="percentunit",
+        ))
+        .with_panel(p.stat(
+            t("数字化指数（代理）", "Digitization index (proxy)"),
+            f"SELECT {index} AS index FROM v_digitization WHERE $__timeFilter(window_start)",
+        ))
+        .with_panel(p.timeseries(
+            t("全省 OEE 与 A·P·Q", "Province OEE with A, P, Q"),
+            f"SELECT $__timeGroupAlias(window_start, $__interval), {RATIOS} FROM v_oee "
+            "WHERE level = 'province' AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 1",
+            unit="percentunit",
+        ))
+        .with_panel(p.timeseries(
+            t("数字化指数（项目代理）与 2017 两化融合 55.2（不同方法）",
+              "Digitization index (project proxy) vs 2017 两化融合 55.2 (different methodology)"),
+            "SELECT window_start AS time, enterprise_name AS metric, index FROM v_digitization "
+            "WHERE $__timeFilter(window_start) ORDER BY 1, 2",
+            extra=(reference,), description=REFERENCE_NOTE,
+        ))
+        .with_panel(p.bars(t("数字化指数 · 企业", "Digitization index by enterprise"),
+                           by.format(key="enterprise_name", index=index)))
+        .with_panel(p.bars(t("数字化指数 · 城市", "Digitization index by city"),
+                           by.format(key="city", index=index)))
+        .with_panel(p.bars(t("数字化指数 · 行业", "Digitization index by industry"),
+                           by.format(key="industry", index=index)))
+        .with_panel(p.table(t("OEE 最佳企业", "Best enterprises by OEE"), _enterprise_oee("DESC"),
+                            width=6))
+        .with_panel(p.table(t("OEE 最差企业", "Worst enterprises by OEE"), _enterprise_oee("ASC"),
+                            width=6))
+        .with_panel(p.geomap(
+            t("山东各市", "Shandong cities"), _geomap_sql(),
+            t("各市企业数、设备数与 OEE", "Enterprises, devices and OEE per city"),
+        ))
+    )  # fmt: skip
