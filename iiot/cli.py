@@ -175,6 +175,10 @@ from producers import commands as producer_commands  # noqa: E402
 
 app.command("simulate")(producer_commands.simulate_command(simulators))
 
+from dashboards import commands as dashboard_commands  # noqa: E402  (composition root)
+
+app.add_typer(dashboard_commands.app, name="dashboards")
+
 
 if __name__ == "__main__":
     app()
