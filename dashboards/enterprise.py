@@ -19,12 +19,7 @@ def dashboard(build: Build) -> d.Dashboard:
     p = Panels(build)
     bucket = "SELECT $__timeGroupAlias(window_start, $__interval), "
     return (
-        d.Dashboard(build.text(TITLE))
-        .uid(UID)
-        .tags(["iiot", "enterprise"])
-        .time("now-24h", "now")
-        .refresh("1m")
-        .timezone("browser")
+        p.dashboard(TITLE, UID, ["enterprise"])
         .with_variable(p.variable("enterprise", t("企业", "Enterprise"), ENTERPRISE_SQL))
         .with_panel(p.stat(t("OEE（时间加权）", "OEE (time-weighted)"),
                            f"SELECT {OEE} AS oee FROM v_oee WHERE {OF_ENTERPRISE}",

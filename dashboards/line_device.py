@@ -26,12 +26,7 @@ LINE_ALARMS = (
 def dashboard(build: Build) -> d.Dashboard:
     p = Panels(build)
     return (
-        d.Dashboard(build.text(TITLE))
-        .uid(UID)
-        .tags(["iiot", "line", "device"])
-        .time("now-6h", "now")
-        .refresh("30s")
-        .timezone("browser")
+        p.dashboard(TITLE, UID, ["line", "device"], since="now-6h", refresh="30s")
         .with_variable(p.variable("enterprise", t("企业", "Enterprise"), ENTERPRISE_SQL))
         .with_variable(p.variable(
             "plant", t("工厂", "Plant"),

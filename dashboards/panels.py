@@ -56,6 +56,20 @@ class Panels:
         self.build = build
         self.ds = DataSourceRef(type_val=DATASOURCE_TYPE, uid=build.datasource_uid)
 
+    def dashboard(
+        self, title: Text, uid: str, tags: list[str], *, since: str = "now-24h",
+        refresh: str = "1m",
+    ) -> d.Dashboard:  # fmt: skip
+        """An empty dashboard: stable uid, tagged `iiot`, a relative time range."""
+        return (
+            d.Dashboard(self.build.text(title))
+            .uid(uid)
+            .tags(["iiot", *tags])
+            .time(since, "now")
+            .refresh(refresh)
+            .timezone("browser")
+        )
+
     def _query(self, sql: str, ref: str = "A") -> Sql:
         return Sql(self.build.datasource_uid, self.build.sql(sql)).ref(ref)
 

@@ -32,12 +32,7 @@ FRESHNESS_NOTE = t(
 def dashboard(build: Build) -> d.Dashboard:
     p = Panels(build)
     return (
-        d.Dashboard(build.text(TITLE))
-        .uid(UID)
-        .tags(["iiot", "pipeline"])
-        .time("now-6h", "now")
-        .refresh("30s")
-        .timezone("browser")
+        p.dashboard(TITLE, UID, ["pipeline"], since="now-6h", refresh="30s")
         .with_panel(p.stat(
             t("延迟（现在 − 最新事件时间）", "Lag (now − newest event time)"),
             "SELECT extract(epoch FROM now() - max(ts))::float8 AS lag_s FROM v_telemetry "

@@ -68,12 +68,7 @@ def dashboard(build: Build) -> d.Dashboard:
         "ORDER BY 1"
     )
     return (
-        d.Dashboard(build.text(TITLE))
-        .uid(UID)
-        .tags(["iiot", "province"])
-        .time("now-24h", "now")
-        .refresh("1m")
-        .timezone("browser")
+        p.dashboard(TITLE, UID, ["province"])
         .with_panel(p.stat(t("企业", "Enterprises"),
                            "SELECT count(*) AS enterprises FROM v_enterprise"))
         .with_panel(p.stat(t("注册设备", "Registered devices"),
