@@ -175,6 +175,10 @@ from producers import commands as producer_commands  # noqa: E402
 
 app.command("simulate")(producer_commands.simulate_command(simulators))
 
+from iiot.demo.command import demo  # noqa: E402  (runs the parts above as processes)
+
+app.command("demo")(demo)
+
 from dashboards import commands as dashboard_commands  # noqa: E402  (composition root)
 
 app.add_typer(dashboard_commands.app, name="dashboards")

@@ -1,0 +1,263 @@
+"""`iiot demo`: start the services, migrate, run simulator, stream worker and sink as
+separate processes for a few minutes of wall time, then stop them and print what the
+database views say.
+
+The parts are the ordinary `iiot simulate | stream | sink` commands, so what the demo shows
+is what an operator would run; they share nothing but the run's topics and schema.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from iiot.demo import children, runs
+from iiot.demo.children import Child, ChildFailed
+from iiot.demo.display import live_panel, summary_view
+from iiot.demo.interrupts import Interrupts
+from iiot.demo.plan import DemoPlan, default_start, new_run_id
+from iiot.demo.probe import Probe, Reading
+from iiot.demo.summary import Summary, read_summary
+from iiot.settings import get_settings
+
+DEFAULT_FAULTS = "malformed=0.0005,duplicate=0.001,out_of_order=0.001,late=0.0005,gap=0.0002"
+TICK_S = 1.0
+STEADY_READINGS = 3  # drained and nothing new on any topic this many readings in a row
+STUCK_S = 30.0  # draining gives up when the backlog has not shrunk for this long
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class Interrupted(Exception):
+    """Ctrl-C: stop what runs, say what landed, exit 130."""
+
+
+@dataclass
+class DemoRun:
+    plan: DemoPlan
+    interrupts: Interrupts
+    show: bool  # live panel and tables (off for --json)
+    parts: list[Child] = field(default_factory=list)
+    began: float = field(default_factory=time.monotonic)  # the command's start
+    started: float = field(default_factory=time.monotonic)  # the parts' start
+    drained: bool = False
+    timings: dict[str, float] = field(default_factory=dict)  # phase → wall seconds
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def one_shot(self, name: str, args: list[str], what: str, timeout_s: float) -> None:
+        """A step that runs to its end: `stack up`, `db migrate`, …; its log in the run dir."""
+        status = err_console.status(f"{what} (log: {self.plan.run_dir / name}.log)")
+        if self.show:
+            status.start()
+        try:
+            children.run_to_end(
+                name, args, self.plan.child_env(), self.plan.run_dir,
+                interrupted=self.interrupts.requested, timeout_s=timeout_s,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            raise Interrupted from None
+        finally:
+            status.stop()
+        if self.show:
+            console.print(f"[green]✓[/] {what}")
+
+    def start_parts(self) -> None:
+        plan, env = self.plan, self.plan.child_env()
+        simulate = ["simulate", "--devices", str(plan.devices), "--speed", f"{plan.speed:g}"]
+        simulate += ["--duration", f"{plan.factory_s:g}", "--seed", str(plan.seed)]
+        simulate += ["--start", plan.start.strftime("%Y-%m-%dT%H:%M:%S%z"), "--json"]
+        simulate += ["--spool", env["IIOT_SPOOL_PATH"]]
+        simulate += ["--fault", plan.faults] if plan.faults else []
+        parts = [("sink", ["sink", "--no-migrate"]), ("stream", ["stream", "--loglevel", "info"])]
+        for name, args in parts:
+            self.parts.append(children.start(name, args, env, plan.run_dir))
+        self.parts.append(children.start("simulate", simulate, env, plan.run_dir))
+        self.started = time.monotonic()
+        self.timings["setup"] = self.started - self.began
+
+    def check_parts(self) -> bool:
+        """True once the simulator has finished its run; `ChildFailed` if any part failed."""
+        simulator_done = False
+        for part in self.parts:
+            code = part.exit_code()
+            if code is None:
+                continue
+            if part.name == "simulate" and code == 0:
+                simulator_done = True
+            else:  # the stream worker and the sink run until stopped; exiting is failing
+                raise ChildFailed(part, code)
+        return simulator_done
+
+    def watch(self, probe: Probe) -> Reading | None:
+        """Publishing, then draining, with the live panel; returns the last reading."""
+        reading: Reading | None = None
+        steady, phase = 0, "running the pipeline: simulator → Kafka → stream worker → sink"
+        drain: Drain | None = None
+        with Live(console=console, refresh_per_second=4, transient=True) as live:
+            if not self.show:
+                live.stop()
+            while True:
+                if self.interrupts.requested():
+                    raise Interrupted
+                if drain is None and self.check_parts():
+                    phase = "simulator done; waiting until the stream worker and the sink catch up"
+                    drain = Drain()
+                    self.timings["publishing"] = self.elapsed()
+                previous, reading = reading, probe.read()
+                steady = steady + 1 if _quiet(previous, reading) else 0
+                if drain is not None and (steady >= STEADY_READINGS or drain.stuck(reading)):
+                    self.drained = steady >= STEADY_READINGS
+                    self.timings["draining"] = self.elapsed() - self.timings["publishing"]
+                    return reading
+                if self.show:
+                    live.update(live_panel(self.plan, phase, self.elapsed(), reading))
+                time.sleep(TICK_S)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def stop_parts(self) -> None:
+        """The simulator first (no new input), then the worker and the sink."""
+        hurry = self.interrupts.insisted
+        for group in (("simulate",), ("stream", "sink")):
+            children.stop([p for p in self.parts if p.name in group], hurry=hurry)
+
+
+@dataclass
+class Drain:
+    """Waits as long as the backlog shrinks: a slow machine catches up later, a stuck
+    part (no progress for STUCK_S) is not waited for."""
+
+    best: int | None = None
+    since: float = field(default_factory=time.monotonic)
+
+    def stuck(self, reading: Reading | None) -> bool:
+        backlog = None if reading is None else reading.stream_lag + reading.sink_lag
+        if backlog is not None and (self.best is None or backlog < self.best):
+            self.best, self.since = backlog, time.monotonic()
+        return time.monotonic() - self.since > STUCK_S
+
+
+def _quiet(previous: Reading | None, reading: Reading | None) -> bool:
+    """Nothing behind, and nothing new on any topic since the last reading."""
+    return (
+        previous is not None
+        and reading is not None
+        and reading.drained()
+        and reading.newest == previous.newest
+    )
+
+
+def _report_failure(exc: ChildFailed) -> None:
+    err_console.print(f"[dim]── last lines of {exc.child.log} ──[/]", highlight=False)
+    for line in children.tail(exc.child.log):
+        err_console.print(f"[dim]{line}[/]", highlight=False, markup=False)
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+
+
+def _grafana_hint(plan: DemoPlan) -> str:
+    return (
+        f"Grafana: dashboards are not built yet (`iiot dashboards build` does not exist); the "
+        f"data is in schema {plan.schema} of {plan.settings.pg_reader_dsn.rsplit('@', 1)[-1]}"
+    )
+
+
+def _finish(run: DemoRun, summary: Summary, as_json: bool) -> None:
+    plan = run.plan
+    doc = {
+        "run_id": plan.run_id, "topic_prefix": plan.topic_prefix, "schema": plan.schema,
+        "run_dir": str(plan.run_dir), "devices_simulated": plan.devices, "speed": plan.speed,
+        "wall_s": plan.wall_s, "drained": run.drained,
+        "timings_s": {k: round(v, 1) for k, v in run.timings.items()}
+        | {"total": round(time.monotonic() - run.began, 1)},
+        **summary.as_json(),
+    }  # fmt: skip
+    (plan.run_dir / "summary.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False))
+    if as_json:
+        console.print(json.dumps(doc, ensure_ascii=False), soft_wrap=True, highlight=False)
+        return
+    console.print(summary_view(summary))
+    if not run.drained:
+        console.print("[yellow]the stream worker or the sink had not caught up when stopped[/]")
+    console.print(_grafana_hint(plan), highlight=False)
+    console.print(f"logs and summary.json: {plan.run_dir}/", highlight=False)
+
+
+def _run(run: DemoRun, keep: int) -> None:
+    plan = run.plan
+    runs.write_record(plan)
+    run.one_shot("stack-up", ["stack", "up"], "local services answering (iiot stack up)", 1800)
+    discarded, problem = runs.prune(plan, keep)
+    if discarded and run.show:
+        console.print(f"dropped earlier demo runs: {', '.join(discarded)}", highlight=False)
+    if problem:
+        err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+    run.one_shot("migrate", ["db", "migrate"], f"schema {plan.schema} migrated", 300)
+    run.start_parts()
+    probe = Probe(plan)
+    try:
+        last = run.watch(probe)
+    finally:
+        probe.close()
+        run.stop_parts()
+    if run.show:
+        console.print(live_panel(plan, "stopped", run.elapsed(), last))
+    run.one_shot("maintain", ["db", "maintain"], "hourly and daily roll-ups refreshed", 300)
+
+
+def demo(
+    devices: Annotated[int, typer.Option("--devices", "-n", min=1, help="Devices.")] = 200,
+    speed: Annotated[
+        float, typer.Option(min=1, help="Factory seconds per wall second (60: an hour a minute).")
+    ] = 60.0,
+    duration: Annotated[
+        float, typer.Option("--duration", min=5, help="Wall seconds the factory runs.")
+    ] = 180.0,
+    seed: Annotated[int, typer.Option(help="Same seed → same factory.")] = 0,
+    faults: Annotated[
+        str, typer.Option(help="Injected faults, NAME=RATE,… ('' for none); see iiot simulate.")
+    ] = DEFAULT_FAULTS,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"],
+            help="Factory time of the first sample. Default: today 00:00 UTC (08:00 in Shandong).",
+        ),
+    ] = None,
+    keep: Annotated[
+        int, typer.Option(min=0, help="Earlier runs kept (schema, topics); older are dropped.")
+    ] = 2,
+    home: Annotated[Path, typer.Option(help="Where runs keep their logs.")] = Path(".demo"),
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Only the summary, as one JSON object.")
+    ] = False,
+) -> None:
+    """The whole pipeline on this machine for a few minutes, then what the database says."""
+    start_at = start if start is None or start.tzinfo else start.replace(tzinfo=UTC)
+    plan = DemoPlan(
+        devices, speed, duration, seed, faults, start_at or default_start(), new_run_id(),
+        home.resolve(), get_settings(),
+    )  # fmt: skip
+    with Interrupts() as interrupts:
+        run = DemoRun(plan, interrupts, show=not as_json)
+        try:
+            _run(run, keep)
+        except ChildFailed as exc:
+            run.stop_parts()
+            _report_failure(exc)
+            raise typer.Exit(1) from None
+        except Interrupted:
+            run.stop_parts()
+            err_console.print(f"interrupted; every part stopped. Logs: {plan.run_dir}/")
+            raise typer.Exit(130) from None
+        _finish(run, read_summary(plan.settings.pg_reader_dsn, plan.schema, plan.end), as_json)
