@@ -62,6 +62,9 @@ def test_every_query_on_plain_postgresql_as_reader(
     results = run_all(reader, dashboards, _range(data), _variables(data), timescaledb=False,
                       interval_s=interval_s)  # fmt: skip
     assert len(results) >= 40
+    kinds = {r.panel_type for r in results}
+    assert kinds >= {"timeseries", "stat", "table", "bargauge", "geomap", "state-timeline",
+                     "variable", "annotation"}  # fmt: skip
     problems = [p for r in results for p in shape_problems(r)]
     assert problems == []
     assert not any("time_bucket" in r.sql for r in results)
@@ -102,7 +105,14 @@ def timescaledb(data: dashboard_data.Dataset) -> Iterator[tuple[psycopg.Connecti
     with pglite_timescaledb() as dsn, psycopg.connect(dsn, autocommit=True) as conn:
         assert migrate(conn, schema, Settings())[0] == "timescaledb"
         dashboard_data.write(conn, schema, data)
-        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")  # as a reader
+        for statement in (  # Grafana's read-only role, as deploy/local grants it
+            "CREATE ROLE iiot_reader",
+            f"GRANT USAGE ON SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
+            "SET ROLE iiot_reader",
+        ):
+            conn.execute(statement)  # type: ignore[arg-type]
+        assert conn.execute("SELECT current_user").fetchone() == ("iiot_reader",)
         yield conn, schema
 
 
