@@ -20,9 +20,10 @@ $(PGLITE)/node_modules/.installed: $(PGLITE)/package-lock.json
 	cd $(PGLITE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## The main job; until `iiot demo` exists: start the local services and show them answering.
+## The main job: the whole pipeline for a few minutes, then its summary (`iiot demo`;
+## options through DEMO_ARGS, e.g. make demo DEMO_ARGS="--devices 100 --speed 30").
 demo: install
-	$(BIN)/iiot stack up
+	$(BIN)/iiot demo $(DEMO_ARGS)
 
 ## Everything CI runs: install, start the services, lint, all tests.
 test: install

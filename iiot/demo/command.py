@@ -54,9 +54,9 @@ class DemoRun:
 
     # -- steps ---------------------------------------------------------------------------
 
-    def one_shot(self, name: str, args: list[str], what: str, timeout_s: float) -> None:
+    def one_shot(self, name: str, args: list[str], doing: str, done: str, timeout_s: float) -> None:
         """A step that runs to its end: `stack up`, `db migrate`, …; its log in the run dir."""
-        status = err_console.status(f"{what} (log: {self.plan.run_dir / name}.log)")
+        status = err_console.status(f"{doing} (log: {shown(self.plan.run_dir / name)}.log)")
         if self.show:
             status.start()
         try:
@@ -69,7 +69,7 @@ class DemoRun:
         finally:
             status.stop()
         if self.show:
-            console.print(f"[green]✓[/] {what}")
+            console.print(f"[green]✓[/] {done}")
 
     def start_parts(self) -> None:
         plan, env = self.plan, self.plan.child_env()
@@ -165,10 +165,22 @@ def _report_failure(exc: ChildFailed) -> None:
     err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
 
 
+def shown(path: Path) -> str:
+    """A path as the user would type it: relative to the current directory when inside."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _grafana_hint(plan: DemoPlan) -> str:
+    out = shown(plan.run_dir / "grafana")
     return (
-        f"Grafana: dashboards are not built yet (`iiot dashboards build` does not exist); the "
-        f"data is in schema {plan.schema} of {plan.settings.pg_reader_dsn.rsplit('@', 1)[-1]}"
+        f"Grafana provisioning for this run (schema {plan.schema}) is in {out}/: mount "
+        f"provisioning/ at /etc/grafana/provisioning and dashboards/ at "
+        f"/var/lib/grafana/dashboards, or push it to a running Grafana with "
+        f"`iiot dashboards push -o {out}` (IIOT_GRAFANA_URL); time range "
+        f"{plan.start:%Y-%m-%d %H:%M} – {plan.end:%H:%M} UTC."
     )
 
 
@@ -190,19 +202,21 @@ def _finish(run: DemoRun, summary: Summary, as_json: bool) -> None:
     if not run.drained:
         console.print("[yellow]the stream worker or the sink had not caught up when stopped[/]")
     console.print(_grafana_hint(plan), highlight=False)
-    console.print(f"logs and summary.json: {plan.run_dir}/", highlight=False)
+    console.print(f"logs and summary.json: {shown(plan.run_dir)}/", highlight=False)
 
 
 def _run(run: DemoRun, keep: int) -> None:
     plan = run.plan
     runs.write_record(plan)
-    run.one_shot("stack-up", ["stack", "up"], "local services answering (iiot stack up)", 1800)
+    up = "starting the local services (first time: installs them, a few minutes)"
+    run.one_shot("stack-up", ["stack", "up"], up, "local services answering (iiot stack up)", 1800)
     discarded, problem = runs.prune(plan, keep)
     if discarded and run.show:
         console.print(f"dropped earlier demo runs: {', '.join(discarded)}", highlight=False)
     if problem:
         err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
-    run.one_shot("migrate", ["db", "migrate"], f"schema {plan.schema} migrated", 300)
+    migrated = f"schema {plan.schema} migrated"
+    run.one_shot("migrate", ["db", "migrate"], "migrating", migrated, 300)
     run.start_parts()
     probe = Probe(plan)
     try:
@@ -212,11 +226,17 @@ def _run(run: DemoRun, keep: int) -> None:
         run.stop_parts()
     if run.show:
         console.print(live_panel(plan, "stopped", run.elapsed(), last))
-    run.one_shot("maintain", ["db", "maintain"], "hourly and daily roll-ups refreshed", 300)
+    refreshed = "hourly and daily roll-ups refreshed"
+    run.one_shot("maintain", ["db", "maintain"], "refreshing roll-ups", refreshed, 300)
+    grafana = ["dashboards", "build", "--out", str(plan.run_dir / "grafana")]
+    grafana += ["--schema", plan.schema]
+    run.one_shot("dashboards", grafana, "building dashboards", "Grafana provisioning built", 300)
 
 
 def demo(
-    devices: Annotated[int, typer.Option("--devices", "-n", min=1, help="Devices.")] = 200,
+    # 60 devices (9 enterprises in all six cities) at 60× is ~900 samples/s: what one
+    # stream worker keeps up with on a busy 2-core machine, so the run ends on time.
+    devices: Annotated[int, typer.Option("--devices", "-n", min=1, help="Devices.")] = 60,
     speed: Annotated[
         float, typer.Option(min=1, help="Factory seconds per wall second (60: an hour a minute).")
     ] = 60.0,
@@ -258,6 +278,6 @@ def demo(
             raise typer.Exit(1) from None
         except Interrupted:
             run.stop_parts()
-            err_console.print(f"interrupted; every part stopped. Logs: {plan.run_dir}/")
+            err_console.print(f"interrupted; every part stopped. Logs: {shown(plan.run_dir)}/")
             raise typer.Exit(130) from None
         _finish(run, read_summary(plan.settings.pg_reader_dsn, plan.schema, plan.end), as_json)

@@ -22,21 +22,20 @@ def _minutes(seconds: float) -> str:
 
 def _factory_clock(plan: DemoPlan, elapsed_s: float) -> str:
     at = plan.start + timedelta(seconds=min(elapsed_s, plan.wall_s) * plan.speed)
-    return f"{at:%Y-%m-%d %H:%M} UTC"
+    return f"{at:%m-%d %H:%M} UTC"
 
 
 def live_panel(plan: DemoPlan, phase: str, elapsed_s: float, reading: Reading | None) -> Group:
     """Phase, wall time against the run's length, and the numbers as they move."""
     done = min(elapsed_s, plan.wall_s)
     clock = Text.assemble(
-        (f" {_minutes(elapsed_s)} elapsed, {_minutes(plan.wall_s - done)} to go", "bold"),
-        f" — factory time {_factory_clock(plan, elapsed_s)} ({plan.speed:g}× real time)",
+        (f"{_minutes(elapsed_s)} elapsed, {_minutes(plan.wall_s - done)} to go", "bold"),
+        f" · factory time {_factory_clock(plan, elapsed_s)} ({plan.speed:g}×)",
     )
     table = Table(box=None, padding=(0, 2), show_edge=False)
-    for column in ("samples published", "samples landed", "OEE windows", "digitization windows"):
-        table.add_column(column, justify="right")
-    table.add_column("dead letters", justify="right")
-    table.add_column("behind (stream / sink)", justify="right")
+    for column in ("samples sent", "landed", "OEE windows", "digitization", "dead letters"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("behind: stream / sink", justify="right", no_wrap=True)
     if reading is None:
         table.add_row(*["…"] * 6)
     else:
@@ -48,7 +47,7 @@ def live_panel(plan: DemoPlan, phase: str, elapsed_s: float, reading: Reading | 
         )
     return Group(
         Text(f"iiot demo · {phase}", style="cyan"),
-        ProgressBar(total=plan.wall_s, completed=done, width=60),
+        ProgressBar(total=plan.wall_s, completed=done, width=50),
         clock,
         table,
     )
