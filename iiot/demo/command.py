@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.live import Live
@@ -38,7 +39,7 @@ err_console = Console(stderr=True)
 
 
 class Interrupted(Exception):
-    """Ctrl-C: stop what runs, say what landed, exit 130."""
+    """Ctrl-C: stop every part, say where the logs are, exit 130."""
 
 
 @dataclass
@@ -280,4 +281,11 @@ def demo(
             run.stop_parts()
             err_console.print(f"interrupted; every part stopped. Logs: {shown(plan.run_dir)}/")
             raise typer.Exit(130) from None
-        _finish(run, read_summary(plan.settings.pg_reader_dsn, plan.schema, plan.end), as_json)
+        try:
+            summary = read_summary(plan.settings.pg_reader_dsn, plan.schema, plan.end)
+        except psycopg.Error as exc:
+            err_console.print(
+                f"[bold red]error:[/] reading the views: {' '.join(str(exc).split())}"
+            )
+            raise typer.Exit(1) from None
+        _finish(run, summary, as_json)
