@@ -10,8 +10,9 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer
 from confluent_kafka import Producer
+from confluent_kafka.admin import NewTopic
 
-from iiot import topics
+from iiot import kafka_admin
 from iiot.contract import decode, encode
 from iiot.messages import Sample
 from iiot.settings import Settings
@@ -30,8 +31,11 @@ def make_samples() -> list[Sample]:
 
 @pytest.fixture(scope="module")
 def produced(kafka: Settings) -> tuple[str, list[Sample]]:
-    """The samples, published once for every test of this module."""
-    topic = topics.name(topics.Topic.TELEMETRY, kafka)
+    """The samples, published once for every test of this module, to a topic of its own
+    (other modules read the run's telemetry topic whole)."""
+    topic = f"{kafka.topic_prefix}roundtrip.telemetry"
+    admin = kafka_admin.admin_client(kafka)  # held until the topic exists
+    admin.create_topics([NewTopic(topic, 6)])[topic].result(timeout=30)
     samples = make_samples()
     producer = Producer(
         {
