@@ -26,6 +26,7 @@ def main(group: str, state_dir: str) -> None:
         consumer_group=group,
         auto_offset_reset="earliest",
         state_dir=state_dir,
+        commit_interval=0.5,  # fine-grained progress for the bench to watch
     )
     births: dict[str, DeviceConfig] = {}
 
