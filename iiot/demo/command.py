@@ -31,8 +31,7 @@ from iiot.settings import get_settings
 
 DEFAULT_FAULTS = "malformed=0.0005,duplicate=0.001,out_of_order=0.001,late=0.0005,gap=0.0002"
 TICK_S = 1.0
-STEADY_READINGS = 3  # drained and nothing new on any topic this many readings in a row
-STUCK_S = 30.0  # draining gives up when the backlog has not shrunk for this long
+STUCK_S = 60.0  # draining gives up when nothing has moved for this long (the sink can pause ~30 s)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -102,7 +101,7 @@ class DemoRun:
     def watch(self, probe: Probe) -> Reading | None:
         """Publishing, then draining, with the live panel; returns the last reading."""
         reading: Reading | None = None
-        steady, phase = 0, "running the pipeline: simulator → Kafka → stream worker → sink"
+        phase = "running the pipeline: simulator → Kafka → stream worker → sink"
         drain: Drain | None = None
         with Live(console=console, refresh_per_second=4, transient=True) as live:
             if not self.show:
@@ -112,12 +111,12 @@ class DemoRun:
                     raise Interrupted
                 if drain is None and self.check_parts():
                     phase = "simulator done; waiting until the stream worker and the sink catch up"
-                    drain = Drain()
+                    drain = Drain(quiet_s=2 * self.plan.emit_interval_s + 5)
                     self.timings["publishing"] = self.elapsed()
-                previous, reading = reading, probe.read()
-                steady = steady + 1 if _quiet(previous, reading) else 0
-                if drain is not None and (steady >= STEADY_READINGS or drain.stuck(reading)):
-                    self.drained = steady >= STEADY_READINGS
+                reading = probe.read()
+                verdict = drain.verdict(reading) if drain else None
+                if verdict is not None:
+                    self.drained = verdict == "drained"
                     self.timings["draining"] = self.elapsed() - self.timings["publishing"]
                     return reading
                 if self.show:
@@ -136,27 +135,29 @@ class DemoRun:
 
 @dataclass
 class Drain:
-    """Waits as long as the backlog shrinks: a slow machine catches up later, a stuck
-    part (no progress for STUCK_S) is not waited for."""
+    """When to stop waiting after the simulator is done.
 
-    best: int | None = None
-    since: float = field(default_factory=time.monotonic)
+    Drained: nothing behind and nothing new on any topic for `quiet_s` — longer than two of
+    the worker's emit intervals, since device windows and then roll-ups wait for its timer.
+    Stuck: something behind but nothing moving for STUCK_S; a slow machine that still makes
+    progress is waited for.
+    """
 
-    def stuck(self, reading: Reading | None) -> bool:
-        backlog = None if reading is None else reading.stream_lag + reading.sink_lag
-        if backlog is not None and (self.best is None or backlog < self.best):
-            self.best, self.since = backlog, time.monotonic()
-        return time.monotonic() - self.since > STUCK_S
+    quiet_s: float
+    last: tuple[int, int, int] | None = None
+    since: float = field(default_factory=lambda: time.monotonic())  # looked up when made
 
-
-def _quiet(previous: Reading | None, reading: Reading | None) -> bool:
-    """Nothing behind, and nothing new on any topic since the last reading."""
-    return (
-        previous is not None
-        and reading is not None
-        and reading.drained()
-        and reading.newest == previous.newest
-    )
+    def verdict(self, reading: Reading | None) -> str | None:
+        """ "drained", "stuck", or None to keep waiting."""
+        now = time.monotonic()
+        signature = None if reading is None else (reading.newest, *reading.lags())
+        if signature is not None and signature != self.last:
+            self.last, self.since = signature, now
+            return None
+        idle_s = now - self.since
+        if reading is not None and reading.drained():
+            return "drained" if idle_s >= self.quiet_s else None
+        return "stuck" if idle_s > STUCK_S else None
 
 
 def _report_failure(exc: ChildFailed) -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from iiot.settings import Settings
 
+DEMO_EMIT_INTERVAL_S = 5.0
+
 
 def new_run_id(now: datetime | None = None) -> str:
     """`20261126-142500-3f9a`: sortable by start, unique even for runs in the same second."""
@@ -71,12 +73,21 @@ class DemoPlan:
             update={"topic_prefix": self.topic_prefix, "pg_schema": self.schema}
         )
 
+    @property
+    def emit_interval_s(self) -> float:
+        """How often the worker emits changed windows: 5 s unless the user set it.
+
+        At 60× a window closes every wall second; every 5 s (5 factory minutes) sends each
+        about once instead of 2–3 times, which the worker's throughput needs."""
+        if "IIOT_STREAM_EMIT_INTERVAL_S" in os.environ:
+            return self.settings.stream_emit_interval_s
+        return DEMO_EMIT_INTERVAL_S
+
     def child_env(self) -> dict[str, str]:
         """The environment of the parts: the user's, plus this run's names."""
-        # At 60× a window closes every wall second; emitting changed windows every 5 s
-        # (5 factory minutes) sends each about once instead of 2–3 times.
-        env = {"IIOT_STREAM_EMIT_INTERVAL_S": "5", **os.environ}
+        env = dict(os.environ)
         env |= {
+            "IIOT_STREAM_EMIT_INTERVAL_S": f"{self.emit_interval_s:g}",
             "IIOT_TOPIC_PREFIX": self.topic_prefix,
             "IIOT_PG_SCHEMA": self.schema,
             "IIOT_SPOOL_PATH": str(self.run_dir / "spool.sqlite"),

@@ -21,7 +21,12 @@ from iiot.demo.plan import DemoPlan
 from iiot.topics import Topic
 
 _TIMEOUT_S = 5.0
+Ends = dict[tuple[str, int], tuple[int, int]]  # (topic, partition) → (low, high) offsets
 COUNTED_VIEWS = ("v_telemetry", "v_oee", "v_digitization", "v_deadletter")
+
+
+class NoAnswer(Exception):
+    """Kafka did not answer a probe in time."""
 
 
 @dataclass(frozen=True)
@@ -32,8 +37,11 @@ class Reading:
     sink_lag: int  # records the sink has not committed yet
     rows: dict[str, int]  # view → rows; empty while the database does not answer
 
+    def lags(self) -> tuple[int, int]:
+        return self.stream_lag, self.sink_lag
+
     def drained(self) -> bool:
-        return self.stream_lag == 0 and self.sink_lag == 0
+        return self.lags() == (0, 0)
 
 
 class KafkaProbe:
@@ -60,7 +68,16 @@ class KafkaProbe:
         meta = self._sink.list_topics(timeout=_TIMEOUT_S).topics
         return [TopicPartition(n, p) for n in names if n in meta for p in meta[n].partitions]
 
-    def _lag(self, group: Consumer, parts: list[TopicPartition], ends: dict) -> int:
+    def _ends(self, parts: list[TopicPartition]) -> Ends:
+        ends: Ends = {}
+        for tp in parts:
+            low_high = self._sink.get_watermark_offsets(tp, timeout=_TIMEOUT_S, cached=False)
+            if low_high is None:  # no answer in time
+                raise NoAnswer(tp.topic)
+            ends[(tp.topic, tp.partition)] = low_high
+        return ends
+
+    def _lag(self, group: Consumer, parts: list[TopicPartition], ends: Ends) -> int:
         lag = 0
         for tp in group.committed(parts, timeout=_TIMEOUT_S):
             low, high = ends[(tp.topic, tp.partition)]
@@ -70,12 +87,7 @@ class KafkaProbe:
     def read(self) -> tuple[int, int, int, int]:
         """(published samples, all newest offsets, stream lag, sink lag)."""
         parts = self._partitions([*self._names.values(), self._feed])
-        ends = {
-            (tp.topic, tp.partition): self._sink.get_watermark_offsets(
-                tp, timeout=_TIMEOUT_S, cached=False
-            )
-            for tp in parts
-        }
+        ends = self._ends(parts)
         telemetry = self._names[Topic.TELEMETRY]
         published = sum(high for (name, _), (_, high) in ends.items() if name == telemetry)
         stream_in = {self._names[Topic.REGISTRY], telemetry, self._feed}
@@ -131,7 +143,7 @@ class Probe:
         """None when Kafka does not answer in time (the next reading will tell more)."""
         try:
             published, newest, stream_lag, sink_lag = self.kafka.read()
-        except KafkaException:
+        except (KafkaException, NoAnswer):
             return None
         return Reading(published, newest, stream_lag, sink_lag, self.db.counts())
 

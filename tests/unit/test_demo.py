@@ -3,13 +3,14 @@ summary's OEE over a run from added window parts (never an average of OEEs)."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from iiot.demo import command
-from iiot.demo.command import Drain, _quiet
+from iiot.demo.command import Drain
 from iiot.demo.plan import DemoPlan, default_start, new_run_id
 from iiot.demo.probe import Reading
 from iiot.demo.summary import Parts
@@ -34,6 +35,7 @@ def test_a_run_has_names_of_its_own_that_the_settings_accept() -> None:
     env = p.child_env()
     assert env["IIOT_TOPIC_PREFIX"] == p.topic_prefix and env["IIOT_PG_SCHEMA"] == p.schema
     assert env["F_DATADIR"].startswith(str(p.run_dir))
+    assert env["IIOT_STREAM_EMIT_INTERVAL_S"] == "5" or "IIOT_STREAM_EMIT_INTERVAL_S" in os.environ
     assert p.stream_group() == f"{p.topic_prefix}iiot-streams"
     assert new_run_id() != new_run_id()  # two runs in the same second still differ
 
@@ -50,23 +52,36 @@ def reading(newest: int, stream_lag: int = 0, sink_lag: int = 0) -> Reading:
                    rows={})  # fmt: skip
 
 
-def test_quiet_means_nothing_behind_and_nothing_new() -> None:
-    assert _quiet(reading(10), reading(10))
-    assert not _quiet(reading(10), reading(11))  # a result was just emitted
-    assert not _quiet(reading(10), reading(10, stream_lag=1))
-    assert not _quiet(None, reading(10))
-    assert not _quiet(reading(10), None)
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [1000.0]
+    monkeypatch.setattr(command.time, "monotonic", lambda: now[0])
+    return now
 
 
-def test_draining_waits_while_the_backlog_shrinks(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = [0.0]
-    monkeypatch.setattr(command.time, "monotonic", lambda: clock[0])
-    drain = Drain()
-    for step, lag in enumerate((900, 500, 100)):  # slow, but catching up
-        clock[0] = step * (command.STUCK_S - 1)
-        assert not drain.stuck(reading(1, stream_lag=lag))
-    clock[0] += command.STUCK_S + 1  # no progress since
-    assert drain.stuck(reading(1, stream_lag=100))
+def test_drained_means_nothing_behind_and_nothing_new_for_the_quiet_time(
+    clock: list[float],
+) -> None:
+    drain = Drain(quiet_s=15)
+    assert drain.verdict(reading(10)) is None
+    clock[0] += 14
+    assert drain.verdict(reading(10)) is None  # a timer of the worker may still emit
+    clock[0] += 2
+    assert drain.verdict(reading(11)) is None  # it did: the quiet time starts again
+    clock[0] += 16
+    assert drain.verdict(reading(11)) == "drained"
+
+
+def test_draining_waits_while_anything_moves_and_gives_up_when_nothing_does(
+    clock: list[float],
+) -> None:
+    drain = Drain(quiet_s=15)
+    for lag in (900, 500, 100, 0, 86, 40):  # slow, and results emitted late: still moving
+        clock[0] += command.STUCK_S - 1
+        assert drain.verdict(reading(1, sink_lag=lag)) is None
+    clock[0] += command.STUCK_S + 1  # nothing moved since
+    assert drain.verdict(reading(1, sink_lag=40)) == "stuck"
+    assert Drain(quiet_s=15).verdict(None) is None  # Kafka slow to answer: wait
 
 
 def test_oee_over_a_run_adds_the_parts() -> None:
