@@ -8,7 +8,7 @@ in one line, ready for a CLI message or a dead letter.
 from __future__ import annotations
 
 import base64
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -117,4 +117,35 @@ def dead_letter(
         timestamp_ms=timestamp_ms,
         payload=payload,
         payload_b64=payload_b64,
+    )
+
+
+class RecordOrigin(Protocol):
+    """Where a Kafka record came from, as a stage that refuses it knows it."""
+
+    @property
+    def topic(self) -> str: ...  # logical, without the prefix
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def timestamp_ms(self) -> int | None: ...
+
+
+def refused(stage: str, error: ContractError, origin: RecordOrigin) -> DeadLetter:
+    """The dead letter of a record a stage refused, with where it came from."""
+    return dead_letter(
+        stage,
+        error,
+        origin.value,
+        topic=origin.topic,
+        partition=origin.partition,
+        offset=origin.offset,
+        key=origin.key,
+        timestamp_ms=origin.timestamp_ms,
     )

@@ -36,13 +36,27 @@ def broker_summary(settings: Settings | None = None, timeout_s: float = 5.0) -> 
 def ensure_topics(settings: Settings | None = None, timeout_s: float = 30.0) -> list[str]:
     """Create the pipeline's topics that are missing; returns the names created."""
     settings = settings or get_settings()
-    client = admin_client(settings)
     wanted = [
-        NewTopic(topics.name(spec.topic, settings), spec.partitions, config=spec.config)
+        (topics.name(spec.topic, settings), spec.partitions, spec.config)
         for spec in topics.specs(settings)
     ]
+    return ensure_named_topics(wanted, settings, timeout_s)
+
+
+def ensure_named_topics(
+    wanted: list[tuple[str, int, dict[str, str]]],
+    settings: Settings | None = None,
+    timeout_s: float = 30.0,
+) -> list[str]:
+    """Create the topics (name, partitions, config) that are missing; returns those created.
+
+    Raises `BrokerUnreachable` (one line) when Kafka does not answer.
+    """
+    broker_summary(settings, timeout_s=min(timeout_s, 10.0))
+    client = admin_client(settings, quiet=True)
+    new = [NewTopic(name, partitions, config=config) for name, partitions, config in wanted]
     created = []
-    for topic_name, future in client.create_topics(wanted, request_timeout=timeout_s).items():
+    for topic_name, future in client.create_topics(new, request_timeout=timeout_s).items():
         try:
             future.result(timeout=timeout_s)
             created.append(topic_name)

@@ -21,7 +21,7 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from iiot import topics
-from iiot.contract import ContractError, dead_letter, encode
+from iiot.contract import ContractError, encode, refused
 from iiot.results import DeadLetter
 from iiot.settings import Settings
 from iiot.topics import Topic
@@ -48,16 +48,7 @@ class Checkpoint:
 
 
 def letter_of(error: ContractError, origin: Origin) -> DeadLetter:
-    return dead_letter(
-        STAGE,
-        error,
-        origin.value,
-        topic=origin.topic,
-        partition=origin.partition,
-        offset=origin.offset,
-        key=origin.key,
-        timestamp_ms=origin.timestamp_ms,
-    )
+    return refused(STAGE, error, origin)
 
 
 class Flusher:

@@ -88,6 +88,7 @@ def create_app(settings: Settings) -> faust.App:
         internal=True,
     )
 
+    app.rollup_feed = feed  # type: ignore[attr-defined]
     n = settings.telemetry_partitions
     device_table = app.Table("device-state", partitions=n, key_type=str, value_type=bytes)
     birth_table = app.Table("births", partitions=n, key_type=str, value_type=bytes)
@@ -359,3 +360,18 @@ def _member_start(raw: bytes) -> int:
 def _add_member(rollup: RollupState, raw: bytes) -> None:
     device_id, start, revision, late, row = orjson.loads(raw)
     rollup.on_device_window(device_id, start, Parts(*row), revision, late)
+
+
+def internal_topics(app: faust.App) -> list[tuple[str, int, dict[str, str]]]:
+    """(name, partitions, config) of the topics Faust would create itself at start-up.
+
+    Created before the worker starts: a topic Faust creates while its consumer is already
+    subscribing can be "ignored as missing" for the whole run, leaving an agent idle.
+    """
+    compact = {"cleanup.policy": "compact"}
+    made = [
+        (table.changelog_topic.get_topic_name(), table.partitions, compact)
+        for table in app.tables.values()
+    ]
+    feed = app.rollup_feed  # type: ignore[attr-defined]
+    return [*made, (feed.get_topic_name(), 1, {})]

@@ -18,13 +18,14 @@ def stream(
 
     from iiot import kafka_admin
     from iiot.settings import get_settings
-    from streams.app import create_app
+    from streams.app import create_app, internal_topics
 
     settings = get_settings()
+    app = create_app(settings)
     try:
         kafka_admin.ensure_topics(settings)
+        kafka_admin.ensure_named_topics(internal_topics(app), settings)
     except kafka_admin.BrokerUnreachable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    app = create_app(settings)
     faust.Worker(app, loglevel=loglevel.upper(), quiet=True).execute_from_commandline()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from iiot.contract import ContractError, dead_letter, decode
+from iiot.contract import ContractError, decode, refused
 from iiot.messages import DeviceBirth, Sample
 from iiot.oee import to_ms
 from iiot.results import DeadLetter
@@ -28,16 +28,7 @@ class Source:
     timestamp_ms: int | None
 
     def refuse(self, error: ContractError) -> DeadLetter:
-        return dead_letter(
-            STAGE,
-            error,
-            self.value,
-            topic=self.topic,
-            partition=self.partition,
-            offset=self.offset,
-            key=self.key,
-            timestamp_ms=self.timestamp_ms,
-        )
+        return refused(STAGE, error, self)
 
 
 def _check_key(source: Source, device_id: str) -> None:
