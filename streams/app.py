@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import faust
 import orjson
@@ -35,14 +36,26 @@ from streams.ingest import FutureGuard, Source, read_birth, read_sample
 from streams.rollup_state import RollupState
 
 log = logging.getLogger("iiot.streams")
+T = TypeVar("T")
 
 SWEEP_EVERY_MS = 5_000  # of event time, per partition: how often to look for silent devices
 MAX_HELD_PER_DEVICE = 1_000  # samples waiting for their device's birth
 
 
-class Counters(defaultdict[str, int]):
-    def __init__(self) -> None:
-        super().__init__(int)
+class Decoded(Generic[T]):
+    """Decoded copies of a table's values, so a sample costs no parsing of its device's state,
+    birth or alarms. The table stays the truth: the copies are dropped on every rebalance."""
+
+    def __init__(self, table: faust.Table, load: Callable[[bytes | None], T | None]) -> None:
+        self.table, self.load, self.copies = table, load, dict[str, T]()
+
+    def __call__(self, key: str) -> T | None:
+        value = self.copies.get(key)
+        if value is None:
+            value = self.load(self.table.get(key))
+            if value is not None:
+                self.copies[key] = value
+        return value
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -102,7 +115,7 @@ def create_app(settings: Settings) -> faust.App:
     )
     future = FutureGuard(settings.future_tolerance_s * 1000)
     dirty: dict[str, set[int]] = defaultdict(set)  # device → windows changed, not yet emitted
-    counters = Counters()
+    counters: defaultdict[str, int] = defaultdict(int)
     rules = AlarmRules(
         down_after_s=settings.alarm_down_s,
         oee_low=settings.alarm_oee_low,
@@ -126,40 +139,16 @@ def create_app(settings: Settings) -> faust.App:
         counters[f"deadletter.{error.code}"] += 1
         await deadletter_out.send(key=source.key, value=encode(source.refuse(error)))
 
-    # Decoded copies of table values, so a sample costs no parsing of its device's state,
-    # birth or alarms. The tables stay the truth: the copies are dropped on every rebalance.
-    states: dict[str, DeviceState] = {}
-    configs: dict[str, DeviceConfig] = {}
-    alarm_states: dict[str, AlarmState] = {}
-
-    def state_of(device_id: str) -> DeviceState:
-        state = states.get(device_id)
-        if state is None:
-            raw = device_table.get(device_id)
-            state = states[device_id] = DeviceState.loads(raw) if raw else DeviceState()
-        return state
-
-    def config_for(device_id: str) -> DeviceConfig | None:
-        config = configs.get(device_id)
-        if config is None:
-            raw = birth_table.get(device_id)
-            if raw is None:
-                return None
-            config = configs[device_id] = config_of(decode(DeviceBirth, raw))
-        return config
-
-    def alarms_of(device_id: str) -> AlarmState:
-        state = alarm_states.get(device_id)
-        if state is None:
-            raw = alarm_table.get(device_id)
-            state = alarm_states[device_id] = AlarmState.loads(raw) if raw else AlarmState()
-        return state
+    state_of = Decoded(device_table, lambda raw: DeviceState.loads(raw) if raw else DeviceState())
+    alarms_of = Decoded(alarm_table, lambda raw: AlarmState.loads(raw) if raw else AlarmState())
+    config_for = Decoded(
+        birth_table, lambda raw: config_of(decode(DeviceBirth, raw)) if raw else None
+    )
 
     @app.on_partitions_revoked.connect
     async def drop_copies(*_args: Any, **_kwargs: Any) -> None:
-        states.clear()
-        configs.clear()
-        alarm_states.clear()
+        for decoded in (state_of, alarms_of, config_for):
+            decoded.copies.clear()
 
     async def apply(config: DeviceConfig, sample: Sample) -> None:
         device_id = sample.device_id
@@ -168,7 +157,7 @@ def create_app(settings: Settings) -> faust.App:
         try:
             outcome, changed, final = state.accept(reading, config)
         except Exception:
-            states.pop(device_id, None)  # the table still holds the state before this sample
+            state_of.copies.pop(device_id, None)  # the table holds the state before this sample
             raise
         counters[outcome.value] += 1
         if outcome is Outcome.DUPLICATE:
@@ -270,7 +259,7 @@ def create_app(settings: Settings) -> faust.App:
 
     async def register(birth: DeviceBirth, raw: bytes) -> None:
         birth_table[birth.device_id] = raw
-        config = configs[birth.device_id] = config_of(birth)
+        config = config_for.copies[birth.device_id] = config_of(birth)
         await feed.send(key=b"birth", value=raw)
         counters["births"] += 1
         held = held_table.pop(birth.device_id, None)
