@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PGLITE := deploy/local/pglite
 
-.PHONY: install demo test lint unit stack-up stack-down clean
+.PHONY: install tools demo test lint unit stack-up stack-down clean
 
 # Re-install only when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -13,7 +13,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed $(PGLITE)/node_modules/.installed
+install: $(VENV)/.installed $(PGLITE)/node_modules/.installed tools
+
+# Command-line tools the tests run (apt, like the services): docker-compose for deploy/compose.
+tools:
+	deploy/local/stack.sh tools
 
 # The WASM TimescaleDB (npm) that tests the TimescaleDB path of the migrations.
 $(PGLITE)/node_modules/.installed: $(PGLITE)/package-lock.json

@@ -7,6 +7,7 @@
 #   deploy/local/stack.sh down      stop all three, keep the data
 #   deploy/local/stack.sh status    one line per service; exit 0 only if all answer
 #   deploy/local/stack.sh purge     down, then delete the state dir (also: down --purge)
+#   deploy/local/stack.sh tools     install the tools the tests run that are no service
 #   Each verb takes service names to act on only those: up kafka, down postgres, ….
 #
 # State: ${IIOT_STACK_HOME:-<repo>/.stack}. Ports: IIOT_STACK_KAFKA_PORT (9092),
@@ -468,8 +469,14 @@ cmd_purge() {
   echo "stack     purged $STATE${pg_target:+ and $pg_target}"
 }
 
+# Tools the tests call that are no service: Debian's docker-compose validates deploy/compose
+# (`docker-compose config` needs no Docker engine).
+cmd_tools() {
+  command -v docker-compose >/dev/null || apt_install docker-compose
+}
+
 usage() {
-  echo "usage: $0 {up|down [--purge]|status|purge} [kafka|postgres|mosquitto ...]" >&2
+  echo "usage: $0 {up|down [--purge]|status|purge|tools} [kafka|postgres|mosquitto ...]" >&2
   exit 2
 }
 
@@ -487,5 +494,6 @@ case $verb in
   down) if $purge; then cmd_purge; else cmd_down; fi ;;
   status) cmd_status ;;
   purge) cmd_purge ;;
+  tools) cmd_tools ;;
   *) usage ;;
 esac
