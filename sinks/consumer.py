@@ -23,7 +23,8 @@ from iiot.settings import Settings
 from iiot.topics import Topic
 from sinks.flusher import Checkpoint, Flusher, letter_of
 from sinks.sink_status import SinkStats, live_lag
-from sinks.tables import ROUTES, Origin
+from sinks.tables import ROUTES, TELEMETRY, Origin, Row, Target
+from sinks.telemetry_rows import fast_row
 from sinks.writer import Batch
 
 log = logging.getLogger("iiot.sink")
@@ -42,6 +43,11 @@ class PartitionBatch:
 # every 0.5 ms instead of 5 ms keeps the COPY stream fed while decoding runs (measured:
 # about 20% more rows/s). Set by the process that runs a sink: `iiot sink`, the bench.
 GIL_SWITCH_INTERVAL_S = 0.0005
+
+# Topics whose plainly valid messages skip pydantic (sinks/telemetry_rows.py: ~5× cheaper).
+FAST_ROWS: dict[Topic, tuple[Target, Callable[[bytes], Row | None]]] = {
+    Topic.TELEMETRY: (TELEMETRY, fast_row),
+}
 
 
 class Sink:
@@ -127,8 +133,15 @@ class Sink:
         held.next_offset = (message.offset() or 0) + 1
         topic, route = self._routes[where[0]]
         origin = Origin(topic.value, message)
+        value = message.value() or b""
+        fast = FAST_ROWS.get(topic)
+        if fast is not None and (row := fast[1](value)) is not None:
+            held.batch.rows[fast[0]].append(row)
+            held.batch.origins[fast[0]].append(origin)
+            self._held += 1
+            return
         try:
-            decoded = decode(route.model, message.value() or b"")
+            decoded = decode(route.model, value)
         except ContractError as exc:
             if topic is not Topic.DEADLETTER:
                 held.dead.append((origin, exc))
