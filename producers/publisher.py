@@ -38,6 +38,7 @@ from iiot.settings import Settings, get_settings
 from iiot.topics import Topic
 from producers.kafka_client import client_config, transient
 from producers.probe import BrokerProbe
+from producers.seqs import SeqBook
 from producers.spool import Record, Spool
 from producers.stats import Counters, Rate
 
@@ -81,6 +82,7 @@ class Publisher:
         self.settings = settings or get_settings()
         path = spool_path or self.settings.spool_path or Path.cwd() / ".spool/producer.sqlite"
         self.spool = Spool(path)
+        self.seqs = SeqBook(self.spool.path)  # in the spool's file, under the spool's lock
         self.counters = Counters()
         self._config = {**client_config(self.settings), **(config or {})}
         self._config["error_cb"] = self._on_error
@@ -136,7 +138,8 @@ class Publisher:
             self.poll(0)
 
     def publish_sample(self, sample: Sample) -> None:
-        """A sample built with the contract model (so already valid)."""
+        """A sample built with the contract model (so already valid), seq included."""
+        self.seqs.saw(sample.device_id, sample.seq)
         self.publish(
             Topic.TELEMETRY, sample.device_id.encode(), encode(sample), event_time_ms(sample.ts)
         )
@@ -147,17 +150,26 @@ class Publisher:
     def publish_reading(self, reading: bytes | str | Mapping[str, Any]) -> Sample:
         """Validate a reading from outside (JSON text or a dict) and publish it.
 
-        Raises `ReadingRejected` (a `ContractError`: `.code`, `.reason`) when it breaks the
-        contract, after counting it and sending it to `iiot.deadletter` with the reason.
+        A reading without `seq` gets the device's next one (`self.seqs`: rising by one,
+        never repeated, also across restarts); one with `seq` keeps it. Raises
+        `ReadingRejected` (a `ContractError`: `.code`, `.reason`) when it breaks the
+        contract, after counting it and sending it to `iiot.deadletter` with the reason; a
+        refused reading takes no seq.
         """
         raw = reading if isinstance(reading, bytes | str) else orjson.dumps(reading)
+        unnumbered = _fields_without_seq(reading, raw)
         try:
-            sample = decode(Sample, raw)
+            if unnumbered is None:
+                sample = decode(Sample, raw)
+            else:  # validated with a stand-in seq, so that only a valid reading takes one
+                sample = decode(Sample, orjson.dumps({**unnumbered, "seq": 0}))
         except ContractError as error:
             self.counters.invalid += 1
             value = raw.encode() if isinstance(raw, str) else raw
             self._dead_letter(error, Topic.TELEMETRY, _device_id_in(value), value, None)
             raise ReadingRejected(error.code, error.reason) from None
+        if unnumbered is not None:
+            sample = sample.model_copy(update={"seq": self.seqs.next(sample.device_id)})
         self.publish_sample(sample)
         return sample
 
@@ -212,6 +224,7 @@ class Publisher:
         """Flush (see there), then release the spool. Returns the records left in it."""
         left = self.flush(timeout_s, wait_for_broker=False)
         self._probe.close()
+        self.seqs.close()
         self.spool.close()
         return left
 
@@ -380,6 +393,20 @@ class Publisher:
         if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
             self._outage = True
         log.log(logging.WARNING if err.fatal() else logging.DEBUG, "Kafka client: %s", err.str())
+
+
+def _fields_without_seq(
+    reading: bytes | str | Mapping[str, Any], raw: bytes | str
+) -> dict[str, Any] | None:
+    """The reading's fields if it is a JSON object without `seq`; else None (then it is
+    decoded as it came, and invalid JSON is refused there)."""
+    if isinstance(reading, Mapping):
+        return None if "seq" in reading else dict(reading)
+    try:
+        fields = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return fields if isinstance(fields, dict) and "seq" not in fields else None
 
 
 def _device_id_in(value: bytes) -> bytes | None:

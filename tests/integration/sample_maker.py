@@ -23,3 +23,9 @@ def sample(index: int, devices: int) -> Sample:
         ideal_cycle_s=2.5,
         metrics={"power_kw": 3.0 + device / 10, "temp_c": 41.0},
     )
+
+
+def reading(index: int, devices: int, product: str = "FRIDGE-DOOR-A") -> dict[str, object]:
+    """`sample(index, devices)` as an adapter hands it over: a dict without seq."""
+    fields = sample(index, devices).model_dump(mode="json", exclude={"seq"})
+    return {**fields, "product": product}
