@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PGLITE := deploy/local/pglite
+KUSTOMIZE_VERSION := v5.8.1
+KUSTOMIZE := $(VENV)/.kustomize-$(KUSTOMIZE_VERSION)
 
 .PHONY: install tools demo test lint unit stack-up stack-down clean
 
@@ -13,11 +15,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed $(PGLITE)/node_modules/.installed tools
+install: $(VENV)/.installed $(PGLITE)/node_modules/.installed tools $(KUSTOMIZE)
 
 # Command-line tools the tests run (apt, like the services): docker-compose for deploy/compose.
 tools:
 	deploy/local/stack.sh tools
+
+# kustomize (Go module proxy) renders deploy/kubernetes in the tests; built once into the venv.
+$(KUSTOMIZE): | $(VENV)/.installed
+	GOBIN=$(abspath $(BIN)) GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	touch $@
 
 # The WASM TimescaleDB (npm) that tests the TimescaleDB path of the migrations.
 $(PGLITE)/node_modules/.installed: $(PGLITE)/package-lock.json
