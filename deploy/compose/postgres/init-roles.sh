@@ -7,7 +7,8 @@
 set -eo pipefail
 
 admin=${POSTGRES_USER:-postgres}
-psql -X -q -v ON_ERROR_STOP=1 -U "$admin" -d postgres -f /iiot/bootstrap.sql
+bootstrap=${BOOTSTRAP_SQL:-/iiot/bootstrap.sql} # elsewhere when the tests run it on a host
+psql -X -q -v ON_ERROR_STOP=1 -U "$admin" -d postgres -f "$bootstrap"
 # psql quotes :'var' itself, so any character in a password is safe here.
 psql -X -q -v ON_ERROR_STOP=1 -U "$admin" -d postgres \
   -v writer="${WRITER_PASSWORD:?}" -v reader="${READER_PASSWORD:?}" \
