@@ -17,17 +17,19 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import psycopg
 import pytest
 import yaml
 
 from dashboards.provisioning import PASSWORD_ENV
 from iiot.settings import Settings
-from sinks.migrate import statements
+from sinks.migrate import migrate, statements
 from tests.deploy.test_compose import (
     KAFKA_ADDRESS_KEYS,
     REPO,
@@ -37,6 +39,7 @@ from tests.deploy.test_compose import (
     local_server_properties,
     resolve,
 )
+from tests.integration.private_stack import PrivateStack, free_port
 
 K8S = REPO / "deploy" / "kubernetes"
 BASE = K8S / "base"
@@ -456,3 +459,74 @@ def test_database_init_makes_deploy_locals_roles_and_grants() -> None:
     assert [re.sub(r" PASSWORD :'\w+'", "", s) for s in ours] == wanted
     assert os.access(BASE / "timescaledb-init.sh", os.X_OK)
     subprocess.run(["bash", "-n", str(BASE / "timescaledb-init.sh")], check=True)
+
+
+@pytest.mark.integration
+def test_database_init_on_a_real_postgresql(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The script on a PostgreSQL of this test's own, from no roles and no database: the
+    Secret's passwords log in, the writer migrates, the reader reads and cannot write."""
+    stack = PrivateStack(tmp_path_factory.mktemp("stack"))
+    try:
+        stack.up("postgres")
+        port = stack.ports["PG"]
+        admin = f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:  # start from nothing
+            conn.execute("DROP DATABASE iiot")
+            conn.execute("DROP ROLE iiot_writer")
+            conn.execute("DROP ROLE iiot_reader")
+        chosen = {"PG_WRITER_PASSWORD": "w" + uuid.uuid4().hex, "PG_READER_PASSWORD": "r'x y"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            **chosen,
+            "PGHOST": "127.0.0.1",
+            "PGPORT": str(port),
+            "PGPASSWORD": "postgres",
+        }
+        for _ in range(2):  # idempotent: a second run changes nothing and fails nothing
+            subprocess.run(
+                ["bash", str(BASE / "timescaledb-init.sh")], env=env, check=True, timeout=60
+            )
+
+        def dsn(role: str, password: str) -> str:
+            return psycopg.conninfo.make_conninfo(
+                host="127.0.0.1", port=port, dbname="iiot", user=role, password=password
+            )
+
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(dsn("iiot_writer", "iiot_writer"))  # deploy/local's is not valid
+        writer = psycopg.connect(dsn("iiot_writer", chosen["PG_WRITER_PASSWORD"]), autocommit=True)
+        with writer:
+            flavour, applied = migrate(writer, "iiot", Settings())
+            assert (flavour, bool(applied)) == ("plain", True)  # no TimescaleDB on this server
+        reader = psycopg.connect(dsn("iiot_reader", chosen["PG_READER_PASSWORD"]), autocommit=True)
+        with reader:
+            assert reader.execute("SELECT count(*) FROM iiot.telemetry").fetchone() == (0,)
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+                reader.execute("CREATE TABLE iiot.nope (x int)")
+    finally:
+        stack.purge()
+
+
+@pytest.mark.integration
+def test_probe_sees_the_services_and_their_absence() -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # the local stack's
+
+    def probe(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(BASE / "probe.py"), *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+
+    up = {
+        "IIOT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "IIOT_PG_WRITER_DSN": settings.pg_writer_dsn,
+    }
+    result = probe("kafka", "postgres", **up)
+    assert result.returncode == 0, f"{result.stderr} — start the services with `iiot stack up`"
+    closed = f"127.0.0.1:{free_port()}"
+    result = probe("kafka", "postgres", **{**up, "IIOT_KAFKA_BOOTSTRAP": closed})
+    assert result.returncode == 1
+    assert result.stderr.startswith("kafka does not answer")
+    # One broker of the list answering is enough, as for the clients.
+    both = f"{closed},{settings.kafka_bootstrap}"
+    assert probe("kafka", IIOT_KAFKA_BOOTSTRAP=both).returncode == 0
+    assert probe("alive").returncode == 0
+    assert probe("zookeeper").returncode == 2
