@@ -49,7 +49,8 @@ KUSTOMIZE = Path(sys.executable).parent / "kustomize"  # make install puts it be
 # on by default from 1.28) and the newest the validator has schemas for.
 K8S_VERSIONS = ("1.28.0", kubernetes_validate.latest_version())
 PIPELINE_IMAGE = "iiot-pipeline"
-WORKLOADS = {"Deployment", "StatefulSet", "Job"}
+WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
+ONE_SHOTS = {"Job", "CronJob"}  # run to completion: resources, but no probes
 # Kafka settings that follow the number of brokers here, not deploy/local's single one.
 KAFKA_REPLICATION_KEYS = {
     "default.replication.factor",
@@ -91,11 +92,20 @@ def named(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]
     return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
 
 
+def pod_template(workload: dict[str, Any]) -> dict[str, Any]:
+    spec = workload["spec"]
+    return (
+        spec["jobTemplate"]["spec"]["template"]
+        if workload["kind"] == "CronJob"
+        else spec["template"]
+    )
+
+
 def pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(workload, its pod spec) of every Deployment, StatefulSet and Job."""
+    """(workload, its pod spec) of every Deployment, StatefulSet, Job and CronJob."""
     for o in objects:
         if o["kind"] in WORKLOADS:
-            yield o, o["spec"]["template"]["spec"]
+            yield o, pod_template(o)["spec"]
 
 
 def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
@@ -170,7 +180,7 @@ def test_every_object_validates_against_the_kubernetes_schemas(
 
 def test_the_validator_rejects_a_broken_manifest(objects: list[dict[str, Any]]) -> None:
     """The check above can fail: a misspelt field and a wrong type are caught."""
-    workload = next(w for w, _ in pod_specs(objects))
+    workload = named(objects, "Deployment")["stream"]
     broken = yaml.safe_load(yaml.safe_dump(workload))
     broken["spec"]["template"]["spec"]["containres"] = broken["spec"]["template"]["spec"].pop(
         "containers"
@@ -230,11 +240,11 @@ def test_references_resolve(objects: list[dict[str, Any]]) -> None:
 
 def test_selectors_select(objects: list[dict[str, Any]]) -> None:
     templates = {
-        w["metadata"]["name"]: (w["spec"]["template"]["metadata"]["labels"], spec)
+        w["metadata"]["name"]: (pod_template(w)["metadata"]["labels"], spec)
         for w, spec in pod_specs(objects)
     }
     for workload, _ in pod_specs(objects):
-        if workload["kind"] != "Job":
+        if workload["kind"] not in ONE_SHOTS:
             selector = workload["spec"]["selector"]["matchLabels"]
             labels, _ = templates[workload["metadata"]["name"]]
             assert selector.items() <= labels.items(), workload["metadata"]["name"]
@@ -260,7 +270,7 @@ def test_selectors_select(objects: list[dict[str, Any]]) -> None:
 
 def test_every_container_has_resources_and_probes(objects: list[dict[str, Any]]) -> None:
     for workload, spec in pod_specs(objects):
-        long_running = workload["kind"] != "Job"
+        long_running = workload["kind"] not in ONE_SHOTS
         for container in containers(spec):
             where = label(workload, container)
             resources = container.get("resources", {})
