@@ -203,10 +203,13 @@ def test_everything_lives_in_the_namespace(objects: list[dict[str, Any]]) -> Non
 
 def test_references_resolve(objects: list[dict[str, Any]]) -> None:
     config_maps, secrets = named(objects, "ConfigMap"), named(objects, "Secret")
+    claim_objects = named(objects, "PersistentVolumeClaim")
     for workload, spec in pod_specs(objects):
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
         claims = {c["metadata"]["name"] for c in workload["spec"].get("volumeClaimTemplates", [])}
         for volume in volumes.values():
+            if "persistentVolumeClaim" in volume:
+                assert volume["persistentVolumeClaim"]["claimName"] in claim_objects
             if "configMap" in volume:
                 data = config_maps[volume["configMap"]["name"]]["data"]
                 for item in volume["configMap"].get("items", []):
