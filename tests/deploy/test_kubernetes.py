@@ -543,3 +543,50 @@ def test_probe_sees_the_services_and_their_absence() -> None:
     assert probe("kafka", IIOT_KAFKA_BOOTSTRAP=both).returncode == 0
     assert probe("alive").returncode == 0
     assert probe("zookeeper").returncode == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Grafana: its init container's build, mounted where the provisioning files say
+
+
+def test_grafana_mounts_what_its_init_container_builds(
+    demo: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    grafana = named(demo, "Deployment")["grafana"]
+    spec = grafana["spec"]["template"]["spec"]
+    (builder,) = spec["initContainers"]
+    (server,) = spec["containers"]
+    build_mount = next(m for m in builder["volumeMounts"])
+    out = tmp_path / "build"
+    script = builder["command"][2].replace(build_mount["mountPath"], str(out))
+    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    env.update({k: v for k, v in container_env(demo, builder).items() if k.startswith("IIOT_")})
+    subprocess.run(["sh", "-c", script], env=env, cwd=tmp_path, check=True, timeout=300)
+
+    # Every directory Grafana reads comes from that volume, and exists in the build.
+    mounted = {
+        m["mountPath"]: m["subPath"]
+        for m in server["volumeMounts"]
+        if m["name"] == build_mount["name"]
+    }
+    for target, sub in mounted.items():
+        assert (out / sub).is_dir(), f"{target}: the build has no {sub}"
+    provisioning = {Path(sub).name for target, sub in mounted.items() if "provisioning" in sub}
+    assert provisioning == {p.name for p in (out / "provisioning").iterdir()}
+    dashboards_at = next(t for t, sub in mounted.items() if sub == "dashboards")
+    providers = yaml.safe_load((out / "provisioning/dashboards/iiot.yaml").read_text())
+    for provider in providers["providers"]:
+        folder = Path(provider["options"]["path"]).relative_to(dashboards_at)
+        assert list((out / "dashboards" / folder).glob("*.json")), provider["name"]
+
+    # The datasource: the timescaledb Service as iiot_reader, the password from Grafana's env.
+    (source,) = yaml.safe_load((out / "provisioning/datasources/iiot.yaml").read_text())[
+        "datasources"
+    ]
+    host, port = source["url"].split(":")
+    service = named(demo, "Service")[host]
+    assert int(port) in {p["port"] for p in service["spec"]["ports"]}
+    assert (source["user"], source["jsonData"]["timescaledb"]) == ("iiot_reader", True)
+    assert source["secureJsonData"]["password"] == "${" + PASSWORD_ENV + "}"
+    password = next(v for v in server["env"] if v["name"] == PASSWORD_ENV)
+    assert password["valueFrom"]["secretKeyRef"]["key"] == "PG_READER_PASSWORD"
