@@ -75,24 +75,28 @@ def fresh_schema(conn: psycopg.Connection, settings: Settings, name: str) -> str
 
 def bare_copy(conn: psycopg.Connection, schema: str, samples: list[Sample], path: Path) -> float:
     """Write the rows to a binary COPY file, then time streaming that file into the table."""
+    names = sql.SQL(", ").join(map(sql.Identifier, TELEMETRY.names))  # arrived_at: its DEFAULT
     with conn.cursor() as cur:  # a COPY TO STDOUT of a temp table makes a valid binary file
         cur.execute(
             sql.SQL("CREATE TEMP TABLE bench_rows (LIKE {} INCLUDING DEFAULTS)").format(
                 sql.Identifier(schema, "telemetry")
             )
         )
-        with cur.copy("COPY bench_rows FROM STDIN (FORMAT BINARY)") as copy:
+        with cur.copy(
+            sql.SQL("COPY bench_rows ({}) FROM STDIN (FORMAT BINARY)").format(names)
+        ) as copy:
             copy.set_types([kind for _, kind in TELEMETRY.columns])
             for s in samples:
                 *columns, metrics = as_row(s)
                 copy.write_row((*columns, orjson.loads(metrics)))
-        with path.open("wb") as f, cur.copy("COPY bench_rows TO STDOUT (FORMAT BINARY)") as out:
+        out_statement = sql.SQL("COPY bench_rows ({}) TO STDOUT (FORMAT BINARY)").format(names)
+        with path.open("wb") as f, cur.copy(out_statement) as out:
             for chunk in out:
                 f.write(chunk)
         cur.execute("DROP TABLE bench_rows")
     target = sql.Identifier(schema, "telemetry")
     started = time.perf_counter()
-    statement = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(target)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, names)
     with (
         path.open("rb") as f,
         conn.transaction(),

@@ -62,10 +62,12 @@ def upsert_sql(schema: str, target: Target, stage: str) -> sql.Composed:
         ).format(table=table, cols=cols, stage=sql.Identifier(stage), key=key)
     winner = "revision" if target.conflict == "higher_revision" else "announced_at"
     updates = sql.SQL(", ").join(
-        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n))
-        for n in target.names
-        if n not in target.key
-    )
+        [
+            *(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n))
+              for n in target.names if n not in target.key),
+            sql.SQL("arrived_at = DEFAULT"),  # now() (migration 0007): the winner arrived now
+        ]
+    )  # fmt: skip
     # DO UPDATE may touch a row once per statement: keep the winner of each key first.
     return sql.SQL(
         "INSERT INTO {table} AS t ({cols}) "

@@ -10,6 +10,8 @@ import pytest
 from psycopg import errors, sql
 
 from iiot.settings import Settings
+from simulators import Simulation, SimulationOptions
+from simulators.catalogue import ENTERPRISES
 from sinks.migrate import migrate, pending_files
 from sinks.partitions import maintain, partitions_of
 from tests.integration.sink_support import T0, check_rollups, fresh_schemas, insert_examples
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.integration
 VIEWS = (
     "v_device", "v_enterprise", "v_telemetry", "v_telemetry_metric", "v_metric_hourly",
     "v_metric_daily", "v_oee", "v_oee_hourly", "v_oee_daily", "v_digitization", "v_alarm",
-    "v_alarm_open", "v_deadletter", "v_metric_rollup", "v_oee_rollup",
+    "v_alarm_open", "v_deadletter", "v_metric_rollup", "v_oee_rollup", "v_city",
 )  # fmt: skip
 TABLES = ("enterprise", "device", "telemetry", "oee", "digitization", "alarm", "deadletter")
 
@@ -102,3 +104,21 @@ def test_rollups_add_parts_after_maintain(
     insert_examples(writer)
     maintain(writer, schema, now=T0)  # plain PostgreSQL: roll-ups are as fresh as this
     check_rollups(writer)
+
+
+def test_every_city_of_the_simulated_registry_has_coordinates(
+    writer: psycopg.Connection, settings: Settings, schemas: Callable[[str], str]
+) -> None:
+    """The province Geomap places cities by `v_city`: each city a birth names is there."""
+    schema = schemas("cities")
+    migrate(writer, schema, settings)
+    births = Simulation(SimulationOptions(devices=2_000)).births()
+    assert {b.enterprise.id for b in births} == {e.id for e in ENTERPRISES}  # every enterprise
+    query = sql.SQL("SELECT city, name_zh, name_en, latitude, longitude FROM {}")
+    rows = writer.execute(query.format(sql.Identifier(schema, "v_city"))).fetchall()
+    places = {city: (zh, en, lat, lon) for city, zh, en, lat, lon in rows}
+    cities = {b.enterprise.city for b in births}
+    assert cities <= set(places), f"no coordinates for {cities - set(places)}"
+    for zh, en, lat, lon in places.values():
+        assert zh and en
+        assert 34.3 < lat < 38.5 and 114.7 < lon < 122.8  # inside Shandong, not swapped

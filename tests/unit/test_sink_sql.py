@@ -9,7 +9,7 @@ import pytest
 from iiot.settings import Settings
 from sinks.migrate import load, statements
 from sinks.partitions import Policy
-from sinks.tables import OEE, TELEMETRY
+from sinks.tables import OEE, TARGETS, TELEMETRY
 from sinks.writer import upsert_sql
 
 
@@ -27,7 +27,9 @@ def test_each_path_gets_its_files_with_every_placeholder_filled(flavour: str) ->
     migrations = load(flavour, Settings(telemetry_retention_days=9))  # type: ignore[arg-type]
     other = "plain" if flavour == "timescaledb" else "timescaledb"
     assert not any(m.version.endswith(other) for m in migrations)
-    assert [m.version[:4] for m in migrations] == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert [m.version[:4] for m in migrations] == [
+        "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008",
+    ]  # fmt: skip
     text = "\n".join(m.text for m in migrations)
     assert "@" not in text.replace("@>", "")
     assert ("PARTITION BY RANGE (ts)" in text) == (flavour == "plain")
@@ -38,6 +40,16 @@ def test_kpi_rows_are_replaced_only_by_a_higher_revision() -> None:
     query = upsert_sql("plant", OEE, "stage_oee").as_string(None)
     assert "DISTINCT ON" in query
     assert 'WHERE t."revision" < EXCLUDED."revision"' in query
+    assert "arrived_at = DEFAULT" in query  # the replacing row arrived now
+
+
+def test_rows_name_their_columns_so_the_arrival_time_is_the_databases() -> None:
+    """`arrived_at` is left to its DEFAULT now(): never a column the sink sends."""
+    for target in TARGETS:
+        assert "arrived_at" not in target.names
+        names = ", ".join(f'"{name}"' for name in target.names)
+        query = upsert_sql("plant", target, f"stage_{target.table}").as_string(None)
+        assert f"({names}) SELECT " in query
 
 
 def test_telemetry_keeps_the_first_row_of_a_key() -> None:
