@@ -11,21 +11,45 @@ from dashboards.text import t
 
 UID = "iiot-pipeline"
 TITLE = t("数据管道健康", "Pipeline health")
+# Arrival (`arrived_at`, the database's clock when the sink wrote the row) says whether data
+# flows now; event time says how late it is. Arrivals are looked up through event time too:
+# partitions and chunks are pruned by it (TimescaleDB's compressed chunks cannot be searched
+# by arrival at all), so a row whose event time is over a day before the range is not counted.
+LOOKBACK = "INTERVAL '1 day'"
+
+
+def arrived(event_time: str) -> str:
+    """Rows that arrived within the dashboard's range, found through their event time."""
+    return f"$__timeFilter(arrived_at) AND {event_time} > $__timeFrom()::timestamptz - {LOOKBACK}"
+
+
 FRESHNESS = (
-    "SELECT topic, newest, extract(epoch FROM now() - newest)::float8 AS age_s FROM ("
-    "SELECT 'iiot.registry' AS topic, max(announced_at) AS newest FROM v_device "
-    "UNION ALL SELECT 'iiot.telemetry', max(ts) FROM v_telemetry WHERE $__timeFilter(ts) "
-    "UNION ALL SELECT 'iiot.oee', max(window_end) FROM v_oee "
-    "WHERE level = 'province' AND $__timeFilter(window_start) "
-    "UNION ALL SELECT 'iiot.digitization', max(window_end) FROM v_digitization "
-    "WHERE $__timeFilter(window_start) "
-    "UNION ALL SELECT 'iiot.alarms', max(ts) FROM v_alarm WHERE $__timeFilter(ts) "
-    "UNION ALL SELECT 'iiot.deadletter', max(received_at) FROM v_deadletter "
-    "WHERE $__timeFilter(received_at)) AS f ORDER BY 1"
+    "SELECT topic, last_arrival, extract(epoch FROM now() - last_arrival)::float8 AS age_s "
+    "FROM (SELECT 'iiot.registry' AS topic, max(arrived_at) AS last_arrival FROM v_device "
+    f"UNION ALL SELECT 'iiot.telemetry', max(arrived_at) FROM v_telemetry WHERE {arrived('ts')} "
+    f"UNION ALL SELECT 'iiot.oee', max(arrived_at) FROM v_oee WHERE {arrived('window_start')} "
+    "UNION ALL SELECT 'iiot.digitization', max(arrived_at) FROM v_digitization "
+    f"WHERE {arrived('window_start')} "
+    "UNION ALL SELECT 'iiot.alarms', max(arrived_at) FROM v_alarm "
+    "WHERE $__timeFilter(arrived_at) "
+    "UNION ALL SELECT 'iiot.deadletter', max(arrived_at) FROM v_deadletter "
+    "WHERE $__timeFilter(arrived_at)) AS f ORDER BY 1"
 )
 FRESHNESS_NOTE = t(
-    "各主题落库的最新事件时间及其距今秒数。",
-    "Newest event time landed per topic, and its age in seconds.",
+    "各主题最后一行落库的时间（数据库时钟）及其距今秒数；注册表不限时间范围。",
+    "When each topic's newest row landed in the database (its clock), and how many seconds ago; "
+    "the registry regardless of the time range.",
+)
+LAG_SECONDS = "extract(epoch FROM arrived_at - ts)::float8"
+INGEST_LAG = (
+    "SELECT $__timeGroupAlias(arrived_at, $__interval), "
+    f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {LAG_SECONDS}) AS p50_s, "
+    f"percentile_cont(0.95) WITHIN GROUP (ORDER BY {LAG_SECONDS}) AS p95_s "
+    f"FROM v_telemetry WHERE {arrived('ts')} GROUP BY 1 ORDER BY 1"
+)
+INGEST_LAG_NOTE = t(
+    "样本落库时间减其事件时间，按落库时间分组。",
+    "A sample's arrival in the database minus its event time, grouped by arrival.",
 )
 
 
@@ -34,24 +58,34 @@ def dashboard(build: Build) -> d.Dashboard:
     return (
         p.dashboard(TITLE, UID, ["pipeline"], since="now-6h", refresh="30s")
         .with_panel(p.stat(
+            t("最后到达（现在 − 最新落库时间）", "Last arrival (now − newest arrival)"),
+            "SELECT extract(epoch FROM now() - max(arrived_at))::float8 AS age_s "
+            f"FROM v_telemetry WHERE {arrived('ts')}", unit="s", width=6,
+        ))
+        .with_panel(p.stat(
             t("延迟（现在 − 最新事件时间）", "Lag (now − newest event time)"),
             "SELECT extract(epoch FROM now() - max(ts))::float8 AS lag_s FROM v_telemetry "
-            "WHERE $__timeFilter(ts)", unit="s", width=8,
+            "WHERE $__timeFilter(ts)", unit="s", width=6,
         ))
         .with_panel(p.stat(
             t("迟到样本", "Late samples"),
             "SELECT COALESCE(sum(late_samples), 0) AS late_samples FROM v_oee "
-            "WHERE level = 'province' AND $__timeFilter(window_start)", width=8,
+            "WHERE level = 'province' AND $__timeFilter(window_start)", width=6,
         ))
         .with_panel(p.stat(
             t("死信", "Dead letters"),
             "SELECT count(*) AS dead_letters FROM v_deadletter WHERE $__timeFilter(received_at)",
-            width=8,
+            width=6,
         ))
         .with_panel(p.timeseries(
-            t("接入速率（样本/秒，按事件时间）", "Ingest rate (samples/s, by event time)"),
-            "SELECT $__timeGroupAlias(ts, $__interval), count(*) / ($__interval_ms / 1000.0) "
-            "AS samples_per_s FROM v_telemetry WHERE $__timeFilter(ts) GROUP BY 1 ORDER BY 1",
+            t("接入速率（样本/秒，按落库时间）", "Ingest rate (samples/s, by arrival)"),
+            "SELECT $__timeGroupAlias(arrived_at, $__interval), "
+            "count(*) / ($__interval_ms / 1000.0) AS samples_per_s FROM v_telemetry "
+            f"WHERE {arrived('ts')} GROUP BY 1 ORDER BY 1",
+        ))
+        .with_panel(p.timeseries(
+            t("接入延迟（落库 − 事件时间）p50/p95", "Ingest lag (arrival − event time), p50/p95"),
+            INGEST_LAG, unit="s", description=INGEST_LAG_NOTE,
         ))
         .with_panel(p.timeseries(
             t("迟到样本（每窗口）", "Late samples per window"),

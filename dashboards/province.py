@@ -7,21 +7,11 @@ from grafana_foundation_sdk.builders import dashboard as d
 from dashboards.context import Build
 from dashboards.panels import Panels
 from dashboards.sqlparts import OEE, RATIOS, digitization_index
-from dashboards.text import t
+from dashboards.text import Language, t
 
 UID = "iiot-province"
 TITLE = t("工业互联网平台总览", "Industrial Internet Platform Overview")
 OFFICIAL_2017 = 55.2  # Shandong's 两化融合 development index in 2017 (the plan's baseline)
-
-# Prefecture-level cities of Shandong (city ids as the contract spells them): latitude, longitude.
-CITIES = {
-    "jinan": (36.65, 117.12), "qingdao": (36.07, 120.38), "zibo": (36.81, 118.05),
-    "zaozhuang": (34.81, 117.32), "dongying": (37.43, 118.67), "yantai": (37.46, 121.45),
-    "weifang": (36.71, 119.16), "jining": (35.41, 116.59), "taian": (36.20, 117.09),
-    "weihai": (37.51, 122.12), "rizhao": (35.42, 119.53), "linyi": (35.10, 118.36),
-    "dezhou": (37.43, 116.36), "liaocheng": (36.46, 115.99), "binzhou": (37.38, 117.97),
-    "heze": (35.23, 115.48),
-}  # fmt: skip
 
 REFERENCE_NOTE = t(
     "参考线：山东 2017 年两化融合发展指数 55.2，来自官方企业调查，方法不同；"
@@ -32,16 +22,17 @@ REFERENCE_NOTE = t(
 )
 
 
-def _geomap_sql() -> str:
-    values = ", ".join(f"('{c}', {lat}, {lon})" for c, (lat, lon) in CITIES.items())
+def _geomap_sql(language: Language) -> str:
+    """Shandong's cities from the reference view (coordinates, names), with what each holds."""
+    name = {"zh": "c.name_zh", "en": "c.name_en"}.get(language, "c.name_zh || ' ' || c.name_en")
     return (
-        f"WITH city (city, latitude, longitude) AS (VALUES {values}), "
-        "ent AS (SELECT city, count(*) AS enterprises FROM v_enterprise GROUP BY 1), "
+        "WITH ent AS (SELECT city, count(*) AS enterprises FROM v_enterprise GROUP BY 1), "
         "dev AS (SELECT city, count(*) AS devices FROM v_device GROUP BY 1), "
         f"kpi AS (SELECT entity_id AS city, {OEE} AS oee FROM v_oee "
         "WHERE level = 'city' AND $__timeFilter(window_start) GROUP BY 1) "
-        "SELECT c.city, c.latitude, c.longitude, COALESCE(ent.enterprises, 0) AS enterprises, "
-        "COALESCE(dev.devices, 0) AS devices, kpi.oee FROM city c "
+        f"SELECT c.city, {name} AS name, c.latitude, c.longitude, "
+        "COALESCE(ent.enterprises, 0) AS enterprises, COALESCE(dev.devices, 0) AS devices, "
+        "kpi.oee FROM v_city c "
         "LEFT JOIN ent USING (city) LEFT JOIN dev USING (city) LEFT JOIN kpi USING (city) "
         "ORDER BY 1"
     )
@@ -116,7 +107,7 @@ def dashboard(build: Build) -> d.Dashboard:
         .with_panel(p.table(t("OEE 最差企业", "Worst enterprises by OEE"), _enterprise_oee("ASC"),
                             width=6))
         .with_panel(p.geomap(
-            t("山东各市", "Shandong cities"), _geomap_sql(),
+            t("山东各市", "Shandong cities"), _geomap_sql(build.language),
             t("各市企业数、设备数与 OEE", "Enterprises, devices and OEE per city"),
         ))
     )  # fmt: skip

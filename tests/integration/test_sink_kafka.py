@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
+import orjson
 import psycopg
 import pytest
 from psycopg import sql
 
+from dashboards.catalog import render_all
+from dashboards.context import Build
+from dashboards.macros import TimeRange, expand
 from iiot import kafka_admin
 from iiot.contract import encode
 from iiot.messages import Sample
+from iiot.results import OeeWindow
 from iiot.settings import Settings
 from iiot.topics import Topic
 from sinks.migrate import migrate
+from sinks.tables import TARGETS
 from tests.conftest import SAMPLE
 from tests.integration import sink_support as s
 
@@ -71,6 +78,52 @@ def test_every_topic_lands_once_and_a_replay_changes_nothing(
     again = sink_settings.model_copy(update={"sink_group": "iiot-sink-replay"})
     s.drain(again, schema)
     assert s.snapshot(writer, schema) == first
+
+
+def test_arrival_is_stamped_by_the_database_and_read_by_the_freshness_panel(
+    sink_settings: Settings, writer: psycopg.Connection, reader: psycopg.Connection
+) -> None:
+    schema = sink_settings.pg_schema
+    bad = (Topic.TELEMETRY, "qd-press00", b'{"v": 1, "device_id": "qd-press00"}')
+    s.produce(sink_settings, [*everything(), bad])  # the bad one comes back as a dead letter
+    before = _db_now(writer)
+    s.drain(sink_settings, schema)
+    after = _db_now(writer)
+    for target in TARGETS:  # every row stamped, by the database's clock, during the drain
+        query = sql.SQL("SELECT count(*), count(arrived_at), min(arrived_at), max(arrived_at) "
+                        "FROM {}").format(sql.Identifier(schema, target.table))  # fmt: skip
+        rows, stamped, first, last = writer.execute(query).fetchone() or (0, 0, None, None)
+        assert rows == stamped > 0, target.table
+        assert before <= first <= last <= after, target.table
+    oee = sql.SQL("SELECT revision, arrived_at FROM {} ORDER BY window_start").format(
+        sql.Identifier(schema, "oee")
+    )
+    (_, corrected), (_, untouched) = writer.execute(oee).fetchall()
+    window = s.oee_windows()[1]
+    newer = OeeWindow.model_validate({**orjson.loads(window[2]), "revision": 2}, strict=False)
+    s.produce(sink_settings, [(Topic.OEE, newer.key, encode(newer))])
+    # Everything again, by a new group: only the higher revision is a new arrival.
+    s.drain(sink_settings.model_copy(update={"sink_group": "iiot-sink-again"}), schema)
+    (revision, restamped), (_, still) = writer.execute(oee).fetchall()
+    assert revision == 2 and restamped > corrected  # a replacing row arrived now
+    assert still == untouched
+
+    pipeline = render_all(Build(language="en", schema=schema))["iiot-pipeline"]
+    panel = next(p for p in pipeline["panels"] if p["title"] == "Freshness per topic")  # type: ignore[union-attr]
+    since = min(s.T0, datetime.now(UTC) - timedelta(hours=6))  # event times of T0 included
+    query = expand(panel["targets"][0]["rawSql"], TimeRange(since, datetime.now(UTC)),
+                   interval_s=60, timescaledb=False)  # fmt: skip
+    ages = {topic: age_s for topic, _, age_s in reader.execute(query).fetchall()}
+    assert set(ages) == {f"iiot.{t}" for t in ("registry", "telemetry", "oee", "digitization",
+                                                "alarms", "deadletter")}  # fmt: skip
+    for topic, age_s in ages.items():
+        assert age_s is not None and 0 <= age_s < 120, topic  # recent, by arrival
+
+
+def _db_now(conn: psycopg.Connection) -> datetime:
+    row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    return row[0]
 
 
 def test_lower_revision_never_overwrites(
