@@ -13,23 +13,30 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
-import psycopg
 import pytest
 import yaml
 
 from dashboards.provisioning import PASSWORD_ENV
 from iiot.settings import Settings
-from sinks.migrate import migrate, statements
+from tests.deploy.kube import (
+    BASE,
+    K8S,
+    ONE_SHOTS,
+    PIPELINE_IMAGE,
+    container_env,
+    containers,
+    label,
+    named,
+    pipeline_containers,
+    pod_specs,
+    pod_template,
+    telemetry_partitions,
+)
 from tests.deploy.test_compose import (
     KAFKA_ADDRESS_KEYS,
     REPO,
@@ -39,18 +46,10 @@ from tests.deploy.test_compose import (
     local_server_properties,
     resolve,
 )
-from tests.integration.private_stack import PrivateStack, free_port
 
-K8S = REPO / "deploy" / "kubernetes"
-BASE = K8S / "base"
-OVERLAYS = ("base", "demo")
-KUSTOMIZE = Path(sys.executable).parent / "kustomize"  # make install puts it beside python
 # The oldest Kubernetes the README promises (the pod-index label Kafka's node ids come from is
 # on by default from 1.28) and the newest the validator has schemas for.
 K8S_VERSIONS = ("1.28.0", kubernetes_validate.latest_version())
-PIPELINE_IMAGE = "iiot-pipeline"
-WORKLOADS = {"Deployment", "StatefulSet", "Job", "CronJob"}
-ONE_SHOTS = {"Job", "CronJob"}  # run to completion: resources, but no probes
 # Kafka settings that follow the number of brokers here, not deploy/local's single one.
 KAFKA_REPLICATION_KEYS = {
     "default.replication.factor",
@@ -62,100 +61,6 @@ KAFKA_REPLICATION_KEYS = {
     "share.coordinator.state.topic.min.isr",
 }
 KAFKA_SIZING_KEYS = {"num.network.threads", "num.io.threads", "node.id"}  # Kafka's defaults
-
-
-def render(overlay: str, workdir: Path) -> list[dict[str, Any]]:
-    """`kustomize build` of a copy of deploy/kubernetes, its secrets.env from the example."""
-    if not KUSTOMIZE.exists():
-        pytest.fail(f"kustomize is not installed at {KUSTOMIZE}; `make install` builds it")
-    tree = workdir / overlay / "kubernetes"
-    shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("secrets.env"))
-    shutil.copy(tree / "base" / "secrets.env.example", tree / "base" / "secrets.env")
-    result = subprocess.run(
-        [str(KUSTOMIZE), "build", str(tree / overlay)], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, f"kustomize build {overlay} failed:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-
-
-@pytest.fixture(scope="module", params=OVERLAYS)
-def objects(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return render(request.param, tmp_path_factory.mktemp("kustomize"))
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    return render("demo", tmp_path_factory.mktemp("kustomize"))
-
-
-def named(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
-    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
-
-
-def pod_template(workload: dict[str, Any]) -> dict[str, Any]:
-    spec = workload["spec"]
-    return (
-        spec["jobTemplate"]["spec"]["template"]
-        if workload["kind"] == "CronJob"
-        else spec["template"]
-    )
-
-
-def pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """(workload, its pod spec) of every Deployment, StatefulSet, Job and CronJob."""
-    for o in objects:
-        if o["kind"] in WORKLOADS:
-            yield o, pod_template(o)["spec"]
-
-
-def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*spec.get("initContainers", []), *spec["containers"]]
-
-
-def label(workload: dict[str, Any], container: dict[str, Any]) -> str:
-    return f"{workload['kind']}/{workload['metadata']['name']}: {container['name']}"
-
-
-def config_data(objects: list[dict[str, Any]], ref: str) -> dict[str, str]:
-    return named(objects, "ConfigMap")[ref]["data"]
-
-
-def container_env(objects: list[dict[str, Any]], container: dict[str, Any]) -> dict[str, str]:
-    """The environment a container gets: envFrom ConfigMaps, then env, with $(VAR) expanded and
-    secrets taken from secrets.env.example (as the rendered Secret holds them)."""
-    env: dict[str, str] = {}
-    for source in container.get("envFrom", []):
-        env.update(config_data(objects, source["configMapRef"]["name"]))
-    secrets = key_values((BASE / "secrets.env.example").read_text())
-    for var in container.get("env", []):
-        if "value" in var:
-            value = re.sub(
-                r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env[m.group(1)], var["value"]
-            )
-        elif "secretKeyRef" in var["valueFrom"]:
-            value = secrets[var["valueFrom"]["secretKeyRef"]["key"]]
-        else:
-            value = "<from the pod>"  # fieldRef: filled in by the kubelet
-        env[var["name"]] = value
-    return env
-
-
-def pipeline_containers(objects: list[dict[str, Any]]) -> Iterator[tuple[Any, Any]]:
-    for workload, spec in pod_specs(objects):
-        for container in containers(spec):
-            if container["image"].split(":")[0] == PIPELINE_IMAGE:
-                yield workload, container
-
-
-def generated(objects: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    """A ConfigMap or Secret that kustomize generated: its name got a hash suffix."""
-    (found,) = [o for n, o in named(objects, kind).items() if n.rsplit("-", 1)[0] == name]
-    return found
-
-
-def telemetry_partitions(objects: list[dict[str, Any]]) -> int:
-    value = generated(objects, "ConfigMap", "iiot-config")["data"]["IIOT_TELEMETRY_PARTITIONS"]
-    return Settings(telemetry_partitions=int(value)).telemetry_partitions
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,147 +351,3 @@ def test_kafka_quorum_and_replication_fit_the_brokers(objects: list[dict[str, An
     assert headless["spec"]["publishNotReadyAddresses"] is True  # the quorum forms unready
     (budget,) = named(objects, "PodDisruptionBudget").values()
     assert budget["spec"]["maxUnavailable"] == brokers - int(env["KAFKA_MIN_INSYNC_REPLICAS"])
-
-
-# --------------------------------------------------------------------------------------------
-# TimescaleDB: deploy/local's roles and grants
-
-
-def sql_of(text: str) -> list[str]:
-    """The SQL statements of a psql script, \\gexec as a statement end, comments and other
-    meta-commands dropped, each on one line."""
-    text = re.sub(r"--[^\n]*", "", text).replace("\\gexec", ";")
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("\\"))
-    return [" ".join(s.rstrip(";").split()) for s in statements(text)]
-
-
-def test_database_init_makes_deploy_locals_roles_and_grants() -> None:
-    script = (BASE / "timescaledb-init.sh").read_text()
-    heredoc = script.split("<<'SQL'\n", 1)[1].split("\nSQL\n", 1)[0]
-    ours = [s for s in sql_of(heredoc) if "timescaledb" not in s]
-    local = sql_of((REPO / "deploy" / "local" / "postgres" / "bootstrap.sql").read_text())
-    development_passwords = re.compile(r" PASSWORD '[^']*'")
-    wanted = [
-        development_passwords.sub("", s) for s in local if not s.startswith("ALTER ROLE postgres")
-    ]
-    assert [re.sub(r" PASSWORD :'\w+'", "", s) for s in ours] == wanted
-    assert os.access(BASE / "timescaledb-init.sh", os.X_OK)
-    subprocess.run(["bash", "-n", str(BASE / "timescaledb-init.sh")], check=True)
-
-
-@pytest.mark.integration
-def test_database_init_on_a_real_postgresql(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The script on a PostgreSQL of this test's own, from no roles and no database: the
-    Secret's passwords log in, the writer migrates, the reader reads and cannot write."""
-    stack = PrivateStack(tmp_path_factory.mktemp("stack"))
-    try:
-        stack.up("postgres")
-        port = stack.ports["PG"]
-        admin = f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:  # start from nothing
-            conn.execute("DROP DATABASE iiot")
-            conn.execute("DROP ROLE iiot_writer")
-            conn.execute("DROP ROLE iiot_reader")
-        chosen = {"PG_WRITER_PASSWORD": "w" + uuid.uuid4().hex, "PG_READER_PASSWORD": "r'x y"}
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            **chosen,
-            "PGHOST": "127.0.0.1",
-            "PGPORT": str(port),
-            "PGPASSWORD": "postgres",
-        }
-        for _ in range(2):  # idempotent: a second run changes nothing and fails nothing
-            subprocess.run(
-                ["bash", str(BASE / "timescaledb-init.sh")], env=env, check=True, timeout=60
-            )
-
-        def dsn(role: str, password: str) -> str:
-            return psycopg.conninfo.make_conninfo(
-                host="127.0.0.1", port=port, dbname="iiot", user=role, password=password
-            )
-
-        with pytest.raises(psycopg.OperationalError):
-            psycopg.connect(dsn("iiot_writer", "iiot_writer"))  # deploy/local's is not valid
-        writer = psycopg.connect(dsn("iiot_writer", chosen["PG_WRITER_PASSWORD"]), autocommit=True)
-        with writer:
-            flavour, applied = migrate(writer, "iiot", Settings())
-            assert (flavour, bool(applied)) == ("plain", True)  # no TimescaleDB on this server
-        reader = psycopg.connect(dsn("iiot_reader", chosen["PG_READER_PASSWORD"]), autocommit=True)
-        with reader:
-            assert reader.execute("SELECT count(*) FROM iiot.telemetry").fetchone() == (0,)
-            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-                reader.execute("CREATE TABLE iiot.nope (x int)")
-    finally:
-        stack.purge()
-
-
-@pytest.mark.integration
-def test_probe_sees_the_services_and_their_absence() -> None:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # the local stack's
-
-    def probe(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, str(BASE / "probe.py"), *args]
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
-
-    up = {
-        "IIOT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "IIOT_PG_WRITER_DSN": settings.pg_writer_dsn,
-    }
-    result = probe("kafka", "postgres", **up)
-    assert result.returncode == 0, f"{result.stderr} — start the services with `iiot stack up`"
-    closed = f"127.0.0.1:{free_port()}"
-    result = probe("kafka", "postgres", **{**up, "IIOT_KAFKA_BOOTSTRAP": closed})
-    assert result.returncode == 1
-    assert result.stderr.startswith("kafka does not answer")
-    # One broker of the list answering is enough, as for the clients.
-    both = f"{closed},{settings.kafka_bootstrap}"
-    assert probe("kafka", IIOT_KAFKA_BOOTSTRAP=both).returncode == 0
-    assert probe("alive").returncode == 0
-    assert probe("zookeeper").returncode == 2
-
-
-# --------------------------------------------------------------------------------------------
-# Grafana: its init container's build, mounted where the provisioning files say
-
-
-def test_grafana_mounts_what_its_init_container_builds(
-    demo: list[dict[str, Any]], tmp_path: Path
-) -> None:
-    grafana = named(demo, "Deployment")["grafana"]
-    spec = grafana["spec"]["template"]["spec"]
-    (builder,) = spec["initContainers"]
-    (server,) = spec["containers"]
-    build_mount = next(m for m in builder["volumeMounts"])
-    out = tmp_path / "build"
-    script = builder["command"][2].replace(build_mount["mountPath"], str(out))
-    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    env.update({k: v for k, v in container_env(demo, builder).items() if k.startswith("IIOT_")})
-    subprocess.run(["sh", "-c", script], env=env, cwd=tmp_path, check=True, timeout=300)
-
-    # Every directory Grafana reads comes from that volume, and exists in the build.
-    mounted = {
-        m["mountPath"]: m["subPath"]
-        for m in server["volumeMounts"]
-        if m["name"] == build_mount["name"]
-    }
-    for target, sub in mounted.items():
-        assert (out / sub).is_dir(), f"{target}: the build has no {sub}"
-    provisioning = {Path(sub).name for target, sub in mounted.items() if "provisioning" in sub}
-    assert provisioning == {p.name for p in (out / "provisioning").iterdir()}
-    dashboards_at = next(t for t, sub in mounted.items() if sub == "dashboards")
-    providers = yaml.safe_load((out / "provisioning/dashboards/iiot.yaml").read_text())
-    for provider in providers["providers"]:
-        folder = Path(provider["options"]["path"]).relative_to(dashboards_at)
-        assert list((out / "dashboards" / folder).glob("*.json")), provider["name"]
-
-    # The datasource: the timescaledb Service as iiot_reader, the password from Grafana's env.
-    (source,) = yaml.safe_load((out / "provisioning/datasources/iiot.yaml").read_text())[
-        "datasources"
-    ]
-    host, port = source["url"].split(":")
-    service = named(demo, "Service")[host]
-    assert int(port) in {p["port"] for p in service["spec"]["ports"]}
-    assert (source["user"], source["jsonData"]["timescaledb"]) == ("iiot_reader", True)
-    assert source["secureJsonData"]["password"] == "${" + PASSWORD_ENV + "}"
-    password = next(v for v in server["env"] if v["name"] == PASSWORD_ENV)
-    assert password["valueFrom"]["secretKeyRef"]["key"] == "PG_READER_PASSWORD"
