@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Roles and database of the pipeline: deploy/local/postgres/bootstrap.sql's statements (kustomize
-# cannot reach that file; tests/deploy/test_kubernetes.py holds the two equal), with the
+# cannot reach that file; tests/deploy/test_kubernetes_scripts.py holds them equal), with the
 # passwords from the Secret and the TimescaleDB extension made by the superuser. The postgres
 # entrypoint runs it once, on an empty volume, after the image's own scripts. It is idempotent,
 # so it may be run again, e.g. after changing the passwords in the Secret:
