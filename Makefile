@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PGLITE := deploy/local/pglite
 KUSTOMIZE_VERSION := v5.8.1
+GO     ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 KUSTOMIZE := $(VENV)/.kustomize-$(KUSTOMIZE_VERSION)
 
 .PHONY: install tools demo test lint unit stack-up stack-down clean
@@ -23,7 +24,7 @@ tools:
 
 # kustomize (Go module proxy) renders deploy/kubernetes in the tests; built once into the venv.
 $(KUSTOMIZE): | $(VENV)/.installed
-	GOBIN=$(abspath $(BIN)) GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	GOBIN=$(abspath $(BIN)) GOTOOLCHAIN=local $(GO) install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	touch $@
 
 # The WASM TimescaleDB (npm) that tests the TimescaleDB path of the migrations.
