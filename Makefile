@@ -32,9 +32,10 @@ $(PGLITE)/node_modules/.installed: $(PGLITE)/package-lock.json
 	cd $(PGLITE) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## The main job: the whole pipeline for a few minutes, then its summary (`iiot demo`;
+## The main job: the whole pipeline for a few minutes, then its summary (`iiot demo`; it needs
+## only the venv, `iiot stack up` installs the services;
 ## options through DEMO_ARGS, e.g. make demo DEMO_ARGS="--devices 100 --speed 30").
-demo: install
+demo: $(VENV)/.installed
 	$(BIN)/iiot demo $(DEMO_ARGS)
 
 ## Everything CI runs: install, start the services, lint, all tests.
