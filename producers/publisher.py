@@ -2,13 +2,16 @@
 
 Three modes, one order. LIVE: records go straight to the Kafka client (idempotent, acks=all,
 compressed, batched). When the broker goes away (all brokers down, a record failed, or no
-acknowledgement for `stall_s`) the publisher purges what the client still holds, writes it
-to the spool in the order it was handed over, and from then on SPOOLING appends every new
-record behind it. When the
-broker answers again DRAINING sends the spool, oldest first, while new records keep
-queueing behind in the spool; once the last spooled row is in the client, LIVE again — new
-records now queue behind the drained ones inside the client. So per key (= per partition)
-the order never breaks across the live/spool boundary.
+progress for `stall_s`) the publisher purges what the client still holds, writes it to the
+spool in the order it was handed over (producers/held.py), and from then on SPOOLING appends
+every new record behind it. When the broker answers again DRAINING sends the spool, oldest
+first, in rounds, while new records keep queueing behind in the spool; the round that
+reaches the spool's end is waited for on the spot, and with the client and the spool both
+empty, LIVE again. So per key (= per partition) the order never breaks across the
+live/spool boundary.
+
+The client reports failures only: what it delivered is what it was given, less what it
+holds and what came back (`_count`).
 
 The hot path writes nothing to disk. What is durable (see docs/producer.md): a record is
 *accepted* once the broker acknowledged it or the spool committed it; `flush()` makes every
@@ -21,7 +24,6 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections import defaultdict, deque
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -36,6 +38,7 @@ from iiot.contract import ContractError, dead_letter, decode, encode
 from iiot.messages import DeviceBirth, Sample
 from iiot.settings import Settings, get_settings
 from iiot.topics import Topic
+from producers.held import Held, Returned
 from producers.kafka_client import client_config, transient
 from producers.probe import BrokerProbe
 from producers.seqs import SeqBook
@@ -46,8 +49,6 @@ log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-
-_Held = tuple[int, int, bytes | None]  # (handover number, event time, value)
 
 
 class Mode(StrEnum):
@@ -76,7 +77,7 @@ class Publisher:
         stall_s: float = 10.0,
         spool_batch: int = 10_000,
         spool_every_s: float = 0.1,
-        drain_window: int = 100_000,
+        drain_round: int = 20_000,
         config: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings or get_settings()
@@ -86,24 +87,22 @@ class Publisher:
         self.counters = Counters()
         self._config = {**client_config(self.settings), **(config or {})}
         self._config["error_cb"] = self._on_error
-        self._config["on_delivery"] = self._on_delivery
+        self._config["on_delivery"] = self._on_failure  # only failures are reported
         self._producer = Producer(self._config)
+        self._held = Held(self._config["queue.buffering.max.messages"])
         self._names = {topic: topics.name(topic, self.settings) for topic in Topic}
         self._stall_s, self._spool_batch, self._spool_every_s = stall_s, spool_batch, spool_every_s
-        self._drain_window = drain_window
+        self._drain_round = drain_round
         self._rate = Rate()
         self._probe = BrokerProbe(self.settings.kafka_bootstrap)
         self._buffer: list[Record] = []  # new records on their way into the spool
         self._buffer_since = 0.0
-        self._in_client = 0  # records the Kafka client holds, awaiting their delivery report
-        self._drained_ids: list[int] = []  # spool rows Kafka has, to delete
-        # What the client holds, per (topic, key) in handover order: (handover number, event
-        # time, value). Acknowledgements come in that order per partition, so each pops the
-        # oldest. What is left when the client gives records back is exactly those records:
-        # sorted by handover number they go to the spool in their original order, whatever
-        # order the client reports them in (it does not keep it for purged records, nor
-        # their timestamps), and with their event time.
-        self._in_flight: defaultdict[tuple[str, bytes | None], deque[_Held]] = defaultdict(deque)
+        # Records given to the client, live and from the spool, and how many of each came
+        # back failed; the rest was delivered once the client no longer holds it.
+        self._live_sent = self._live_failed = self._live_refused = 0
+        self._drain_sent = self._drain_failed = 0
+        self._returned: list[Returned] = []  # live records the client gave back
+        self._round = 0  # spool rows in the client (the current drain round)
         self._cursor = 0  # the last spool row handed to the client while draining
         self._outage = self._fatal = False
         self._progress = (0, time.monotonic())  # (delivered, when it last moved)
@@ -130,9 +129,8 @@ class Publisher:
             except BufferError:
                 self._produce_when_room(name, key, value, timestamp_ms)
             else:
-                self._in_flight[name, key].append((counters.handed, timestamp_ms, value))
-                counters.sent += 1
-                self._in_client += 1
+                self._held.append((counters.handed, name, key, value, timestamp_ms))
+                self._live_sent += 1
         self._since_poll += 1
         if self._since_poll >= 1_000:
             self.poll(0)
@@ -180,8 +178,9 @@ class Publisher:
         (publish() does, every 1,000 records) and while idle."""
         self._since_poll = 0
         self._producer.poll(timeout_s)
+        in_client = self._count()
         now = time.monotonic()
-        if self.counters.delivered != self._progress[0] or not self._in_client:
+        if self.counters.delivered != self._progress[0] or not in_client:
             self._progress = (self.counters.delivered, now)
         elif self.mode is not Mode.SPOOLING and now - self._progress[1] > self._stall_s:
             log.warning("no acknowledgement from Kafka for %.0f s: spooling", self._stall_s)
@@ -190,9 +189,6 @@ class Publisher:
             self._spool_from_now_on()
         if self._buffer and now - self._buffer_since >= self._spool_every_s:
             self._commit_buffer()
-        if self._drained_ids:
-            self.spool.delete(self._drained_ids)
-            self._drained_ids.clear()
         if self.mode is Mode.SPOOLING and self._probe.up.is_set():
             log.info("Kafka answers again: draining %d spooled records", len(self.spool))
             self.mode, self._cursor = Mode.DRAINING, 0
@@ -210,14 +206,14 @@ class Publisher:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             self.poll(0.05)
-            if self.mode is Mode.LIVE and not self._in_client:
+            if self.mode is Mode.LIVE and not len(self._producer):
                 break
             if self.mode is Mode.SPOOLING and not wait_for_broker:
                 break
-        if self._in_client:
+        if len(self._producer):
             self._spool_from_now_on(outage=False)
         self._commit_buffer()
-        self.poll(0)  # deletes the rows acknowledged last
+        self._count()
         return len(self.spool)
 
     def close(self, timeout_s: float = 10.0) -> int:
@@ -247,9 +243,8 @@ class Publisher:
                 self._producer.produce(name, value, key, timestamp=ts)
             except BufferError:
                 continue
-            self._in_flight[name, key].append((self.counters.handed, ts, value))
-            self.counters.sent += 1
-            self._in_client += 1
+            self._held.append((self.counters.handed, name, key, value, ts))
+            self._live_sent += 1
             return
 
     def _to_spool(self, record: Record) -> None:
@@ -278,15 +273,15 @@ class Publisher:
         self.mode = Mode.SPOOLING
         self._producer.purge(in_queue=True, in_flight=True, blocking=True)
         deadline = time.monotonic() + 10
-        while self._in_client and time.monotonic() < deadline:
+        while len(self._producer) and time.monotonic() < deadline:
             self._producer.poll(0.05)  # serve every report: none may come after we spool
         self._outage = False  # reports of purged records speak of this same outage
-        held = sorted(
-            (entry, topic, key) for (topic, key), held in self._in_flight.items() for entry in held
-        )
-        self._in_flight.clear()
-        for (_, ts, value), topic, key in held:
-            self._to_spool(Record(topic, key, value, ts))
+        if self._round:  # its rows stay in the spool: those Kafka had will go again
+            self.counters.taken_back += self._round
+            self._round = 0
+        for record in self._held.take_back(self._returned):
+            self._to_spool(record)
+        self._returned = []
         if self._fatal:  # an idempotent producer in a fatal state takes nothing more
             self._producer = Producer(self._config)
             self._fatal = False
@@ -294,11 +289,14 @@ class Publisher:
         self._probe.watch()
 
     def _drain(self) -> None:
-        room = self._drain_window - self._in_client
-        if room <= 0:
-            return
+        """Send the spool in rounds; a round's rows are deleted once the client holds none."""
+        if self._round:
+            if len(self._producer):
+                return  # the round is still on its way
+            self.spool.delete_upto(self._cursor)
+            self._round = 0
         self._commit_buffer()  # new records must be in the spool before we look for its end
-        rows = self.spool.read(self._cursor, min(room, 5_000))
+        rows = self.spool.read(self._cursor, self._drain_round)
         if not rows:
             self.mode = Mode.LIVE
             self._probe.idle()
@@ -314,47 +312,49 @@ class Publisher:
                     on_delivery=functools.partial(self._on_drained, row.id),
                 )
             except BufferError:
-                return  # the rest on the next poll
+                return  # the rest in the next round
             self._cursor = row.id
-            self.counters.sent += 1
-            self._in_client += 1
+            self._drain_sent += 1
+            self._round += 1
+        if len(rows) < self._drain_round:
+            # The spool's end is in the client. Wait for it here, before anything new can
+            # queue up behind it in the spool: then both are empty and we are live again.
+            deadline = time.monotonic() + self._stall_s
+            while len(self._producer) and not self._outage and time.monotonic() < deadline:
+                self._producer.poll(0.05)
+            if not len(self._producer) and not self._outage:
+                self._drain()
 
-    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
-        self._in_client -= 1
-        if err is None:
-            self.counters.delivered += 1
-            self.counters.accepted += 1
-            held = self._in_flight[msg.topic(), msg.key()]
-            if held:  # (empty only if a purge gave up waiting for this report)
-                held.popleft()
-        elif transient(err):  # it stays held: _spool_from_now_on spools it, in order
+    def _count(self) -> int:
+        """Bring the counters up to date; the records the client holds."""
+        in_client = len(self._producer)
+        live_held, drain_held = (0, in_client) if self._round else (in_client, 0)
+        live = self._live_sent - self._live_failed - live_held
+        counters = self.counters
+        counters.sent = self._live_sent + self._drain_sent
+        counters.drained = self._drain_sent - self._drain_failed - drain_held
+        counters.delivered = live + counters.drained
+        counters.accepted = live + counters.spooled + self._live_refused
+        return in_client
+
+    def _on_failure(self, err: KafkaError, msg: Message) -> None:
+        """A live record came back (the client reports nothing else)."""
+        self._live_failed += 1
+        if transient(err):  # spooled, in order, by _spool_from_now_on
             self._outage = True
             self.counters.taken_back += 1
+            self._returned.append((msg.topic(), msg.key(), msg.value()))
         else:
-            self.counters.accepted += 1
-            self._refused(err, msg, self._forget(msg))
+            self._live_refused += 1
+            self._refused(err, msg, self._held.event_time(msg.topic(), msg.key(), msg.value()))
 
-    def _forget(self, msg: Message) -> int | None:
-        """Stop holding a record refused for good; its event time."""
-        held, value = self._in_flight[msg.topic(), msg.key()], msg.value()
-        for entry in held:
-            if entry[2] == value:
-                held.remove(entry)
-                return entry[1]
-        return None
-
-    def _on_drained(self, row_id: int, err: KafkaError | None, msg: Message) -> None:
-        self._in_client -= 1
-        if err is None:
-            self.counters.delivered += 1
-            self.counters.drained += 1
-            self._drained_ids.append(row_id)
-        elif transient(err):
-            self._outage = True  # the row stays in the spool; draining starts over from it
-            self.counters.taken_back += 1
+    def _on_drained(self, row_id: int, err: KafkaError, msg: Message) -> None:
+        """A spool row came back: it stays in the spool, or is dead-lettered if refused."""
+        self._drain_failed += 1
+        if transient(err):
+            self._outage = True  # the row stays; draining starts over from the oldest
         else:
-            self._drained_ids.append(row_id)
-            self._refused(err, msg, None)
+            self._refused(err, msg, None)  # deleted with its round
 
     def _refused(self, err: KafkaError, msg: Message, timestamp_ms: int | None) -> None:
         self.counters.failed += 1

@@ -102,6 +102,12 @@ class Spool:
             cursor = self._db.executemany("DELETE FROM spool WHERE id = ?", params)
         self._rows -= cursor.rowcount
 
+    def delete_upto(self, last_id: int) -> None:
+        """Forget every row up to `last_id` (a drained round), in one statement."""
+        with self._db:
+            cursor = self._db.execute("DELETE FROM spool WHERE id <= ?", (last_id,))
+        self._rows -= cursor.rowcount
+
     def close(self) -> None:
         self._db.close()
         fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
