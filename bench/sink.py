@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 import uuid
@@ -36,7 +35,7 @@ from iiot.contract import encode
 from iiot.messages import Sample
 from iiot.settings import Settings
 from iiot.topics import Topic
-from sinks.consumer import GIL_SWITCH_INTERVAL_S, Sink
+from sinks.consumer import Sink, tune_interpreter
 from sinks.migrate import migrate
 from sinks.partitions import maintain
 from sinks.sink_status import SinkStats
@@ -159,11 +158,11 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--naive-rows", type=int, default=20_000)
     args = parser.parse_args()
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)  # as `iiot sink` does
 
     run = uuid.uuid4().hex[:6]
     settings = Settings(topic_prefix=f"bench-{run}.", sink_batch_rows=50_000, sink_batch_s=1.0)
     samples = make_samples(args.rows, args.devices)
+    tune_interpreter()  # as `iiot sink` does; the test data is out of the collector's way
     print(f"load before: {os.getloadavg()[0]:.2f} (1-min avg, {os.cpu_count()} cores)")
     kafka_admin.ensure_topics(settings)
     schemas = [f"bench_{run}_{kind}" for kind in ("copy", "sink", "naive")]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from typing import Annotated
 
@@ -98,10 +97,8 @@ def sink(
     """Consume the pipeline's topics into the database until Ctrl-C; a status line every 5 s."""
     if ctx.invoked_subcommand is not None:
         return
-    from sinks.consumer import GIL_SWITCH_INTERVAL_S, Sink
+    from sinks.consumer import Sink, tune_interpreter
     from sinks.flusher import SinkAborted
-
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
 
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     settings = get_settings()
@@ -121,6 +118,7 @@ def sink(
     err_console.print(
         f"sink: {settings.kafka_bootstrap} → schema {schema}; Ctrl-C stops (twice: at once)"
     )
+    tune_interpreter()
     try:
         sink_.run(until=stop.is_set)
     except SinkAborted as exc:
