@@ -118,6 +118,12 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
         validate: Annotated[
             bool, typer.Option(help="Also validate the simulator's valid samples at the edge.")
         ] = False,
+        workers: Annotated[
+            int,
+            typer.Option(
+                min=1, help="Processes, each with its share of the devices and its own spool."
+            ),
+        ] = 1,
         quiet: Annotated[bool, typer.Option(help="No live display, only the summary.")] = False,
         as_json: Annotated[
             bool, typer.Option("--json", help="Summary as one JSON object (implies --quiet).")
@@ -134,6 +140,10 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
         except ValidationError as exc:
             err_console.print(f"[bold red]error:[/] {one_line(exc)}", highlight=False)
             raise typer.Exit(2) from None
+        pace_s = parse_speed(speed)
+        if workers > 1:
+            _run_workers(kit, options, pace_s, workers, spool, validate, quiet, as_json)
+            return
         from producers.run import SimulateRun  # confluent-kafka: only when the command runs
         from producers.spool import SpoolLocked
 
@@ -143,16 +153,47 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
             err_console.print(f"[bold red]error:[/] {exc}; give this run its own --spool")
             raise typer.Exit(1) from None
         samples = simulation.run()
-        events = kit.pace(samples, parse_speed(speed))
+        events = kit.pace(samples, pace_s)
         with _stop_on_ctrl_c() as stop, Live(console=console, refresh_per_second=4) as live:
             if quiet or as_json:
                 live.stop()
-            run.publish_all(events, stop, None if quiet or as_json else live.update)
+            run.publish_all(
+                events, stop, None if quiet or as_json else lambda: live.update(run.panel())
+            )
         for generator in (events, samples):  # stopped early: the simulator closes its report
             getattr(generator, "close", lambda: None)()
         run.finish(console, simulation.injected, as_json=as_json)
 
     return simulate
+
+
+def _run_workers(
+    kit: SimulatorKit,
+    options: dict[str, Any],
+    speed: float | None,
+    workers: int,
+    spool: Path | None,
+    validate: bool,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """`--workers N`: the devices dealt over N processes (producers/workers.py)."""
+    from producers.run import print_summary
+    from producers.workers import Workers
+
+    settings = get_settings()
+    spool = spool or settings.spool_path or Path.cwd() / ".spool/producer.sqlite"
+
+    def make_events(worker: int, of: int) -> tuple[Simulation, Iterator[Event]]:
+        simulation = kit.Simulation(kit.SimulationOptions(**options, shard=worker, shards=of))
+        return simulation, kit.pace(simulation.run(), speed)
+
+    pool = Workers(make_events, workers, settings, Path(spool), validate=validate)
+    with _stop_on_ctrl_c() as stop, Live(console=console, refresh_per_second=4) as live:
+        if quiet or as_json:
+            live.stop()
+        pool.follow(stop, None if quiet or as_json else lambda: live.update(pool.panel()))
+    print_summary(console, pool.summary(), as_json=as_json)
 
 
 class _stop_on_ctrl_c:

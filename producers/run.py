@@ -19,15 +19,17 @@ from iiot.topics import Topic
 from iiot.types import format_ts
 from producers.display import faults_table, live_panel, summary_table
 from producers.publisher import Publisher, ReadingRejected
+from producers.stats import Counters
 
 _REFRESH_S = 0.25
 
 
 class SimulateRun:
-    def __init__(self, settings: Settings, spool: Path | None, *, validate: bool) -> None:
-        # Topics are created if Kafka answers; if not, the spool takes everything.
-        with contextlib.suppress(kafka_admin.BrokerUnreachable, KafkaException, TimeoutError):
-            kafka_admin.ensure_topics(settings, timeout_s=3)
+    def __init__(
+        self, settings: Settings, spool: Path | None, *, validate: bool, topics: bool = True
+    ) -> None:
+        if topics:
+            ensure_topics(settings)
         self.publisher = Publisher(settings, spool)
         self.validate = validate
         self.started = time.monotonic()
@@ -37,9 +39,10 @@ class SimulateRun:
         self,
         events: Iterable[Any],
         stop: Mapping[str, bool],
-        show: Callable[[RenderableType], None] | None,
+        tick: Callable[[], None] | None,
     ) -> None:
-        """Publish until the events end or Ctrl-C; poll and redraw every quarter second."""
+        """Publish until the events end or `stop`; poll and `tick` (redraw) every quarter
+        second, and once at the end."""
         publisher, publish = self.publisher, self.publisher.publish
         telemetry, validate = Topic.TELEMETRY, self.validate
         next_refresh = time.monotonic() + _REFRESH_S
@@ -55,44 +58,65 @@ class SimulateRun:
                 next_refresh = now + _REFRESH_S
                 self.simulated_ms = event.timestamp_ms
                 publisher.poll(0)
-                if show is not None:
-                    show(self.panel())
+                if tick is not None:
+                    tick()
                 if stop["stop"]:
                     break
-        if show is not None:
-            show(self.panel())
+        if tick is not None:
+            tick()
+
+    def simulated_text(self) -> str:
+        """How far the simulated clock has come."""
+        if not self.simulated_ms:
+            return "–"
+        return format_ts(datetime.fromtimestamp(self.simulated_ms / 1000, UTC))
 
     def panel(self) -> RenderableType:
         publisher = self.publisher
-        simulated = (
-            format_ts(datetime.fromtimestamp(self.simulated_ms / 1000, UTC))
-            if self.simulated_ms
-            else "–"
-        )
         return live_panel(
             publisher.counters,
             publisher.rate(),
             publisher.mode.value,
             len(publisher.spool),
-            simulated,
+            self.simulated_text(),
             time.monotonic() - self.started,
         )
 
     def finish(self, console: Console, injected: Any, *, as_json: bool = False) -> None:
         """Flush (spooling what Kafka does not take in time) and print the summary."""
+        print_summary(console, self.close(injected), as_json=as_json)
+
+    def close(self, injected: Any) -> dict[str, Any]:
+        """Flush (spooling what Kafka does not take in time); the run's summary."""
         left = self.publisher.close(timeout_s=30)
-        wall_s = time.monotonic() - self.started
         counters = self.publisher.counters
-        if as_json:
-            summary = {f: getattr(counters, f) for f in counters.__slots__}
-            summary |= {"left_in_spool": left, "wall_s": round(wall_s, 3)}
-            summary["injected"] = {"samples": injected.samples, **injected.counts}
-            console.print(json.dumps(summary), soft_wrap=True, highlight=False)
-            return
-        console.print(summary_table(counters, left, wall_s))
-        console.print(faults_table(injected.samples, injected.missing_samples, injected.counts))
-        if left:
-            console.print(
-                f"[yellow]{left:,} records wait in the spool {self.publisher.spool.path}; "
-                "the next run sends them first.[/]"
-            )
+        summary: dict[str, Any] = {f: getattr(counters, f) for f in counters.__slots__}
+        summary |= {"left_in_spool": left, "wall_s": round(time.monotonic() - self.started, 3)}
+        summary["injected"] = {"samples": injected.samples, **injected.counts}
+        summary["missing_samples"] = injected.missing_samples
+        summary["spools"] = [str(self.publisher.spool.path)] if left else []
+        return summary
+
+
+def ensure_topics(settings: Settings) -> None:
+    """Create the topics if Kafka answers; if not, the spool takes everything."""
+    with contextlib.suppress(kafka_admin.BrokerUnreachable, KafkaException, TimeoutError):
+        kafka_admin.ensure_topics(settings, timeout_s=3)
+
+
+def print_summary(console: Console, summary: dict[str, Any], *, as_json: bool) -> None:
+    """One JSON object, or the tables of what became of the records and what was injected."""
+    if as_json:
+        shown = {k: v for k, v in summary.items() if k not in ("missing_samples", "spools")}
+        console.print(json.dumps(shown), soft_wrap=True, highlight=False)
+        return
+    counters = Counters(**{f: summary[f] for f in Counters.__slots__})
+    left, injected = summary["left_in_spool"], dict(summary["injected"])
+    console.print(summary_table(counters, left, summary["wall_s"]))
+    samples = injected.pop("samples")
+    console.print(faults_table(samples, summary["missing_samples"], injected))
+    if left:
+        console.print(
+            f"[yellow]{left:,} records wait in the spool {', '.join(summary['spools'])}; "
+            "the next run sends them first.[/]"
+        )

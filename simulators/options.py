@@ -62,6 +62,17 @@ class SimulationOptions(BaseModel):
     faults: FaultRates = FaultRates()
     grace_s: int = Field(120, ge=0, description="The pipeline's grace; late = beyond it.")
     future_tolerance_s: int = Field(300, ge=0, description="Skewed samples lie beyond it.")
+    # A share of the province for one of several processes (`iiot simulate --workers`):
+    # devices shard, shard + shards, shard + 2 × shards, … Each device's records are the
+    # same whichever shard makes them.
+    shard: int = Field(0, ge=0, description="Which share of the devices this run makes.")
+    shards: int = Field(1, ge=1, description="Into how many shares the devices are dealt.")
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> SimulationOptions:
+        if self.shard >= self.shards:
+            raise ValueError(f"shard {self.shard} of {self.shards}: shards count from 0")
+        return self
 
     @property
     def start_ms(self) -> int:

@@ -144,7 +144,8 @@ class Simulation:
 
     def __init__(self, options: SimulationOptions) -> None:
         self.options = options
-        self.devices = build_province(options.devices, options.seed)
+        province = build_province(options.devices, options.seed)
+        self.devices = province[options.shard :: options.shards]
         self.injected = FaultReport()
         self._end_ms = sys.maxsize
         self._plan = FaultPlan(options.faults)

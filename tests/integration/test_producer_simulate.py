@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from iiot import kafka_admin, topics
 from iiot.contract import ContractError, decode
 from iiot.messages import Sample
 from iiot.settings import Settings
+from simulators import FaultRates, Simulation, SimulationOptions
 from tests.integration.telemetry_reader import read_topic
 
 pytestmark = pytest.mark.integration
@@ -62,3 +64,47 @@ def test_simulate_publishes_every_record_and_passes_injected_faults_through(
     assert malformed == injected["malformed"]
     births = read_topic(own_prefix, topics.name(topics.Topic.REGISTRY, own_prefix), DEVICES)
     assert len(births) == DEVICES
+
+
+@pytest.fixture
+def workers_prefix(kafka: Settings) -> Iterator[Settings]:
+    settings = kafka.model_copy(update={"topic_prefix": f"{kafka.topic_prefix}workers."})
+    yield settings
+    kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+
+
+def test_simulate_with_workers_publishes_each_device_as_one_process_would(
+    workers_prefix: Settings, tmp_path: Path
+) -> None:
+    """`--workers 2`: each device's records arrive exactly as a single-process run makes
+    them, in order; every worker has its own spool next to the one given."""
+    command = [sys.executable, "-m", "iiot.cli", "simulate", "--devices", str(DEVICES)]
+    command += ["--speed", "max", "--duration", "600", "--json", "--workers", "2"]
+    command += ["--fault", "duplicate=0.01", "--fault", "out_of_order=0.01", "--seed", "5"]
+    command += ["--spool", str(tmp_path / "spool.sqlite")]
+    env = dict(os.environ, IIOT_TOPIC_PREFIX=workers_prefix.topic_prefix)
+    env["IIOT_KAFKA_BOOTSTRAP"] = workers_prefix.kafka_bootstrap
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["workers"] == 2
+    assert summary["delivered"] == summary["handed"] == summary["accepted"]
+    assert {p.name for p in tmp_path.glob("*.sqlite")} == {"spool.sqlite", "spool.w1.sqlite"}
+
+    options = SimulationOptions(
+        devices=DEVICES,
+        duration_s=600,
+        seed=5,
+        faults=FaultRates(duplicate=0.01, out_of_order=0.01),
+    )
+    expected: defaultdict[bytes, list[bytes]] = defaultdict(list)
+    for event in Simulation(options).run():
+        if event.topic is topics.Topic.TELEMETRY:
+            expected[event.key].append(event.value)
+    telemetry = summary["handed"] - DEVICES
+    assert telemetry == sum(len(v) for v in expected.values())
+    arrived: defaultdict[bytes, list[bytes]] = defaultdict(list)
+    topic = topics.name(topics.Topic.TELEMETRY, workers_prefix)
+    for message in read_topic(workers_prefix, topic, telemetry):
+        arrived[message.key()].append(message.value())
+    assert arrived == expected
