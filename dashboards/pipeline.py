@@ -13,8 +13,9 @@ UID = "iiot-pipeline"
 TITLE = t("数据管道健康", "Pipeline health")
 # Arrival (`arrived_at`, the database's clock when the sink wrote the row) says whether data
 # flows now; event time says how late it is. Arrivals are looked up through event time too:
-# partitions and chunks are pruned by it (TimescaleDB's compressed chunks cannot be searched
-# by arrival at all), so a row whose event time is over a day before the range is not counted.
+# partitions and chunks are pruned by it (a compressed TimescaleDB chunk would be decompressed
+# whole to be searched by arrival), so a row whose event time is over a day before the range
+# is not counted.
 LOOKBACK = "INTERVAL '1 day'"
 
 
