@@ -16,8 +16,10 @@ a recovery every restored window is emitted again under its same revision.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import faust
@@ -31,6 +33,7 @@ from iiot.results import Alarm, OeeWindow
 from iiot.settings import Settings
 from iiot.topics import Topic
 from streams.alarms import AlarmRules, AlarmState
+from streams.batch import Batch, Batches, Outbox, send_all
 from streams.device_state import DeviceConfig, DeviceState, Emitted, Outcome
 from streams.ingest import FutureGuard, Source, read_birth, read_sample
 from streams.rollup_state import RollupState
@@ -40,6 +43,10 @@ T = TypeVar("T")
 
 SWEEP_EVERY_MS = 5_000  # of event time, per partition: how often to look for silent devices
 MAX_HELD_PER_DEVICE = 1_000  # samples waiting for their device's birth
+# Records per batch at most; a batch is also written on the emit timer (the checkpoint, as
+# Quix Streams has one): each touched device's state is written once per batch, so bigger
+# batches mean fewer changelog records, and the timer bounds what a batch adds to latency.
+BATCH_MAX = 20_000
 
 
 class Decoded(Generic[T]):
@@ -60,6 +67,9 @@ class Decoded(Generic[T]):
 
 def create_app(settings: Settings) -> faust.App:
     prefix = settings.topic_prefix
+    # Tables are in memory, yet Faust makes a data dir: not in the working directory.
+    datadir = Path(tempfile.gettempdir()) / "iiot-streams" / f"{prefix}iiot-streams"
+    datadir.parent.mkdir(exist_ok=True)
     app = faust.App(
         f"{prefix}iiot-streams",
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -75,10 +85,17 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.stream_session_timeout_s,
         broker_heartbeat_interval=max(settings.stream_session_timeout_s / 4, 1.0),
         producer_linger=0.005,
+        # A batch writes hundreds of device states (KBs each) at once: with 16 KB producer
+        # batches and one request in flight per partition, sends waited on round trips.
+        producer_max_batch_size=512 * 1024,
         web_enabled=False,
+        datadir=datadir,
+        stream_wait_empty=False,  # records of an unwritten batch are not acked: see batch.py
     )
     app.conf.table_cleanup_interval = 3600.0
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # its debug records cost ~5%
+    # Their debug records are made whatever the worker's level (~5% each): one per send.
+    for chatty in ("aiokafka", "faust.topics"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
     def topic(t: Topic, **kw: Any) -> faust.TopicT:
         return app.topic(topics.name(t, settings), key_type=bytes, value_type=bytes, **kw)
@@ -102,6 +119,7 @@ def create_app(settings: Settings) -> faust.App:
     )
 
     app.rollup_feed = feed  # type: ignore[attr-defined]
+    oee_topic, feed_topic = oee_out.get_topic_name(), feed.get_topic_name()
     n = settings.telemetry_partitions
     device_table = app.Table("device-state", partitions=n, key_type=str, value_type=bytes)
     birth_table = app.Table("births", partitions=n, key_type=str, value_type=bytes)
@@ -135,9 +153,9 @@ def create_app(settings: Settings) -> faust.App:
             ideal_cycle_s=birth.ideal_cycle_s,
         )
 
-    async def refuse(source: Source, error: ContractError) -> None:
+    def refuse(batch: Batch, source: Source, error: ContractError) -> None:
         counters[f"deadletter.{error.code}"] += 1
-        await deadletter_out.send(key=source.key, value=encode(source.refuse(error)))
+        batch.send(deadletter_out, source.key or b"", encode(source.refuse(error)))
 
     state_of = Decoded(device_table, lambda raw: DeviceState.loads(raw) if raw else DeviceState())
     alarms_of = Decoded(alarm_table, lambda raw: AlarmState.loads(raw) if raw else AlarmState())
@@ -146,23 +164,31 @@ def create_app(settings: Settings) -> faust.App:
     )
 
     @app.on_partitions_revoked.connect
-    async def drop_copies(*_args: Any, **_kwargs: Any) -> None:
+    async def hand_on(*_args: Any, **_kwargs: Any) -> None:
+        """Write the open batches and wait for them before the partitions move on (see
+        streams/batch.py); then drop the decoded copies: the tables are the truth."""
+        await device_batches.flush()
+        await member_batches.flush()
+        await app.producer.flush()
         for decoded in (state_of, alarms_of, config_for):
             decoded.copies.clear()
 
-    async def apply(config: DeviceConfig, sample: Sample) -> None:
+    def apply(batch: Batch, config: DeviceConfig, sample: Sample) -> None:
         device_id = sample.device_id
         state = state_of(device_id)
         reading = Reading.of(sample)
         try:
             outcome, changed, final = state.accept(reading, config)
         except Exception:
-            state_of.copies.pop(device_id, None)  # the table holds the state before this sample
+            # The table holds the state before this batch: redo the batch's earlier readings.
+            state = state_of.copies[device_id] = state_of.load(device_table.get(device_id))
+            for earlier in batch.readings.get(device_id, []):
+                state.accept(earlier, config)
             raise
         counters[outcome.value] += 1
         if outcome is Outcome.DUPLICATE:
             return
-        device_table[device_id] = state.dumps()
+        batch.readings[device_id].append(reading)
         dirty[device_id].update(changed)
         watched[device_id] = (partition_of[device_id], config.max_gap_ms)
         alarm_state = alarms_of(device_id)
@@ -171,22 +197,22 @@ def create_app(settings: Settings) -> faust.App:
         # Final windows leave the state now: emit them before the timer could miss them.
         for start, emitted in sorted(final.items()):
             dirty[device_id].discard(start)
-            window = await emit_device_window(device_id, start, emitted)
+            window = emit_device_window(batch.out, device_id, start, emitted)
             alarms += alarm_state.on_final_window(device_id, window, rules)
             end_ms = start + emitted.parts.window_ms
             alarms += alarm_state.on_counter_reset(device_id, emitted.parts.counter_resets, end_ms)
-        await save_alarms(device_id, before, alarm_state, alarms)
+        note_alarms(batch, device_id, before, alarm_state, alarms)
 
-    async def save_alarms(
-        device_id: str, before: tuple, state: AlarmState, alarms: list[Alarm]
+    def note_alarms(
+        batch: Batch, device_id: str, before: tuple, state: AlarmState, alarms: list[Alarm]
     ) -> None:
         if state.persistent() != before:  # the newest time alone is not worth a write
-            alarm_table[device_id] = state.dumps()
+            batch.alarms.add(device_id)
         for alarm in alarms:
-            await alarms_out.send(key=device_id.encode(), value=encode(alarm))
+            batch.send(alarms_out, device_id.encode(), encode(alarm))
         counters["alarms"] += len(alarms)
 
-    async def sweep_silent(partition: int) -> None:
+    def sweep_silent(batch: Batch, partition: int) -> None:
         """Offline alarms: devices of this partition silent beyond their max_gap."""
         now_ms = future.newest_ms[partition]
         if now_ms - swept_ms.get(partition, 0) < SWEEP_EVERY_MS:
@@ -199,9 +225,9 @@ def create_app(settings: Settings) -> faust.App:
             before = state.persistent()
             alarms = state.on_silence(device_id, now_ms, max_gap_ms)
             if alarms:
-                await save_alarms(device_id, before, state, alarms)
+                note_alarms(batch, device_id, before, state, alarms)
 
-    async def emit_device_window(device_id: str, start: int, emitted: Emitted) -> OeeWindow:
+    def emit_device_window(out: Outbox, device_id: str, start: int, emitted: Emitted) -> OeeWindow:
         window = oee_window(
             "device",
             device_id,
@@ -210,67 +236,84 @@ def create_app(settings: Settings) -> faust.App:
             revision=emitted.revision,
             late_samples=emitted.late_samples,
         )
-        await oee_out.send(key=window.key.encode(), value=encode(window))
+        key = window.key.encode()
+        out.append((oee_topic, key, encode(window), None))
         member = [device_id, start, emitted.revision, emitted.late_samples, emitted.parts.row()]
-        await feed.send(key=window.key.encode(), value=orjson.dumps(member))
+        out.append((feed_topic, key, orjson.dumps(member), None))
         counters["device_windows_emitted"] += 1
         return window
 
+    def take(batch: Batch, event: faust.EventT) -> None:
+        message = event.message
+        source = Source(
+            topic=topics.logical(message.topic, settings).value,
+            partition=message.partition,
+            offset=message.offset,
+            key=event.key,
+            value=event.value,
+            timestamp_ms=round(message.timestamp * 1000) if message.timestamp else None,
+        )
+        try:
+            ingest(batch, source)
+        except Exception as exc:  # a bug must not stop the pipeline: dead-letter, go on
+            log.exception("record %s:%s:%s failed", source.topic, source.partition, source.offset)
+            refuse(batch, source, ContractError("internal_error", f"{type(exc).__name__}: {exc}"))
+
+    async def write_devices(batch: Batch) -> None:
+        """The batch's state, one changelog record per touched device, then its results."""
+        for device_id in batch.readings:
+            state = state_of.copies[device_id]
+            batch.put(device_table, partition_of[device_id], device_id, state.dumps())
+        for device_id in batch.alarms:
+            alarm_state = alarms_of.copies[device_id]
+            batch.put(alarm_table, partition_of[device_id], device_id, alarm_state.dumps())
+        await send_all(app.producer, batch.out)
+
+    device_batches = Batches(write_devices, BATCH_MAX)
+
     @app.agent(inputs)
     async def devices(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            source = Source(
-                topic=topics.logical(message.topic, settings).value,
-                partition=message.partition,
-                offset=message.offset,
-                key=event.key,
-                value=event.value,
-                timestamp_ms=round(message.timestamp * 1000) if message.timestamp else None,
-            )
-            try:
-                await ingest(source)
-            except Exception as exc:  # a bug must not stop the pipeline: dead-letter, go on
-                log.exception(
-                    "record %s:%s:%s failed", source.topic, source.partition, source.offset
-                )
-                await refuse(
-                    source, ContractError("internal_error", f"{type(exc).__name__}: {exc}")
-                )
+        await device_batches.run(stream, take)
 
-    async def ingest(source: Source) -> None:
+    def ingest(batch: Batch, source: Source) -> None:
         """One record from iiot.registry or iiot.telemetry."""
         try:
             if source.topic == Topic.REGISTRY:
-                await register(read_birth(source), source.value or b"")
+                register(batch, source.partition, read_birth(source), source.value or b"")
                 return
             sample = read_sample(source)
             future.check(source.partition, sample)
         except ContractError as error:
-            await refuse(source, error)
+            refuse(batch, source, error)
             return
         partition_of[sample.device_id] = source.partition
-        await sweep_silent(source.partition)
+        sweep_silent(batch, source.partition)
         config = config_for(sample.device_id)
         if config is None:
-            await hold(source, sample.device_id)
+            hold(batch, source, sample.device_id)
             return
-        await apply(config, sample)
+        apply(batch, config, sample)
 
-    async def register(birth: DeviceBirth, raw: bytes) -> None:
-        birth_table[birth.device_id] = raw
-        config = config_for.copies[birth.device_id] = config_of(birth)
-        await feed.send(key=b"birth", value=raw)
+    def register(batch: Batch, partition: int, birth: DeviceBirth, raw: bytes) -> None:
+        device_id = birth.device_id
+        batch.put(birth_table, partition, device_id, raw)
+        config = config_for.copies[device_id] = config_of(birth)
+        batch.send(feed, b"birth", raw)
         counters["births"] += 1
-        held = held_table.pop(birth.device_id, None)
-        for held_raw in orjson.loads(held) if held else []:
-            await apply(config, decode(Sample, held_raw))  # validated when it was held
+        held = held_table.get(device_id)
+        if held is None:
+            return
+        batch.drop(held_table, partition, device_id)
+        partition_of[device_id] = partition
+        for held_raw in orjson.loads(held):
+            apply(batch, config, decode(Sample, held_raw))  # validated when it was held
 
-    async def hold(source: Source, device_id: str) -> None:
+    def hold(batch: Batch, source: Source, device_id: str) -> None:
         """Keep samples that came before their device's birth (a startup race), bounded."""
         held = orjson.loads(held_table.get(device_id) or b"[]")
         if len(held) >= MAX_HELD_PER_DEVICE:
-            await refuse(
+            refuse(
+                batch,
                 source,
                 ContractError(
                     "unknown_device",
@@ -280,45 +323,63 @@ def create_app(settings: Settings) -> faust.App:
             )
             return
         held.append((source.value or b"").decode())
-        held_table[device_id] = orjson.dumps(held)
+        batch.put(held_table, source.partition, device_id, orjson.dumps(held))
         counters["held"] += 1
 
     @app.timer(settings.stream_emit_interval_s)
     async def emit_device_windows() -> None:
         pending = list(dirty.items())
         dirty.clear()
+        out: Outbox = []
         for device_id, starts in pending:
             state = state_of(device_id)
             for start in sorted(starts):
                 emitted = state.windows.get(start)
                 if emitted is not None:  # else final, and emitted when it was dropped
-                    await emit_device_window(device_id, start, emitted)
+                    emit_device_window(out, device_id, start, emitted)
+        await send_all(app.producer, out)
 
     @device_table.on_recover
     async def re_emit_devices() -> None:
         for device_id, state_raw in device_table.items():
             dirty[device_id].update(DeviceState.loads(state_raw).windows)
 
+    def take_member(batch: Batch, event: faust.EventT) -> None:
+        if event.key == b"birth":
+            birth = decode(DeviceBirth, event.value)
+            batch.put(member_table, 0, f"birth:{birth.device_id}", event.value)
+            rollup.on_birth(birth)
+            return
+        batch.members[f"window:{event.key.decode()}"] = event.value  # the newest only
+        _add_member(rollup, event.value)
+        counters["members"] += 1
+
+    async def write_members(batch: Batch) -> None:
+        for key, value in batch.members.items():
+            batch.put(member_table, 0, key, value)
+        if counters["members"] - forgot_at[0] >= 1_000:
+            forgot_at[0] = counters["members"]
+            horizon = rollup.newest_ms - 2 * (settings.grace_s * 1000) - rollup.digitization_ms
+            forget(batch, horizon)
+        await send_all(app.producer, batch.out)
+
+    forgot_at = [0]  # members seen when old windows were last forgotten
+    member_batches = Batches(write_members, BATCH_MAX)
+
     @app.agent(feed)
     async def rollups(stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            if event.key == b"birth":
-                birth = decode(DeviceBirth, event.value)
-                member_table[f"birth:{birth.device_id}"] = event.value
-                rollup.on_birth(birth)
-                continue
-            member_table[f"window:{event.key.decode()}"] = event.value
-            _add_member(rollup, event.value)
-            horizon = rollup.newest_ms - 2 * (settings.grace_s * 1000) - rollup.digitization_ms
-            if counters["members"] % 1_000 == 0:
-                forget(horizon)
-            counters["members"] += 1
+        await member_batches.run(stream, take_member)
 
-    def forget(horizon_ms: int) -> None:
+    @app.timer(settings.stream_emit_interval_s)
+    async def write_batches() -> None:
+        await device_batches.flush()
+        await member_batches.flush()
+
+    def forget(batch: Batch, horizon_ms: int) -> None:
         rollup.forget_before(horizon_ms)
         for key in [k for k in member_table if k.startswith("window:")]:
             if _member_start(member_table[key]) + rollup.digitization_ms < horizon_ms:
-                del member_table[key]
+                batch.drop(member_table, 0, key)
 
     @member_table.on_recover
     async def rebuild_rollups() -> None:
@@ -332,10 +393,10 @@ def create_app(settings: Settings) -> faust.App:
     @app.timer(settings.stream_emit_interval_s)
     async def emit_rollups() -> None:
         oee, digitization = rollup.take_dirty()
-        for window in oee:
-            await oee_out.send(key=window.key.encode(), value=encode(window))
-        for window in digitization:
-            await digitization_out.send(key=window.key.encode(), value=encode(window))
+        out: Outbox = [(oee_topic, w.key.encode(), encode(w), None) for w in oee]
+        name = digitization_out.get_topic_name()
+        out += [(name, w.key.encode(), encode(w), None) for w in digitization]
+        await send_all(app.producer, out)
         counters["rollups_emitted"] += len(oee)
         counters["digitization_emitted"] += len(digitization)
 

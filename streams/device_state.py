@@ -187,12 +187,20 @@ class DeviceState:
         """
         assert self.newest_ms is not None
         horizon = self.newest_ms - config.grace_ms
-        keys = [r.ts_ms for r in self.readings]
-        last_before = bisect.bisect_left(keys, horizon) - 1
+        # Searched by key, not over a list of times built per sample: this runs per sample.
+        last_before = bisect.bisect_left(self.readings, horizon, key=_ts_ms) - 1
         if last_before < 0:
             return {}
         earliest_window = window_start(self.readings[last_before].ts_ms, config.window_ms)
-        keep_from = bisect.bisect_left(keys, earliest_window - config.max_gap_ms)
+        if (
+            self.windows
+            and min(self.windows) >= earliest_window
+            and (self.readings[0].ts_ms >= earliest_window - config.max_gap_ms)
+        ):
+            return {}  # nothing to drop: the usual case
+        keep_from = bisect.bisect_left(
+            self.readings, earliest_window - config.max_gap_ms, key=_ts_ms
+        )
         if keep_from > 0:
             del self.readings[:keep_from]
         final = {s: e for s, e in self.windows.items() if s < earliest_window}
@@ -231,3 +239,7 @@ class DeviceState:
             seen=set(data["s"]),
             late_samples=data["l"],
         )
+
+
+def _ts_ms(reading: Reading) -> int:
+    return reading.ts_ms

@@ -1,0 +1,106 @@
+"""Records in batches: what they changed, written and sent once per batch, then acked.
+
+Faust writes a changelog record for every table assignment, and the old worker sent each
+result as it came; per sample that was most of its time. Now each record is processed as it
+comes, but the state it changed is written once per batch (one changelog record per
+touched device, whatever its number of samples) and the results go out together.
+
+Why no state is lost: the stream does not ack its records itself (`noack()`); a batch's
+records are acked only after its changelog records and results are handed to the producer,
+and the consumer flushes the producer before it commits an offset
+(faust/transport/consumer.py, Consumer._commit_offsets: `producer.flush()`, then `_commit`).
+A crash before the commit replays the batch: its samples are then duplicates of the state
+already written, or apply again to the state before it. Records not yet acked when the
+worker stops or loses a partition are simply not committed (the app sets
+`stream_wait_empty=False`: Faust would otherwise wait for acks the stopped timer no longer
+gives); on a rebalance the app writes the open batch and flushes the producer before the
+partitions are handed on, so the next owner recovers all of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import faust
+from faust.serializers import codecs
+from faust.types import EventT
+
+from iiot.oee import Reading
+
+# (topic name, key, value, partition) to send; value None deletes, partition None: by key
+Outbox = list[tuple[str, bytes, bytes | None, int | None]]
+
+
+@dataclass(slots=True)
+class Batch:
+    events: list[EventT] = field(default_factory=list)  # to ack once written
+    # device → its readings accepted in this batch, in order: the devices whose state to
+    # write, and what to re-apply if a later sample of theirs fails half-way
+    readings: defaultdict[str, list[Reading]] = field(default_factory=lambda: defaultdict(list))
+    alarms: set[str] = field(default_factory=set)  # devices whose alarm state changed
+    members: dict[str, bytes] = field(default_factory=dict)  # roll-up members to write
+    out: Outbox = field(default_factory=list)
+
+    def send(self, topic: faust.TopicT, key: bytes, value: bytes) -> None:
+        self.out.append((topic.get_topic_name(), key, value, None))
+
+    def put(self, table: faust.Table, partition: int, key: str, value: bytes) -> None:
+        """`table[key] = value`, its changelog record sent with the batch's results.
+
+        The partition is named, not taken from the current event (a batch is written
+        outside any one record's processing), and the record goes straight to the
+        producer rather than through Faust's one-by-one send buffer."""
+        table.data[key] = value
+        self.out.append(
+            (table.changelog_topic.get_topic_name(), _key(table, key), value, partition)
+        )
+
+    def drop(self, table: faust.Table, partition: int, key: str) -> None:
+        """`del table[key]` (see `put`)."""
+        del table.data[key]
+        self.out.append((table.changelog_topic.get_topic_name(), _key(table, key), None, partition))
+
+
+class Batches:
+    """Feeds a stream's records to `process` and, every `max_records` records or when the
+    timer calls `flush`, hands the batch to `write` and acks its records."""
+
+    def __init__(self, write: Callable[[Batch], Awaitable[None]], max_records: int) -> None:
+        self.write, self.max_records = write, max_records
+        self.batch = Batch()
+        self.stream: faust.StreamT | None = None
+        self.lock = asyncio.Lock()  # one batch written at a time, in order
+
+    async def run(self, stream: faust.StreamT, process: Callable[[Batch, EventT], None]) -> None:
+        self.stream = stream.noack()
+        async for event in self.stream.events():
+            process(self.batch, event)
+            self.batch.events.append(event)
+            if len(self.batch.events) >= self.max_records:
+                await self.flush()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            batch, self.batch = self.batch, Batch()
+            if not batch.events:
+                return
+            await self.write(batch)
+            assert self.stream is not None
+            for event in batch.events:
+                await self.stream.ack(event)
+
+
+def _key(table: faust.Table, key: str) -> bytes:
+    """The key as Faust writes it to a changelog (and reads it back in a recovery)."""
+    return codecs.dumps(table.key_serializer, key)
+
+
+async def send_all(producer: faust.types.ProducerT, out: Outbox) -> None:
+    """Hand every record to the producer. Straight to the producer: `Topic.send` wraps
+    each record in futures and sensor calls that cost more than the send itself."""
+    send = producer.send
+    for topic, key, value, partition in out:
+        await send(topic, key, value, partition, None, None)
