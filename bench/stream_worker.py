@@ -13,17 +13,20 @@ offset. Topics get a `bench-<id>.` prefix and are deleted afterwards. Prints; no
 
     make bench-streams            (a venv of its own: quixstreams pins an older confluent-kafka)
     .venv-bench/bin/python bench/stream_worker.py [--devices 2000] [--samples 200000]
+        [--only faust] [--profile PATH]   (PATH: py-spy raw stacks of the worker; top printed)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -115,8 +118,8 @@ def watch(settings: Settings, group: str, process: subprocess.Popen, total: int)
                 raise RuntimeError(f"{process.args} exited with {process.returncode}")
         raise RuntimeError(f"{group} did not finish in 900 s")
     finally:
-        process.terminate()
-        process.wait(30)
+        process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT, not SIGTERM
+        process.wait(60)
 
 
 def bench_confluent(settings: Settings, total: int) -> float:
@@ -141,10 +144,41 @@ def bench_confluent(settings: Settings, total: int) -> float:
     return total / elapsed
 
 
+def faust_command(profile: str | None) -> list[str]:
+    worker = [sys.executable, "-m", "iiot.cli", "stream"]
+    if profile is None:
+        return worker
+    spy = Path(sys.executable).parent / "py-spy"
+    if not spy.exists():
+        spy = REPO / ".venv/bin/py-spy"
+    return [str(spy), "record", "--format", "raw", "--rate", "200", "-o", profile, "--", *worker]
+
+
+def print_profile(path: str, top: int = 25) -> None:
+    """The functions the worker spent its samples in: own time, and time under them."""
+    own, under, total = Counter(), Counter(), 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        n = int(count)
+        total += n
+        own[frames[-1]] += n
+        for frame in set(frames):
+            under[frame] += n
+    # Frames under nearly everything (the event loop, the CLI) say nothing.
+    under = Counter({frame: n for frame, n in under.items() if n < 0.75 * total})
+    for title, counts in (("own time", own), ("under it", under)):
+        print(f"\npy-spy, {title} (% of {total:,} samples)")
+        for frame, n in counts.most_common(top):
+            print(f"  {100 * n / total:5.1f}%  {frame}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=2_000)
     parser.add_argument("--samples", type=int, default=200_000)
+    parser.add_argument("--only", choices=["faust"], help="skip the peers")
+    parser.add_argument("--profile", help="record the worker with py-spy to this file")
     args = parser.parse_args()
     settings = Settings(topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.")
     kafka_admin.ensure_topics(settings)
@@ -156,10 +190,12 @@ def main() -> None:
     try:
         total = publish(settings, args.devices, args.samples)
         print(f"published {total:,} samples of {args.devices:,} devices; load {load()}")
-        rates = {"confluent-kafka consume + parse": bench_confluent(settings, total)}
-        print(f"  confluent-kafka loop  {rates['confluent-kafka consume + parse']:>10,.0f}/s")
+        rates = {}
+        if args.only is None:
+            rates["confluent-kafka consume + parse"] = bench_confluent(settings, total)
+            print(f"  confluent-kafka loop  {rates['confluent-kafka consume + parse']:>10,.0f}/s")
         faust = subprocess.Popen(
-            [sys.executable, "-m", "iiot.cli", "stream"],
+            faust_command(args.profile),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -168,6 +204,19 @@ def main() -> None:
             settings, f"{settings.topic_prefix}iiot-streams", faust, total
         )
         print(f"  iiot stream (Faust)   {rates['iiot stream (Faust)']:>10,.0f}/s; load {load()}")
+        if args.profile:
+            print_profile(args.profile)
+        group = f"{settings.topic_prefix}faust-floor"
+        floor = subprocess.Popen(
+            [sys.executable, str(REPO / "bench/faust_floor.py"), group],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        rates["Faust, batches of nothing"] = watch(settings, group, floor, total)
+        print(f"  Faust doing nothing   {rates['Faust, batches of nothing']:>10,.0f}/s")
+        if args.only:
+            return
         with tempfile.TemporaryDirectory() as state_dir:
             group = f"{settings.topic_prefix}quix-oee"
             quix = subprocess.Popen(
