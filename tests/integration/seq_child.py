@@ -13,19 +13,15 @@ import sys
 from iiot.settings import Settings
 from producers.publisher import Publisher
 from tests.integration.sample_maker import reading
+from tests.integration.spool_child import publish_reporting
 
 
 def main(bootstrap: str, prefix: str, spool: str, count: int, devices: int, run: str) -> None:
     settings = Settings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
     publisher = Publisher(settings, spool)
-    reported = 0
-    for index in range(count):
-        publisher.publish_reading(reading(index, devices, product=run))
-        if index % 500 == 0:
-            publisher.poll(0)
-            if publisher.counters.accepted != reported:
-                reported = publisher.counters.accepted
-                print(f"accepted {reported}", flush=True)
+    publish_reporting(
+        publisher, lambda index: publisher.publish_reading(reading(index, devices, run)), count
+    )
     publisher.close()
     print("done", flush=True)
 

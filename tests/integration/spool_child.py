@@ -9,6 +9,7 @@ left by an earlier run and prints `left N`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from iiot.settings import Settings
 from producers.publisher import Publisher
@@ -22,15 +23,22 @@ def main(bootstrap: str, prefix: str, spool: str, count: int, devices: int) -> N
         print(f"left {publisher.flush(60)}", flush=True)
         publisher.close()
         return
+    publish_reporting(
+        publisher, lambda index: publisher.publish_sample(sample(index, devices)), count
+    )
+    publisher.close()
+
+
+def publish_reporting(publisher: Publisher, publish: Callable[[int], object], count: int) -> None:
+    """`publish(index)` for each index, printing `accepted N` whenever that count moves."""
     reported = 0
     for index in range(count):
-        publisher.publish_sample(sample(index, devices))
+        publish(index)
         if index % 500 == 0:
             publisher.poll(0)
             if publisher.counters.accepted != reported:
                 reported = publisher.counters.accepted
                 print(f"accepted {reported}", flush=True)
-    publisher.close()
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,23 +32,30 @@ DEVICES = 20
 @pytest.fixture
 def own_prefix(kafka: Settings) -> Iterator[Settings]:
     """Topics of this test's own, which `iiot simulate` creates; deleted afterwards."""
-    settings = kafka.model_copy(update={"topic_prefix": f"{kafka.topic_prefix}simulate."})
+    prefix = f"{kafka.topic_prefix}simulate-{uuid.uuid4().hex[:6]}."
+    settings = kafka.model_copy(update={"topic_prefix": prefix})
     yield settings
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+
+
+def simulate(settings: Settings, spool: Path, *options: str) -> dict[str, Any]:
+    """`iiot simulate --speed max --duration 600 --json` with `options`: its summary."""
+    command = [sys.executable, "-m", "iiot.cli", "simulate", "--devices", str(DEVICES)]
+    command += ["--speed", "max", "--duration", "600", "--json", "--spool", str(spool)]
+    env = dict(os.environ, IIOT_TOPIC_PREFIX=settings.topic_prefix)
+    env["IIOT_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap
+    done = subprocess.run(
+        [*command, *options], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_simulate_publishes_every_record_and_passes_injected_faults_through(
     own_prefix: Settings, tmp_path: Path
 ) -> None:
-    command = [sys.executable, "-m", "iiot.cli", "simulate", "--devices", str(DEVICES)]
-    command += ["--speed", "max", "--duration", "600", "--json"]
-    command += ["--fault", "malformed=0.02", "--fault", "duplicate=0.01"]
-    command += ["--spool", str(tmp_path / "spool.sqlite")]
-    env = dict(os.environ, IIOT_TOPIC_PREFIX=own_prefix.topic_prefix)
-    env["IIOT_KAFKA_BOOTSTRAP"] = own_prefix.kafka_bootstrap
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    faults = ["--fault", "malformed=0.02", "--fault", "duplicate=0.01"]
+    summary = simulate(own_prefix, tmp_path / "spool.sqlite", *faults)
     assert summary["delivered"] == summary["handed"] == summary["accepted"]
     assert summary["spooled"] == summary["left_in_spool"] == summary["failed"] == 0
     injected = summary["injected"]
@@ -66,27 +75,14 @@ def test_simulate_publishes_every_record_and_passes_injected_faults_through(
     assert len(births) == DEVICES
 
 
-@pytest.fixture
-def workers_prefix(kafka: Settings) -> Iterator[Settings]:
-    settings = kafka.model_copy(update={"topic_prefix": f"{kafka.topic_prefix}workers."})
-    yield settings
-    kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
-
-
 def test_simulate_with_workers_publishes_each_device_as_one_process_would(
-    workers_prefix: Settings, tmp_path: Path
+    own_prefix: Settings, tmp_path: Path
 ) -> None:
     """`--workers 2`: each device's records arrive exactly as a single-process run makes
     them, in order; every worker has its own spool next to the one given."""
-    command = [sys.executable, "-m", "iiot.cli", "simulate", "--devices", str(DEVICES)]
-    command += ["--speed", "max", "--duration", "600", "--json", "--workers", "2"]
-    command += ["--fault", "duplicate=0.01", "--fault", "out_of_order=0.01", "--seed", "5"]
-    command += ["--spool", str(tmp_path / "spool.sqlite")]
-    env = dict(os.environ, IIOT_TOPIC_PREFIX=workers_prefix.topic_prefix)
-    env["IIOT_KAFKA_BOOTSTRAP"] = workers_prefix.kafka_bootstrap
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    options = ["--workers", "2", "--seed", "5"]
+    options += ["--fault", "duplicate=0.01", "--fault", "out_of_order=0.01"]
+    summary = simulate(own_prefix, tmp_path / "spool.sqlite", *options)
     assert summary["workers"] == 2
     assert summary["delivered"] == summary["handed"] == summary["accepted"]
     assert {p.name for p in tmp_path.glob("*.sqlite")} == {"spool.sqlite", "spool.w1.sqlite"}
@@ -104,7 +100,7 @@ def test_simulate_with_workers_publishes_each_device_as_one_process_would(
     telemetry = summary["handed"] - DEVICES
     assert telemetry == sum(len(v) for v in expected.values())
     arrived: defaultdict[bytes, list[bytes]] = defaultdict(list)
-    topic = topics.name(topics.Topic.TELEMETRY, workers_prefix)
-    for message in read_topic(workers_prefix, topic, telemetry):
+    topic = topics.name(topics.Topic.TELEMETRY, own_prefix)
+    for message in read_topic(own_prefix, topic, telemetry):
         arrived[message.key()].append(message.value())
     assert arrived == expected
