@@ -41,6 +41,7 @@ from iiot.topics import Topic
 from producers.held import Held, Returned
 from producers.kafka_client import client_config, transient
 from producers.probe import BrokerProbe
+from producers.readings import device_id_in, fields_without_seq
 from producers.seqs import SeqBook
 from producers.spool import Record, Spool
 from producers.stats import Counters, Rate
@@ -155,7 +156,7 @@ class Publisher:
         refused reading takes no seq.
         """
         raw = reading if isinstance(reading, bytes | str) else orjson.dumps(reading)
-        unnumbered = _fields_without_seq(reading, raw)
+        unnumbered = fields_without_seq(reading, raw)
         try:
             if unnumbered is None:
                 sample = decode(Sample, raw)
@@ -164,7 +165,7 @@ class Publisher:
         except ContractError as error:
             self.counters.invalid += 1
             value = raw.encode() if isinstance(raw, str) else raw
-            self._dead_letter(error, Topic.TELEMETRY, _device_id_in(value), value, None)
+            self._dead_letter(error, Topic.TELEMETRY, device_id_in(value), value, None)
             raise ReadingRejected(error.code, error.reason) from None
         if unnumbered is not None:
             sample = sample.model_copy(update={"seq": self.seqs.next(sample.device_id)})
@@ -393,29 +394,6 @@ class Publisher:
         if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
             self._outage = True
         log.log(logging.WARNING if err.fatal() else logging.DEBUG, "Kafka client: %s", err.str())
-
-
-def _fields_without_seq(
-    reading: bytes | str | Mapping[str, Any], raw: bytes | str
-) -> dict[str, Any] | None:
-    """The reading's fields if it is a JSON object without `seq`; else None (then it is
-    decoded as it came, and invalid JSON is refused there)."""
-    if isinstance(reading, Mapping):
-        return None if "seq" in reading else dict(reading)
-    try:
-        fields = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return fields if isinstance(fields, dict) and "seq" not in fields else None
-
-
-def _device_id_in(value: bytes) -> bytes | None:
-    """The device_id of a rejected reading, if it has one: the dead letter's key."""
-    try:
-        device_id = orjson.loads(value).get("device_id")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return device_id.encode() if isinstance(device_id, str) else None
 
 
 def _now_ms() -> int:
