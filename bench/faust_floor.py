@@ -16,7 +16,7 @@ import faust
 from iiot import topics
 from iiot.settings import get_settings
 from iiot.topics import Topic
-from streams.app import BATCH_MAX
+from streams.app import BATCH_MAX, CONSUMER_SETTINGS
 from streams.batch import Batch, Batches
 
 
@@ -35,6 +35,7 @@ def main(app_id: str) -> None:
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
         web_enabled=False,
+        **CONSUMER_SETTINGS,
         datadir=tempfile.mkdtemp(prefix="iiot-faust-floor-"),
     )
     telemetry = app.topic(topics.name(Topic.TELEMETRY, settings), key_type=bytes, value_type=bytes)

@@ -41,7 +41,8 @@ class Batch:
     # write, and what to re-apply if a later sample of theirs fails half-way
     readings: defaultdict[str, list[Reading]] = field(default_factory=lambda: defaultdict(list))
     alarms: set[str] = field(default_factory=set)  # devices whose alarm state changed
-    members: dict[str, bytes] = field(default_factory=dict)  # roll-up members to write
+    feed: list = field(default_factory=list)  # device windows for the roll-ups
+    members: dict[str, list] = field(default_factory=dict)  # roll-up members to write
     out: Outbox = field(default_factory=list)
 
     def send(self, topic: faust.TopicT, key: bytes, value: bytes) -> None:
