@@ -49,7 +49,12 @@ class Report(Protocol):
 class Simulation(Protocol):
     injected: Report
 
-    def run(self) -> Iterator[Event]: ...
+    def run(
+        self,
+        seq_base: Mapping[str, int] | None = None,
+        reserve: Callable[[dict[str, int]], None] | None = None,
+    ) -> Iterator[Event]: ...
+    def last_seqs(self) -> dict[str, int]: ...
 
 
 class SimulatorKit(Protocol):
@@ -87,6 +92,23 @@ def parse_faults(texts: Iterable[str]) -> dict[str, float]:
     return rates
 
 
+START_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
+def parse_start(text: str, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> datetime:
+    """`now` (the wall clock, to the second: event time that follows it, as a long-running
+    service needs) or an ISO 8601 time; without a zone it is UTC."""
+    if text.strip().lower() == "now":
+        return now().astimezone(UTC).replace(microsecond=0)
+    for form in START_FORMATS:
+        try:
+            start = datetime.strptime(text.strip(), form)
+        except ValueError:
+            continue
+        return start if start.tzinfo else start.replace(tzinfo=UTC)
+    raise typer.BadParameter(f"start is 'now' or like 2026-11-26T08:00:00Z, not {text!r}")
+
+
 def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
     """The `iiot simulate` command over the given simulator."""
 
@@ -96,8 +118,8 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
         ] = 100,
         seed: Annotated[int, typer.Option(help="Same seed and options → same stream.")] = 0,
         start: Annotated[
-            datetime | None,
-            typer.Option(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"], help="Simulated start."),
+            str | None,
+            typer.Option(help="Simulated start: ISO 8601 (UTC if no zone), or now (wall clock)."),
         ] = None,
         speed: Annotated[
             str, typer.Option(help="1 = real time, N = N× faster, max = as fast as possible.")
@@ -134,7 +156,7 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
         options["duration_s"] = duration or None
         options["faults"] = parse_faults(fault or [])
         if start is not None:
-            options["start"] = start if start.tzinfo else start.replace(tzinfo=UTC)
+            options["start"] = parse_start(start)
         try:
             simulation = kit.Simulation(kit.SimulationOptions(**options))
         except ValidationError as exc:
@@ -152,7 +174,7 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
         except SpoolLocked as exc:
             err_console.print(f"[bold red]error:[/] {exc}; give this run its own --spool")
             raise typer.Exit(1) from None
-        samples = simulation.run()
+        samples = run.samples(simulation)  # seqs continue above the spool's marks
         events = kit.pace(samples, pace_s)
         with _stop_on_ctrl_c() as stop, Live(console=console, refresh_per_second=4) as live:
             if quiet or as_json:
@@ -184,9 +206,11 @@ def _run_workers(
     settings = get_settings()
     spool = spool or settings.spool_path or Path.cwd() / ".spool/producer.sqlite"
 
-    def make_events(worker: int, of: int) -> tuple[Simulation, Iterator[Event]]:
+    def make_events(
+        worker: int, of: int, samples: Callable[[Simulation], Iterator[Event]]
+    ) -> tuple[Simulation, Iterator[Event]]:
         simulation = kit.Simulation(kit.SimulationOptions(**options, shard=worker, shards=of))
-        return simulation, kit.pace(simulation.run(), speed)
+        return simulation, kit.pace(samples(simulation), speed)
 
     pool = Workers(make_events, workers, settings, Path(spool), validate=validate)
     with _stop_on_ctrl_c() as stop, Live(console=console, refresh_per_second=4) as live:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,14 @@ class SimulateRun:
         self.validate = validate
         self.started = time.monotonic()
         self.simulated_ms = 0
+        self._simulation: Any = None
+
+    def samples(self, simulation: Any) -> Iterator[Any]:
+        """The simulation's records, each device's seqs continuing above the marks in the
+        spool's file (a restarted simulator's samples are new downstream, not duplicates);
+        its batches are reserved there before they are made (producers/seqs.py)."""
+        self._simulation, book = simulation, self.publisher.seqs
+        return simulation.run(seq_base=book.marks(), reserve=book.reserve)
 
     def publish_all(
         self,
@@ -88,6 +96,9 @@ class SimulateRun:
 
     def close(self, injected: Any) -> dict[str, Any]:
         """Flush (spooling what Kafka does not take in time); the run's summary."""
+        if self._simulation is not None:  # the exact marks, so the next run has no gap
+            for device_id, seq in self._simulation.last_seqs().items():
+                self.publisher.seqs.saw(device_id, seq)
         left = self.publisher.close(timeout_s=30)
         counters = self.publisher.counters
         summary: dict[str, Any] = {f: getattr(counters, f) for f in counters.__slots__}

@@ -16,6 +16,7 @@ clean stop the numbers continue without a gap.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 
 _SCHEMA = """
@@ -64,6 +65,20 @@ class SeqBook:
             if seq > self._reserved.get(device_id, 0):
                 self._reserve(device_id, seq + self.block)
             self._last[device_id] = seq
+
+    def marks(self) -> dict[str, int]:
+        """Every device's mark: where a run that numbers its own samples (`iiot simulate`)
+        continues, each device above it."""
+        return dict(self._last)
+
+    def reserve(self, upto: Mapping[str, int]) -> None:
+        """Seqs up to these may be handed out next (by a numbering of its own, such as a
+        simulation's coming batch): a block above each one not yet reserved, one commit."""
+        short = [(d, seq + self.block) for d, seq in upto.items() if seq > self._reserved.get(d, 0)]
+        if short:
+            with self._db:
+                self._db.executemany(_RESERVE, short)
+            self._reserved.update(short)
 
     def last(self, device_id: str) -> int | None:
         """The highest seq assigned or seen for the device in this run or before, if any."""

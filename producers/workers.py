@@ -42,7 +42,7 @@ class Workers:
 
     def __init__(
         self,
-        make_events: Callable[[int, int], tuple[Any, Iterator[Any]]],
+        make_events: Callable[[int, int, Any], tuple[Any, Iterator[Any]]],
         workers: int,
         settings: Settings,
         spool: Path,
@@ -131,7 +131,7 @@ def _sum_counters(parts: list[dict[str, int]]) -> Counters:
 
 
 def _work(
-    make_events: Callable[[int, int], tuple[Any, Iterator[Any]]],
+    make_events: Callable[[int, int, Any], tuple[Any, Iterator[Any]]],
     worker: int,
     workers: int,
     settings: Settings,
@@ -142,8 +142,8 @@ def _work(
     """One worker: its share of the devices, through its own Publisher."""
     stop = {"stop": False}
     signal.signal(signal.SIGINT, lambda *_: stop.update(stop=True))
-    simulation, events = make_events(worker, workers)
     run = SimulateRun(settings, spool, validate=validate, topics=False)
+    simulation, events = make_events(worker, workers, run.samples)  # seqs from its spool
 
     def report() -> None:
         publisher = run.publisher

@@ -18,7 +18,7 @@ import itertools
 import math
 import random
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -81,7 +81,7 @@ class _Device(Machine):
     counts when 10,000 devices' state no longer fits the CPU caches.
     """
 
-    __slots__ = ("device_id", "fault_rng", "key", "offline", "process", "seq", "spec")
+    __slots__ = ("device_id", "fault_rng", "key", "offline", "process", "seq", "seq_base", "spec")
 
     def __init__(
         self, spec: DeviceSpec, seed: int, calendars: dict[int, ShiftCalendar], faults: bool
@@ -97,11 +97,13 @@ class _Device(Machine):
         # The device's own fault stream, apart from its machine's (never drawn without faults).
         self.fault_rng = stream(seed, "faults", self.device_id) if faults else _NO_FAULTS
         self.offline = 0  # sample intervals left offline (an injected gap)
-        self.seq = 0
+        self.seq = self.seq_base = 0
 
 
 BATCH_MS = 30_000  # simulated time made per batch, device by device
 T = TypeVar("T")
+# Told, before a batch is made, the highest seq each device may reach in it.
+Reserve = Callable[[dict[str, int]], None]
 
 
 def _without_gc(make: Callable[..., T], *args: Any) -> T:
@@ -149,12 +151,25 @@ class Simulation:
         self.injected = FaultReport()
         self._end_ms = sys.maxsize
         self._plan = FaultPlan(options.faults)
+        self._running: list[_Device] = []
 
     def births(self) -> list[DeviceBirth]:
         return [spec.birth for spec in self.devices]
 
-    def run(self) -> Iterator[Emitted]:
-        """Births first, then samples in delivery order, as fast as they can be computed."""
+    def last_seqs(self) -> dict[str, int]:
+        """The seq of each device's latest sample in the current run (its base if none)."""
+        return {d.device_id: d.seq for d in self._running}
+
+    def run(
+        self, seq_base: Mapping[str, int] | None = None, reserve: Reserve | None = None
+    ) -> Iterator[Emitted]:
+        """Births first, then samples in delivery order, as fast as they can be computed.
+
+        Each device's seqs continue above `seq_base[device_id]` (0 = from 1; DESIGN.md: a
+        seq never restarts, so a run that follows another continues its numbers); nothing
+        else depends on it. `reserve`, if given, is told before each batch how far each
+        device's seq may get in it, so a crash never leaves a number to be used again.
+        """
         start_ms = self.options.start_ms
         self.injected = FaultReport()
         for birth in self.births():
@@ -164,12 +179,15 @@ class Simulation:
         calendars = {n: ShiftCalendar(n) for n in (2, 3)}
         faults = self.options.faults.any()
         devices = [_Device(spec, self.options.seed, calendars, faults) for spec in self.devices]
+        for d in devices:
+            d.seq = d.seq_base = (seq_base or {}).get(d.device_id, 0)
+        self._running = devices
         try:
-            yield from self._samples(devices)
+            yield from self._samples(devices, reserve)
         finally:  # also when the consumer stops early: the report counts what was made
-            self.injected.samples = sum(d.seq for d in devices)
+            self.injected.samples = sum(d.seq - d.seq_base for d in devices)
 
-    def _samples(self, devices: list[_Device]) -> Iterator[Emitted]:
+    def _samples(self, devices: list[_Device], reserve: Reserve | None) -> Iterator[Emitted]:
         """Batch after batch: made device by device, delivered in time order, with the
         delayed records of earlier samples slotted in when their time comes."""
         opts = self.options
@@ -179,6 +197,9 @@ class Simulation:
         arrivals = itertools.count()  # ties in delivery time keep the order of arrival
         base = opts.start_ms
         while base < end_ms:
+            if reserve is not None:  # at most one seq per slot of the device
+                mine = zip(devices, schedule.mine, strict=True)
+                reserve({d.device_id: d.seq + len(m) for d, m in mine})
             made = _without_gc(self._batch, devices, schedule, base)
             for slot, offset in enumerate(schedule.offsets):
                 t_ms = base + offset

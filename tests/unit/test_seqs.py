@@ -97,3 +97,19 @@ def test_seqs_handed_out_before_a_sigkill_are_never_handed_out_again(tmp_path: P
     book = SeqBook(path, block=100)
     for device, reached in highest.items():
         assert book.next(device) > reached
+
+
+def test_a_numbering_of_its_own_reserves_ahead_and_continues_from_the_marks(
+    tmp_path: Path,
+) -> None:
+    """`iiot simulate` numbers its samples itself: it reserves each batch's highest seqs,
+    reports the last ones at the end, and the next run continues from `marks()`."""
+    book = SeqBook(tmp_path / "spool.sqlite", block=10)
+    book.reserve({"press01": 4, "smt02": 0})
+    book.reserve({"press01": 14})  # within 4 + 10: nothing to write
+    book.reserve({"press01": 15})  # beyond: a new block
+    crashed = SeqBook(tmp_path / "spool.sqlite", block=10)
+    assert crashed.marks() == {"press01": 25}  # above anything handed out, smt02 none yet
+    crashed.saw("press01", 31)  # the run's last seq, at its clean stop
+    crashed.close()
+    assert SeqBook(tmp_path / "spool.sqlite").marks() == {"press01": 31}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from iiot.cli import app
-from producers.commands import parse_faults, parse_speed
+from producers.commands import parse_faults, parse_speed, parse_start
 from producers.stats import Rate
 
 runner = CliRunner()
@@ -38,6 +40,7 @@ def test_faults_repeat_and_may_be_comma_separated() -> None:
         (["--fault", "meteor=0.1"], "faults.meteor"),
         (["--fault", "duplicate=2"], "faults.duplicate"),
         (["--speed", "fast"], "positive number or 'max'"),
+        (["--start", "yesterday"], "'now' or like"),
     ],
 )
 def test_bad_options_fail_before_anything_is_published(args: list[str], message: str) -> None:
@@ -51,3 +54,13 @@ def test_rate_is_per_second_over_the_window() -> None:
     assert rate.update(0, now=0.0) == 0.0
     assert rate.update(1_000, now=1.0) == 1_000.0
     assert rate.update(5_000, now=3.0) == pytest.approx(2_000.0)  # (5000 − 1000) / 2 s
+
+
+def test_start_is_now_to_the_second_or_an_iso_time_in_utc() -> None:
+    now = datetime(2026, 11, 26, 9, 30, 15, 812_000, tzinfo=UTC)
+    assert parse_start("now", lambda: now) == now.replace(microsecond=0)
+    assert parse_start("2026-11-26T08:00:00Z") == datetime(2026, 11, 26, 8, tzinfo=UTC)
+    assert parse_start("2026-11-26T16:00:00+08:00") == datetime(2026, 11, 26, 8, tzinfo=UTC)
+    assert parse_start("2026-11-26") == datetime(2026, 11, 26, tzinfo=UTC)
+    with pytest.raises(typer.BadParameter, match="'now' or like"):
+        parse_start("yesterday")
