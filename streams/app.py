@@ -169,6 +169,7 @@ def create_app(settings: Settings) -> faust.App:
 
     state_of = Decoded(device_table, lambda raw: DeviceState.loads(raw) if raw else DeviceState())
     alarms_of = Decoded(alarm_table, lambda raw: AlarmState.loads(raw) if raw else AlarmState())
+    held_of = Decoded(held_table, lambda raw: orjson.loads(raw) if raw else [])
     config_for = Decoded(
         birth_table, lambda raw: config_of(decode(DeviceBirth, raw)) if raw else None
     )
@@ -180,7 +181,7 @@ def create_app(settings: Settings) -> faust.App:
         await device_batches.flush()
         await member_batches.flush()
         await app.producer.flush()
-        for decoded in (state_of, alarms_of, config_for):
+        for decoded in (state_of, alarms_of, config_for, held_of):
             decoded.copies.clear()
 
     def apply(batch: Batch, config: DeviceConfig, sample: Sample) -> None:
@@ -280,6 +281,8 @@ def create_app(settings: Settings) -> faust.App:
         for device_id in batch.alarms:
             alarm_state = alarms_of.copies[device_id]
             batch.put(alarm_table, partition_of[device_id], device_id, alarm_state.dumps())
+        for device_id, partition in batch.held.items():
+            batch.put(held_table, partition, device_id, orjson.dumps(held_of.copies[device_id]))
         await send_all(app.producer, [*batch.out, *feed_record(batch.feed)])
 
     device_batches = Batches(write_devices, BATCH_MAX)
@@ -313,17 +316,18 @@ def create_app(settings: Settings) -> faust.App:
         config = config_for.copies[device_id] = config_of(birth)
         batch.send(feed, b"birth", raw)
         counters["births"] += 1
-        held = held_table.get(device_id)
-        if held is None:
-            return
-        batch.drop(held_table, partition, device_id)
+        held = held_of(device_id)
+        held_of.copies.pop(device_id)
+        batch.held.pop(device_id, None)
+        if device_id in held_table:
+            batch.drop(held_table, partition, device_id)
         partition_of[device_id] = partition
-        for held_raw in orjson.loads(held):
+        for held_raw in held:
             apply(batch, config, decode(Sample, held_raw))  # validated when it was held
 
     def hold(batch: Batch, source: Source, device_id: str) -> None:
         """Keep samples that came before their device's birth (a startup race), bounded."""
-        held = orjson.loads(held_table.get(device_id) or b"[]")
+        held = held_of(device_id)
         if len(held) >= MAX_HELD_PER_DEVICE:
             refuse(
                 batch,
@@ -336,7 +340,7 @@ def create_app(settings: Settings) -> faust.App:
             )
             return
         held.append((source.value or b"").decode())
-        batch.put(held_table, source.partition, device_id, orjson.dumps(held))
+        batch.held[device_id] = source.partition  # written once per batch, like the state
         counters["held"] += 1
 
     @app.timer(settings.stream_emit_interval_s)
