@@ -47,12 +47,22 @@ class AlarmState:
             return []
         return [_alarm(device_id, kind, "cleared", max(at_ms, raised_at), raised_at, message)]
 
-    def on_reading(self, device_id: str, ts_ms: int, state: str, rules: AlarmRules) -> list[Alarm]:
-        """A reading accepted for the device; only the newest ones move alarms."""
+    def on_reading(
+        self, device_id: str, ts_ms: int, state: str, rules: AlarmRules,
+        max_gap_ms: int | None = None,
+    ) -> list[Alarm]:  # fmt: skip
+        """A reading accepted for the device; only the newest ones move alarms.
+
+        With `max_gap_ms`, a gap before this reading raises the offline episode the sweep
+        should have raised (and this reading clears it): the sweep misses a silence whose
+        samples came in one burst (held for their birth, or read in one batch)."""
         if self.newest_ms is not None and ts_ms <= self.newest_ms:
             return []
+        alarms: list[Alarm] = []
+        if max_gap_ms is not None and self.newest_ms is not None:
+            alarms += self.on_silence(device_id, ts_ms, max_gap_ms)
         self.newest_ms = ts_ms
-        alarms = self._clear(device_id, "offline", ts_ms, "reporting again")
+        alarms += self._clear(device_id, "offline", ts_ms, "reporting again")
         if state != "down":
             self.down_since_ms = None
             return alarms + self._clear(device_id, "down_too_long", ts_ms, f"now {state}")

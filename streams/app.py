@@ -204,7 +204,9 @@ def create_app(settings: Settings) -> faust.App:
         watched[device_id] = (partition_of[device_id], config.max_gap_ms)
         alarm_state = alarms_of(device_id)
         before = alarm_state.persistent()
-        alarms = alarm_state.on_reading(device_id, reading.ts_ms, reading.state, rules)
+        alarms = alarm_state.on_reading(
+            device_id, reading.ts_ms, reading.state, rules, config.max_gap_ms
+        )
         # Final windows leave the state now: emit them before the timer could miss them.
         for start, emitted in sorted(final.items()):
             dirty[device_id].discard(start)

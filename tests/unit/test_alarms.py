@@ -42,6 +42,20 @@ def test_offline_raised_by_the_partition_clock_cleared_by_the_next_sample() -> N
     assert edges(raised + cleared) == [("offline", "raised", 15), ("offline", "cleared", 95)]
 
 
+def test_offline_from_a_gap_the_sweep_never_saw_is_the_same_episode() -> None:
+    # Samples held for their birth, or read in one batch, come in a burst: no sweep ran while
+    # the device was silent, yet the episode is the one a sweep raises, then cleared.
+    burst = AlarmState()
+    burst.on_reading(DEV, 0, "running", RULES, max_gap_ms=15_000)
+    alarms = burst.on_reading(DEV, 95_000, "running", RULES, max_gap_ms=15_000)
+    assert edges(alarms) == [("offline", "raised", 15), ("offline", "cleared", 95)]
+    swept = AlarmState()
+    swept.on_reading(DEV, 0, "running", RULES, max_gap_ms=15_000)
+    raised = swept.on_silence(DEV, 60_000, max_gap_ms=15_000)
+    cleared = swept.on_reading(DEV, 95_000, "running", RULES, max_gap_ms=15_000)
+    assert edges(raised + cleared) == edges(alarms)  # once, whoever saw the silence first
+
+
 def window(minute: int, oee: float | None, performance: float | None = 0.9) -> OeeWindow:
     planned = 60.0 if oee is not None else 0.0
     return OeeWindow(
