@@ -7,8 +7,11 @@ import math
 import random
 from functools import cache
 
+import orjson
+
 from simulators.catalogue import KindSpec
 from simulators.machine import DOWN, IDLE, PLANNED, RUNNING, SETUP, Machine
+from simulators.wire import text
 
 AMBIENT_C = 22.0
 TEMP_TAU_S = 600.0  # thermal time constant: ten minutes to settle most of the way
@@ -29,6 +32,18 @@ NOISE_STEPS = 32  # noisy values come from per-device tables of this many pre-ro
 
 VIBRATION_LEVELS = 8  # healthy vibration differs by machine, in this many steps
 Tables = dict[str, tuple[list[float], list[float], list[float], float]]
+# The wire form, per state: for each noise step the JSON text up to the temperature and from
+# the vibration on (`{"power_kw":6.8,"temperature_c":` and `,"vibration_mm_s":1.2,…}`), the
+# temperature it settles at, the healthy vibrations, the text after the vibration.
+Wire = dict[str, tuple[list[str], list[str], float, list[float], list[str]]]
+# Temperatures in tenths of a degree as orjson spells them, 0.0–300.0 °C: formatting a float
+# costs more than making the rest of a sample's metrics.
+_TENTHS = [text(k / 10) for k in range(3_001)]
+
+
+def _tenths(tenths: int) -> str:
+    """`41.3` for 413, as orjson writes 413 / 10."""
+    return _TENTHS[tenths] if 0 <= tenths < len(_TENTHS) else text(tenths / 10)
 
 
 def _noisy(mean: float, spread: float) -> list[float]:
@@ -58,40 +73,60 @@ def _tables(kind: KindSpec, vibration_level: int) -> Tables:
     }
 
 
-class ProcessModel:
-    """One device's process values; `values()` is called once per sample."""
+@cache
+def _wire(kind: KindSpec, vibration_level: int) -> Wire:
+    """`_tables` written out as JSON fragments, so a sample's metrics are three lookups and
+    one temperature away from their text."""
+    metric = text(kind.process_metric)
+    wire: Wire = {}
+    for state, (power, vib, process, target) in _tables(kind, vibration_level).items():
+        after = [f",{metric}:{text(p)}}}" for p in process]
+        wire[state] = (
+            [f'{{"power_kw":{text(p)},"temperature_c":' for p in power],
+            [f',"vibration_mm_s":{text(v)}{a}' for v, a in zip(vib, after, strict=True)],
+            target,
+            vib,
+            after,
+        )
+    return wire
 
-    __slots__ = ("_alpha", "_by_state", "_rng", "metric", "temp_c")
+
+class ProcessModel:
+    """One device's process values; `values()` or `wire()` is called once per sample."""
+
+    __slots__ = ("_alpha", "_rng", "_wire", "metric", "temp_c")
 
     def __init__(self, kind: KindSpec, interval_s: float, rng: random.Random) -> None:
         self.metric = kind.process_metric
         self._rng = rng
         self._alpha = 1 - math.exp(-interval_s / TEMP_TAU_S)
-        self._by_state = _tables(kind, rng.randrange(VIBRATION_LEVELS))
+        self._wire = _wire(kind, rng.randrange(VIBRATION_LEVELS))
         self.temp_c = AMBIENT_C + 5 * rng.random()
 
     def values(self, state: str, machine: Machine) -> dict[str, float]:
         """Values at a sample: vibration rises as the next breakdown nears; temperature
-        settles towards the state's level and creeps up with running hours since a repair."""
+        settles towards the state's level and creeps up with running hours since a repair.
+        (Read back from `wire()`, which the simulator calls: one definition of both.)"""
+        values: dict[str, float] = orjson.loads(self.wire(state, machine))
+        return values
+
+    def wire(self, state: str, machine: Machine) -> str:
+        """The values at a sample (see `values()`) as the JSON object orjson would write:
+        the simulator's hot path builds a sample's JSON from such fragments."""
         noise = self._rng.random()
         i = int(noise * NOISE_STEPS)
-        power, vib, process, target = self._by_state[state]
-        vibration = vib[i]
+        head, tail, target, vib, after = self._wire[state]
+        rest = tail[i]
         if state == RUNNING:
             drift_c = machine.run_since_repair_s / 12_000  # 0.3 °C per running hour, up to 6
             target += drift_c if drift_c < 6.0 else 6.0
             to_failure = machine.fail_at_s - machine.run_clock_s
             if to_failure < WEAR_HORIZON_S:
                 wear = 1 - max(to_failure, 0.0) / WEAR_HORIZON_S
-                vibration = round(vibration * (1 + 2.5 * wear), 2)
+                vibration = round(vib[i] * (1 + 2.5 * wear), 2)
+                rest = f',"vibration_mm_s":{text(vibration)}{after[i]}'
         temp = self.temp_c = (
             self.temp_c + (target - self.temp_c) * self._alpha + (noise - 0.5) * 0.2
         )
-        return {
-            "power_kw": power[i],
-            # One decimal as int(x * 10 + 0.5) / 10: faster than round(), spelled the same in
-            # JSON, and temperatures here are positive.
-            "temperature_c": int(temp * 10 + 0.5) / 10,
-            "vibration_mm_s": vibration,
-            self.metric: process[i],
-        }
+        # One decimal as int(x * 10 + 0.5): temperatures here are positive.
+        return head[i] + _tenths(int(temp * 10 + 0.5)) + rest

@@ -6,6 +6,8 @@ import random
 import statistics
 from collections import defaultdict
 
+import orjson
+
 from simulators.calendar import ShiftCalendar
 from simulators.catalogue import KINDS
 from simulators.machine import DOWN, PLANNED, RUNNING, Machine, MachineParams, Product
@@ -42,3 +44,19 @@ def test_values_follow_the_state_and_warn_before_breakdowns() -> None:
     assert set(by_state[RUNNING][0]) == {
         "power_kw", "temperature_c", "vibration_mm_s", "hydraulic_bar"
     }  # fmt: skip
+
+
+def test_the_wire_text_is_what_orjson_writes_for_the_values() -> None:
+    """The metrics JSON is put together from pre-written fragments; it must be byte for byte
+    orjson's (and so pydantic's) spelling of the same values, wear and all."""
+    interval_ms = int(PRESS.sample_interval_s * 1000)
+    rng = random.Random(9)
+    machine = Machine(PARAMS, ShiftCalendar(3), (Product("A", 4.0),), interval_ms, rng)
+    process = ProcessModel(PRESS, PRESS.sample_interval_s, rng)
+    worn = 0
+    for k in range(86_400 // 2):
+        state = machine.step(START_MS + k * interval_ms)
+        worn += state == RUNNING and machine.fail_at_s - machine.run_clock_s < 1_800
+        text = process.wire(state, machine)
+        assert orjson.dumps(orjson.loads(text)).decode() == text
+    assert worn > 100  # the vibration written on the spot was checked too
