@@ -38,12 +38,8 @@ Tables = dict[str, tuple[list[float], list[float], list[float], float]]
 Wire = dict[str, tuple[list[str], list[str], float, list[float], list[str]]]
 # Temperatures in tenths of a degree as orjson spells them, 0.0–300.0 °C: formatting a float
 # costs more than making the rest of a sample's metrics.
-_TENTHS = [text(k / 10) for k in range(3_001)]
-
-
-def _tenths(tenths: int) -> str:
-    """`41.3` for 413, as orjson writes 413 / 10."""
-    return _TENTHS[tenths] if 0 <= tenths < len(_TENTHS) else text(tenths / 10)
+TENTHS_WRITTEN = 3_001
+_TENTHS = [text(k / 10) for k in range(TENTHS_WRITTEN)]
 
 
 def _noisy(mean: float, spread: float) -> list[float]:
@@ -129,4 +125,7 @@ class ProcessModel:
             self.temp_c + (target - self.temp_c) * self._alpha + (noise - 0.5) * 0.2
         )
         # One decimal as int(x * 10 + 0.5): temperatures here are positive.
-        return head[i] + _tenths(int(temp * 10 + 0.5)) + rest
+        tenths = int(temp * 10 + 0.5)
+        if 0 <= tenths < TENTHS_WRITTEN:
+            return head[i] + _TENTHS[tenths] + rest
+        return head[i] + text(tenths / 10) + rest
