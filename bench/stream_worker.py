@@ -13,7 +13,8 @@ offset. Topics get a `bench-<id>.` prefix and are deleted afterwards. Prints; no
 
     make bench-streams            (a venv of its own: quixstreams pins an older confluent-kafka)
     .venv-bench/bin/python bench/stream_worker.py [--devices 2000] [--samples 200000]
-        [--only faust] [--profile PATH]   (PATH: py-spy raw stacks of the worker; top printed)
+        [--only faust] [--profile PATH] [--workers N]
+    (PATH: py-spy raw stacks of the worker, top functions printed; N: workers in one group)
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def committed(settings: Settings, group: str, ends: list[TopicPartition]) -> int
     return done
 
 
-def watch(settings: Settings, group: str, process: subprocess.Popen, total: int) -> float:
+def watch(settings: Settings, group: str, processes: list[subprocess.Popen], total: int) -> float:
     """Samples/s between the first and the last committed offset of `group`."""
     ends = end_offsets(settings)
     first = None
@@ -114,12 +115,15 @@ def watch(settings: Settings, group: str, process: subprocess.Popen, total: int)
                 first = (now, done)
             if done >= total:
                 return (done - first[1]) / (now - first[0]) if now > first[0] else float("nan")
-            if process.poll() is not None:
-                raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            for process in processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{process.args} exited with {process.returncode}")
         raise RuntimeError(f"{group} did not finish in 900 s")
     finally:
-        process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT, not SIGTERM
-        process.wait(60)
+        for process in processes:
+            process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT, not SIGTERM
+        for process in processes:
+            process.wait(60)
 
 
 def bench_confluent(settings: Settings, total: int) -> float:
@@ -179,6 +183,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=200_000)
     parser.add_argument("--only", choices=["faust"], help="skip the peers")
     parser.add_argument("--profile", help="record the worker with py-spy to this file")
+    parser.add_argument("--workers", type=int, default=1, help="iiot stream processes, one group")
     args = parser.parse_args()
     settings = Settings(topic_prefix=f"bench-{uuid.uuid4().hex[:6]}.")
     kafka_admin.ensure_topics(settings)
@@ -194,16 +199,18 @@ def main() -> None:
         if args.only is None:
             rates["confluent-kafka consume + parse"] = bench_confluent(settings, total)
             print(f"  confluent-kafka loop  {rates['confluent-kafka consume + parse']:>10,.0f}/s")
-        faust = subprocess.Popen(
-            faust_command(args.profile),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        rates["iiot stream (Faust)"] = watch(
-            settings, f"{settings.topic_prefix}iiot-streams", faust, total
-        )
-        print(f"  iiot stream (Faust)   {rates['iiot stream (Faust)']:>10,.0f}/s; load {load()}")
+        workers = [
+            subprocess.Popen(
+                faust_command(args.profile if n == 0 else None),
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for n in range(args.workers)
+        ]
+        faust_row = "iiot stream (Faust)" + (f" ×{args.workers}" if args.workers > 1 else "")
+        rates[faust_row] = watch(settings, f"{settings.topic_prefix}iiot-streams", workers, total)
+        print(f"  {faust_row:<21} {rates[faust_row]:>10,.0f}/s; load {load()}")
         if args.profile:
             print_profile(args.profile)
         group = f"{settings.topic_prefix}faust-floor"
@@ -213,7 +220,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        rates["Faust, batches of nothing"] = watch(settings, group, floor, total)
+        rates["Faust, batches of nothing"] = watch(settings, group, [floor], total)
         print(f"  Faust doing nothing   {rates['Faust, batches of nothing']:>10,.0f}/s")
         if args.only:
             return
@@ -225,11 +232,11 @@ def main() -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            rates["Quix Streams, same windows"] = watch(settings, group, quix, total)
+            rates["Quix Streams, same windows"] = watch(settings, group, [quix], total)
         print(f"  Quix Streams          {rates['Quix Streams, same windows']:>10,.0f}/s")
     finally:
         kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
-    ceiling, faust_rate = rates["confluent-kafka consume + parse"], rates["iiot stream (Faust)"]
+    ceiling, faust_rate = rates["confluent-kafka consume + parse"], rates[faust_row]
     print(f"\n{'samples/s, one process, one core':<40}{'rate':>12}{'vs Faust':>10}")
     for name, rate in rates.items():
         print(f"{name:<40}{rate:>12,.0f}{rate / faust_rate:>10.2f}")
