@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+from pathlib import Path
 
 import faust
 
@@ -26,6 +27,7 @@ async def nothing(batch: Batch) -> None:
 
 def main(app_id: str) -> None:
     settings = get_settings()
+    (Path(tempfile.gettempdir()) / "iiot-streams").mkdir(exist_ok=True)
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -36,7 +38,7 @@ def main(app_id: str) -> None:
         stream_wait_empty=False,
         web_enabled=False,
         **CONSUMER_SETTINGS,
-        datadir=tempfile.mkdtemp(prefix="iiot-faust-floor-"),
+        datadir=Path(tempfile.gettempdir()) / "iiot-streams" / app_id,  # as the worker's
     )
     telemetry = app.topic(topics.name(Topic.TELEMETRY, settings), key_type=bytes, value_type=bytes)
     batches = Batches(nothing, BATCH_MAX)
