@@ -16,6 +16,7 @@ next record, flushes and reports.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import signal
 import time
@@ -50,6 +51,9 @@ class Workers:
         validate: bool,
     ) -> None:
         ensure_topics(settings)  # once, before any worker publishes
+        # A Kafka client the parent dropped may still wait in a reference cycle; collected
+        # in a forked child it would join threads the child does not have, and hang there.
+        gc.collect()
         self.started = time.monotonic()
         self.latest: dict[int, dict[str, Any]] = {}
         self.summaries: dict[int, dict[str, Any]] = {}
@@ -140,6 +144,7 @@ def _work(
     conn: Connection,
 ) -> None:
     """One worker: its share of the devices, through its own Publisher."""
+    gc.freeze()  # what came from the parent is the parent's to free (see Workers.__init__)
     stop = {"stop": False}
     signal.signal(signal.SIGINT, lambda *_: stop.update(stop=True))
     run = SimulateRun(settings, spool, validate=validate, topics=False)
