@@ -21,7 +21,7 @@ from collections import deque
 
 from producers.spool import Record
 
-Handed = tuple[int, str, bytes | None, bytes | None, int]  # (number, topic, key, value, ts)
+Handed = tuple[str, bytes | None, bytes | None, int]  # (topic, key, value, ts)
 Returned = tuple[str, bytes | None, bytes | None]  # (topic, key, value)
 
 
@@ -37,7 +37,7 @@ class Held:
 
     def event_time(self, topic: str, key: bytes | None, value: bytes | None) -> int | None:
         """The timestamp of the newest record handed over with these bytes, if still known."""
-        for _, t, k, v, ts in reversed(self._ring):
+        for t, k, v, ts in reversed(self._ring):
             if v == value and k == key and t == topic:
                 return ts
         return None
@@ -45,8 +45,9 @@ class Held:
     def take_back(self, returned: list[Returned]) -> list[Record]:
         """The returned records in handover order, with their timestamps; the ring is cleared
         (the client holds nothing any more)."""
+        # A record's place in the ring is its handover order: no number travels with it.
         where: dict[Returned, list[tuple[int, int]]] = {}
-        for number, topic, key, value, ts in self._ring:
+        for number, (topic, key, value, ts) in enumerate(self._ring):
             where.setdefault((topic, key, value), []).append((number, ts))
         self._ring.clear()
         now_ms = time.time_ns() // 1_000_000

@@ -49,6 +49,8 @@ from producers.stats import Counters, Rate
 log = logging.getLogger(__name__)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TELEMETRY = Topic.TELEMETRY
+_ANY_PARTITION = -1  # the client's PARTITION_UA: the partitioner picks (by key)
 _MS = timedelta(milliseconds=1)
 
 
@@ -89,9 +91,11 @@ class Publisher:
         self._config = {**client_config(self.settings), **(config or {})}
         self._config["error_cb"] = self._on_error
         self._config["on_delivery"] = self._on_failure  # only failures are reported
-        self._producer = Producer(self._config)
+        self._new_client()
         self._held = Held(self._config["queue.buffering.max.messages"])
+        self._hold = self._held.append
         self._names = {topic: topics.name(topic, self.settings) for topic in Topic}
+        self._telemetry = self._names[_TELEMETRY]
         self._stall_s, self._spool_batch, self._spool_every_s = stall_s, spool_batch, spool_every_s
         self._drain_round = drain_round
         self._rate = Rate()
@@ -107,11 +111,21 @@ class Publisher:
         self._cursor = 0  # the last spool row handed to the client while draining
         self._outage = self._fatal = False
         self._progress = (0, time.monotonic())  # (delivered, when it last moved)
-        self._since_poll = 0
+        # Records since the last poll (which counts them): sent live by the hot path, and
+        # the others (already counted). Either reaching 1,000 calls poll().
+        self._unfolded = self._since_poll = 0
         self.mode = Mode.LIVE
         if len(self.spool):  # a previous run left records: they go first
             log.info("%d records wait in the spool %s: sending them first", len(self.spool), path)
             self._spool_from_now_on(outage=False)
+
+    @property
+    def mode(self) -> Mode:
+        return self._mode
+
+    @mode.setter
+    def mode(self, mode: Mode) -> None:
+        self._mode, self._live = mode, mode is Mode.LIVE
 
     # -- handing records over ------------------------------------------------------------
 
@@ -119,19 +133,24 @@ class Publisher:
         """Hand over one encoded record, unvalidated (the caller built it from the contract
         models, or it is a deliberately malformed one). Key: the device_id; timestamp: the
         event time."""
-        counters = self.counters
-        counters.handed += 1
-        name = self._names[topic]
-        if self.mode is not Mode.LIVE:
-            self._to_spool(Record(name, key, value, timestamp_ms))
-        else:  # the hot path, inlined: this runs 100,000+ times a second
-            try:
-                self._producer.produce(name, value, key, timestamp=timestamp_ms)
+        # The hot path, inlined: this runs 100,000+ times a second, so a record sent live
+        # is only counted in `_unfolded`, and `_count()` adds those to the counters.
+        name = self._telemetry if topic is _TELEMETRY else self._names[topic]
+        if self._live:
+            try:  # positional: keyword arguments cost the client a dict per call
+                self._produce(name, value, key, _ANY_PARTITION, None, None, timestamp_ms)
             except BufferError:
+                self.counters.handed += 1
                 self._produce_when_room(name, key, value, timestamp_ms)
             else:
-                self._held.append((counters.handed, name, key, value, timestamp_ms))
-                self._live_sent += 1
+                self._hold((name, key, value, timestamp_ms))
+                self._unfolded += 1
+                if self._unfolded >= 1_000:
+                    self.poll(0)
+                return
+        else:
+            self.counters.handed += 1
+            self._to_spool(Record(name, key, value, timestamp_ms))
         self._since_poll += 1
         if self._since_poll >= 1_000:
             self.poll(0)
@@ -244,7 +263,7 @@ class Publisher:
                 self._producer.produce(name, value, key, timestamp=ts)
             except BufferError:
                 continue
-            self._held.append((self.counters.handed, name, key, value, ts))
+            self._hold((name, key, value, ts))
             self._live_sent += 1
             return
 
@@ -284,7 +303,7 @@ class Publisher:
             self._to_spool(record)
         self._returned = []
         if self._fatal:  # an idempotent producer in a fatal state takes nothing more
-            self._producer = Producer(self._config)
+            self._new_client()
             self._fatal = False
         self._commit_buffer()
         self._probe.watch()
@@ -326,8 +345,16 @@ class Publisher:
             if not len(self._producer) and not self._outage:
                 self._drain()
 
+    def _new_client(self) -> None:
+        self._producer = Producer(self._config)
+        self._produce = self._producer.produce
+
     def _count(self) -> int:
         """Bring the counters up to date; the records the client holds."""
+        if self._unfolded:  # what the hot path sent since
+            self.counters.handed += self._unfolded
+            self._live_sent += self._unfolded
+            self._unfolded = 0
         in_client = len(self._producer)
         live_held, drain_held = (0, in_client) if self._round else (in_client, 0)
         live = self._live_sent - self._live_failed - live_held

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -55,21 +56,23 @@ class SimulateRun:
         telemetry, validate = Topic.TELEMETRY, self.validate
         next_refresh = time.monotonic() + _REFRESH_S
         clock = time.monotonic  # read per record (~50 ns): a paced run may yield one a minute
-        for event in events:
-            if validate and event.valid and event.topic is telemetry:
-                with contextlib.suppress(ReadingRejected):  # counted and dead-lettered
-                    publisher.publish_reading(event.value)
-            else:  # births, valid samples, and injected malformed ones (for the dead letters)
-                publish(event.topic, event.key, event.value, event.timestamp_ms)
-            now = clock()
-            if now >= next_refresh:
-                next_refresh = now + _REFRESH_S
-                self.simulated_ms = event.timestamp_ms
-                publisher.poll(0)
-                if tick is not None:
-                    tick()
-                if stop["stop"]:
-                    break
+        # Unpacked in the loop (the simulator's `Emitted`): cheaper than four field lookups.
+        with _few_collections():
+            for topic, key, value, timestamp_ms, valid, _ in events:
+                if validate and valid and topic is telemetry:
+                    with contextlib.suppress(ReadingRejected):  # counted and dead-lettered
+                        publisher.publish_reading(value)
+                else:  # births, valid samples, and injected malformed ones (for the dead letters)
+                    publish(topic, key, value, timestamp_ms)
+                now = clock()
+                if now >= next_refresh:
+                    next_refresh = now + _REFRESH_S
+                    self.simulated_ms = timestamp_ms
+                    publisher.poll(0)
+                    if tick is not None:
+                        tick()
+                    if stop["stop"]:
+                        break
         if tick is not None:
             tick()
 
@@ -107,6 +110,23 @@ class SimulateRun:
         summary["missing_samples"] = injected.missing_samples
         summary["spools"] = [str(self.publisher.spool.path)] if left else []
         return summary
+
+
+@contextlib.contextmanager
+def _few_collections() -> Iterator[None]:
+    """The cyclic garbage collector, while publishing, out of the way: the province built
+    so far (long-lived) frozen out of its scans, and a young-generation collection every
+    50,000 allocations instead of 700 (the records, their batches and what the Publisher
+    holds are acyclic: the scans freed nothing and cost 3–4% of instructions per sample)."""
+    thresholds, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    gc.freeze()
+    gc.set_threshold(50_000, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if not frozen_before:  # a --workers worker froze what it inherited: it stays so
+            gc.unfreeze()
 
 
 def ensure_topics(settings: Settings) -> None:
