@@ -180,7 +180,10 @@ def simulate_command(kit: SimulatorKit) -> Callable[..., None]:
             if quiet or as_json:
                 live.stop()
             run.publish_all(
-                events, stop, None if quiet or as_json else lambda: live.update(run.panel())
+                events,
+                stop,
+                None if quiet or as_json else lambda: live.update(run.panel()),
+                unpaced=not pace_s,
             )
         for generator in (events, samples):  # stopped early: the simulator closes its report
             getattr(generator, "close", lambda: None)()
