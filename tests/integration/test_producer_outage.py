@@ -60,10 +60,12 @@ def telemetry_ids(settings: Settings, expected: int) -> list[tuple[str, int]]:
     return ids_in_arrival_order(read_topic(settings, topic, expected, timeout_s=30))
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["publish", "publish_batch"])
 def test_kafka_stopped_mid_run_loses_and_reorders_nothing(
-    stack: PrivateStack, tmp_path: Path
+    stack: PrivateStack, tmp_path: Path, batched: bool
 ) -> None:
-    """The simulator keeps running through the outage, as `iiot simulate` would."""
+    """The simulator keeps running through the outage, as `iiot simulate` would (record by
+    record, or a batch at a time as `iiot simulate --speed max` hands them on)."""
     settings = topics_for(stack)
     publisher = Publisher(settings, tmp_path / "spool.sqlite", stall_s=5)
     events = Simulation(SimulationOptions(devices=DEVICES, duration_s=None)).run()
@@ -79,8 +81,12 @@ def test_kafka_stopped_mid_run_loses_and_reorders_nothing(
     def publish_for(seconds: float) -> None:  # about 5,000 records a second
         until = time.monotonic() + seconds
         while time.monotonic() < until or (outage_thread.is_alive() and seconds == 0):
-            for event in itertools.islice(events, 100):
-                publisher.publish(event.topic, event.key, event.value, event.timestamp_ms)
+            chunk = list(itertools.islice(events, 100))
+            if batched:
+                publisher.publish_batch(chunk)
+            for event in chunk:
+                if not batched:
+                    publisher.publish(event.topic, event.key, event.value, event.timestamp_ms)
                 if event.topic is Topic.TELEMETRY:
                     sample = decode(Sample, event.value)
                     published.add((sample.device_id, sample.seq))
