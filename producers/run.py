@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 import json
 import time
@@ -16,6 +15,7 @@ from confluent_kafka import KafkaException
 from rich.console import Console, RenderableType
 
 from iiot import kafka_admin
+from iiot.collector import few_collections
 from iiot.settings import Settings
 from iiot.topics import Topic
 from iiot.types import format_ts
@@ -58,7 +58,7 @@ class SimulateRun:
         second, and once at the end. `unpaced`: the events come as fast as they are made,
         so they can be taken `_BATCH` at a time (a paced run may yield one a minute)."""
         if unpaced and not self.validate:
-            with _few_collections():
+            with few_collections():
                 self._publish_batches(iter(events), stop, tick)
             if tick is not None:
                 tick()
@@ -68,7 +68,7 @@ class SimulateRun:
         next_refresh = time.monotonic() + _REFRESH_S
         clock = time.monotonic  # read per record (~50 ns): a paced run may yield one a minute
         # Unpacked in the loop (the simulator's `Emitted`): cheaper than four field lookups.
-        with _few_collections():
+        with few_collections():
             for topic, key, value, timestamp_ms, valid, _ in events:
                 if validate and valid and topic is telemetry:
                     with contextlib.suppress(ReadingRejected):  # counted and dead-lettered
@@ -140,23 +140,6 @@ class SimulateRun:
         summary["missing_samples"] = injected.missing_samples
         summary["spools"] = [str(self.publisher.spool.path)] if left else []
         return summary
-
-
-@contextlib.contextmanager
-def _few_collections() -> Iterator[None]:
-    """The cyclic garbage collector, while publishing, out of the way: the province built
-    so far (long-lived) frozen out of its scans, and a young-generation collection every
-    50,000 allocations instead of 700 (the records, their batches and what the Publisher
-    holds are acyclic: the scans freed nothing and cost 3–4% of instructions per sample)."""
-    thresholds, frozen_before = gc.get_threshold(), gc.get_freeze_count()
-    gc.freeze()
-    gc.set_threshold(50_000, *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        if not frozen_before:  # a --workers worker froze what it inherited: it stays so
-            gc.unfreeze()
 
 
 def ensure_topics(settings: Settings) -> None:
