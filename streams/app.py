@@ -18,24 +18,31 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import faust
 import orjson
 
 from iiot import topics
 from iiot.contract import ContractError, decode, encode
-from iiot.messages import DeviceBirth, Sample
-from iiot.oee import Parts, Reading, oee_window
-from iiot.results import Alarm, OeeWindow
+from iiot.messages import DeviceBirth
+from iiot.oee import Parts, Reading, oee_window, oee_window_json
+from iiot.results import Alarm
 from iiot.settings import Settings
 from iiot.topics import Topic
 from streams.alarms import AlarmRules, AlarmState
 from streams.batch import Batch, Batches, Outbox, send_all
 from streams.device_state import DeviceConfig, DeviceState, Emitted, Outcome
-from streams.ingest import FutureGuard, Source, read_birth, read_sample
+from streams.ingest import (
+    FutureGuard,
+    Source,
+    fast_reading,
+    read_birth,
+    read_sample,
+    sample_reading,
+)
 from streams.rollup_state import RollupState
 
 log = logging.getLogger("iiot.streams")
@@ -56,6 +63,14 @@ MAX_HELD_PER_DEVICE = 1_000  # samples waiting for their device's birth
 # Quix Streams has one): each touched device's state is written once per batch, so bigger
 # batches mean fewer changelog records, and the timer bounds what a batch adds to latency.
 BATCH_MAX = 20_000
+
+
+class DevicePath(NamedTuple):
+    """The device agent's own work: a record into a batch, a batch written, windows emitted."""
+
+    take: Callable[[Batch, faust.EventT], None]
+    write: Callable[[Batch], Awaitable[None]]
+    emit: Callable[[], Awaitable[None]]
 
 
 class Decoded(Generic[T]):
@@ -110,6 +125,7 @@ def create_app(settings: Settings) -> faust.App:
     def topic(t: Topic, **kw: Any) -> faust.TopicT:
         return app.topic(topics.name(t, settings), key_type=bytes, value_type=bytes, **kw)
 
+    registry_topic = topics.name(Topic.REGISTRY, settings)
     inputs = app.topic(
         topics.name(Topic.REGISTRY, settings),
         topics.name(Topic.TELEMETRY, settings),
@@ -184,10 +200,8 @@ def create_app(settings: Settings) -> faust.App:
         for decoded in (state_of, alarms_of, config_for, held_of):
             decoded.copies.clear()
 
-    def apply(batch: Batch, config: DeviceConfig, sample: Sample) -> None:
-        device_id = sample.device_id
-        state = state_of(device_id)
-        reading = Reading.of(sample)
+    def apply(batch: Batch, config: DeviceConfig, device_id: str, reading: Reading) -> None:
+        state = state_of.copies.get(device_id) or state_of(device_id)  # a call less, usually
         try:
             outcome, changed, final = state.accept(reading, config)
         except Exception:
@@ -196,21 +210,28 @@ def create_app(settings: Settings) -> faust.App:
             for earlier in batch.readings.get(device_id, []):
                 state.accept(earlier, config)
             raise
-        counters[outcome.value] += 1
+        counters[outcome._value_] += 1  # `.value` is a Python property: a call per sample
         if outcome is Outcome.DUPLICATE:
             return
         batch.readings[device_id].append(reading)
         dirty[device_id].update(changed)
         watched[device_id] = (partition_of[device_id], config.max_gap_ms)
-        alarm_state = alarms_of(device_id)
+        alarm_state = alarms_of.copies.get(device_id) or alarms_of(device_id)
         before = alarm_state.persistent()
         alarms = alarm_state.on_reading(
             device_id, reading.ts_ms, reading.state, rules, config.max_gap_ms
         )
+        if not (alarms or final):  # the usual case of the rest, in short
+            if alarm_state.down_since_ms != before[1]:
+                batch.alarms.add(device_id)  # nothing else of `persistent()` moved
+            return
         # Final windows leave the state now: emit them before the timer could miss them.
         for start, emitted in sorted(final.items()):
             dirty[device_id].discard(start)
-            window = emit_device_window(batch.out, batch.feed, device_id, start, emitted)
+            emit_device_window(batch.out, batch.feed, device_id, start, emitted)
+            revision, late = emitted.revision, emitted.late_samples
+            window = oee_window("device", device_id, start, emitted.parts,
+                                revision=revision, late_samples=late)  # fmt: skip
             alarms += alarm_state.on_final_window(device_id, window, rules)
             end_ms = start + emitted.parts.window_ms
             alarms += alarm_state.on_counter_reset(device_id, emitted.parts.counter_resets, end_ms)
@@ -242,26 +263,31 @@ def create_app(settings: Settings) -> faust.App:
 
     def emit_device_window(
         out: Outbox, fed: list, device_id: str, start: int, emitted: Emitted
-    ) -> OeeWindow:
+    ) -> None:
         """The window to iiot.oee, and to `fed`: the roll-ups get all of them in one record."""
-        window = oee_window(
-            "device",
-            device_id,
-            start,
-            emitted.parts,
-            revision=emitted.revision,
-            late_samples=emitted.late_samples,
-        )
-        key = window.key.encode()
-        out.append((oee_topic, key, encode(window), None))
-        member = [device_id, start, emitted.revision, emitted.late_samples, emitted.parts.row()]
-        fed.append((window.key, member))
+        revision, late = emitted.revision, emitted.late_samples
+        sent = oee_window_json("device", device_id, start, emitted.parts, revision, late)
+        if sent is None:  # what the model may refuse: let it say why
+            window = oee_window("device", device_id, start, emitted.parts, revision=revision,
+                                late_samples=late)  # fmt: skip
+            sent = window.key, encode(window)
+        key, value = sent
+        out.append((oee_topic, key.encode(), value, None))
+        fed.append((key, [device_id, start, revision, late, emitted.parts.row()]))
         counters["device_windows_emitted"] += 1
-        return window
 
     def take(batch: Batch, event: faust.EventT) -> None:
+        try:
+            ingest(batch, event)
+        except Exception as exc:  # a bug must not stop the pipeline: dead-letter, go on
+            source = source_of(event)
+            log.exception("record %s:%s:%s failed", source.topic, source.partition, source.offset)
+            refuse(batch, source, ContractError("internal_error", f"{type(exc).__name__}: {exc}"))
+
+    def source_of(event: faust.EventT) -> Source:
+        """Where a record came from: made only for one that is refused, held or a birth."""
         message = event.message
-        source = Source(
+        return Source(
             topic=topics.logical(message.topic, settings).value,
             partition=message.partition,
             offset=message.offset,
@@ -269,11 +295,6 @@ def create_app(settings: Settings) -> faust.App:
             value=event.value,
             timestamp_ms=round(message.timestamp * 1000) if message.timestamp else None,
         )
-        try:
-            ingest(batch, source)
-        except Exception as exc:  # a bug must not stop the pipeline: dead-letter, go on
-            log.exception("record %s:%s:%s failed", source.topic, source.partition, source.offset)
-            refuse(batch, source, ContractError("internal_error", f"{type(exc).__name__}: {exc}"))
 
     async def write_devices(batch: Batch) -> None:
         """The batch's state, one changelog record per touched device, then its results."""
@@ -293,24 +314,33 @@ def create_app(settings: Settings) -> faust.App:
     async def devices(stream: faust.StreamT) -> None:
         await device_batches.run(stream, take)
 
-    def ingest(batch: Batch, source: Source) -> None:
+    def ingest(batch: Batch, event: faust.EventT) -> None:
         """One record from iiot.registry or iiot.telemetry."""
+        message = event.message
+        partition = message.partition
         try:
-            if source.topic == Topic.REGISTRY:
-                register(batch, source.partition, read_birth(source), source.value or b"")
+            if message.topic == registry_topic:
+                source = source_of(event)
+                register(batch, partition, read_birth(source), source.value or b"")
                 return
-            sample = read_sample(source)
-            future.check(source.partition, sample)
+            # Plainly valid samples skip pydantic; anything else is read (or refused) by it.
+            read = fast_reading(event.key, event.value)
+            if read is None:
+                sample = read_sample(source_of(event))
+                read = sample.device_id, Reading.of(sample)
+            device_id, reading = read
+            future.check(partition, reading.ts_ms)
         except ContractError as error:
-            refuse(batch, source, error)
+            refuse(batch, source_of(event), error)
             return
-        partition_of[sample.device_id] = source.partition
-        sweep_silent(batch, source.partition)
-        config = config_for(sample.device_id)
+        partition_of[device_id] = partition
+        if future.newest_ms[partition] - swept_ms.get(partition, 0) >= SWEEP_EVERY_MS:
+            sweep_silent(batch, partition)
+        config = config_for.copies.get(device_id) or config_for(device_id)
         if config is None:
-            hold(batch, source, sample.device_id)
+            hold(batch, source_of(event), device_id)
             return
-        apply(batch, config, sample)
+        apply(batch, config, device_id, reading)
 
     def register(batch: Batch, partition: int, birth: DeviceBirth, raw: bytes) -> None:
         device_id = birth.device_id
@@ -324,8 +354,8 @@ def create_app(settings: Settings) -> faust.App:
         if device_id in held_table:
             batch.drop(held_table, partition, device_id)
         partition_of[device_id] = partition
-        for held_raw in held:
-            apply(batch, config, decode(Sample, held_raw))  # validated when it was held
+        for held_raw in held:  # validated when it was held
+            apply(batch, config, *sample_reading(device_id, held_raw.encode()))
 
     def hold(batch: Batch, source: Source, device_id: str) -> None:
         """Keep samples that came before their device's birth (a startup race), bounded."""
@@ -345,7 +375,6 @@ def create_app(settings: Settings) -> faust.App:
         batch.held[device_id] = source.partition  # written once per batch, like the state
         counters["held"] += 1
 
-    @app.timer(settings.stream_emit_interval_s)
     async def emit_device_windows() -> None:
         pending = list(dirty.items())
         dirty.clear()
@@ -358,6 +387,10 @@ def create_app(settings: Settings) -> faust.App:
                 if emitted is not None:  # else final, and emitted when it was dropped
                     emit_device_window(out, fed, device_id, start, emitted)
         await send_all(app.producer, [*out, *feed_record(fed)])
+
+    app.timer(settings.stream_emit_interval_s)(emit_device_windows)
+    # The device path as the worker runs it, for bench/stream_parts.py (no Kafka, no Faust).
+    app.device_path = DevicePath(take, write_devices, emit_device_windows)  # type: ignore[attr-defined]
 
     def feed_record(fed: list) -> Outbox:
         # One record of many device windows: a record each cost a send and, in the roll-ups'

@@ -12,6 +12,7 @@ per partition), not on how devices interleave or how many workers share the part
 from __future__ import annotations
 
 import bisect
+import operator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -81,9 +82,13 @@ class DeviceState:
         Returns what became of it, the windows that changed, and the windows that became
         final and were dropped, with their last value: emit those now, they are gone.
         """
-        if self._is_duplicate(reading.seq):
+        seq = reading.seq
+        if seq <= self.seen_upto or seq in self.seen:
             return Outcome.DUPLICATE, [], {}
-        self._remember(reading.seq)
+        if seq == self.seen_upto + 1 and not self.seen:
+            self.seen_upto = seq  # the usual case of `_remember`, in one step
+        else:
+            self._remember(seq)
         if self.newest_ms is not None and reading.ts_ms < self.newest_ms - config.grace_ms:
             self.late_samples += 1
             start = window_start(reading.ts_ms, config.window_ms)
@@ -94,7 +99,9 @@ class DeviceState:
             return Outcome.LATE, [], {}
 
         last = self.readings[-1] if self.readings else None
-        if last is not None and (reading.ts_ms, reading.seq) >= (last.ts_ms, last.seq):
+        if last is not None and (
+            reading.ts_ms > last.ts_ms or (reading.ts_ms == last.ts_ms and reading.seq >= last.seq)
+        ):
             changed = self._append(last, reading, config)  # the usual case: in order
         else:
             keys = [(r.ts_ms, r.seq) for r in self.readings]
@@ -115,17 +122,29 @@ class DeviceState:
         sums are integers, so the result is exactly what a recompute gives (the property
         test in tests/unit/test_device_state.py checks it).
         """
+        window_ms, max_gap_ms = config.window_ms, config.max_gap_ms
+        start = last.ts_ms - last.ts_ms % window_ms
+        emitted = self.windows.get(start)
+        if emitted is not None and new.ts_ms + max_gap_ms < start + window_ms:
+            # The usual case: both holds and the counts in the last reading's window, which
+            # exists; the same sums as below, without splitting at window edges.
+            parts = emitted.parts
+            hold_end = last.ts_ms + max_gap_ms
+            if new.ts_ms < hold_end:
+                name = STATE_FIELDS[last.state]
+                setattr(parts, name, getattr(parts, name) - (hold_end - new.ts_ms))
+            self._count(parts, last, new, config)
+            parts.samples += 1
+            name = STATE_FIELDS[new.state]
+            setattr(parts, name, getattr(parts, name) + max_gap_ms)
+            self.readings.append(new)
+            emitted.revision += 1
+            return [start]
         touched: dict[int, bool] = {}  # window start → created now
         hold_end = last.ts_ms + config.max_gap_ms
         cut = min(new.ts_ms, hold_end)
         self._add_time(last.state, cut, hold_end, -1, config, touched)
-        opened = self._window(last.ts_ms, config, touched)
-        total = counter_delta(last.count_total, new.count_total)
-        opened.count_total += total
-        opened.count_good += min(counter_delta(last.count_good, new.count_good), total)
-        opened.ideal_run_us += round((last.ideal_cycle_s or config.ideal_cycle_s) * 1e6) * total
-        if new.count_total < last.count_total or new.count_good < last.count_good:
-            opened.counter_resets += 1
+        self._count(self._window(last.ts_ms, config, touched), last, new, config)
         self._window(new.ts_ms, config, touched).samples += 1
         self._add_time(new.state, new.ts_ms, new.ts_ms + config.max_gap_ms, 1, config, touched)
         self.readings.append(new)
@@ -133,6 +152,16 @@ class DeviceState:
             if not created:
                 self.windows[start].revision += 1
         return sorted(touched)
+
+    @staticmethod
+    def _count(opened: Parts, last: Reading, new: Reading, config: DeviceConfig) -> None:
+        """The parts counted from `last` to `new`, to the window `last` opened."""
+        total = counter_delta(last.count_total, new.count_total)
+        opened.count_total += total
+        opened.count_good += min(counter_delta(last.count_good, new.count_good), total)
+        opened.ideal_run_us += round((last.ideal_cycle_s or config.ideal_cycle_s) * 1e6) * total
+        if new.count_total < last.count_total or new.count_good < last.count_good:
+            opened.counter_resets += 1
 
     def _window(self, ts_ms: int, config: DeviceConfig, touched: dict[int, bool]) -> Parts:
         start = window_start(ts_ms, config.window_ms)
@@ -187,6 +216,8 @@ class DeviceState:
         """
         assert self.newest_ms is not None
         horizon = self.newest_ms - config.grace_ms
+        if self.readings[0].ts_ms >= horizon:
+            return {}  # no reading before the horizon (what the search below would find)
         # Searched by key, not over a list of times built per sample: this runs per sample.
         last_before = bisect.bisect_left(self.readings, horizon, key=_ts_ms) - 1
         if last_before < 0:
@@ -213,10 +244,7 @@ class DeviceState:
     def dumps(self) -> bytes:
         return orjson.dumps(
             {
-                "r": [
-                    [r.ts_ms, r.seq, r.state, r.count_total, r.count_good, r.ideal_cycle_s]
-                    for r in self.readings
-                ],
+                "r": list(map(list, self.readings)),  # [ts_ms, seq, state, counts, cycle]
                 "w": [
                     [start, e.revision, e.late_samples, e.parts.row()]
                     for start, e in self.windows.items()
@@ -241,5 +269,4 @@ class DeviceState:
         )
 
 
-def _ts_ms(reading: Reading) -> int:
-    return reading.ts_ms
+_ts_ms = operator.itemgetter(0)  # a reading's ts_ms, in C

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iiot.oee import Reading, device_windows, oee_window, ordered, roll_up
+from iiot.contract import encode
+from iiot.oee import Parts, Reading, device_windows, oee_window, oee_window_json, ordered, roll_up
 from iiot.types import STATES
 
 MIN = 60_000
@@ -174,3 +175,49 @@ def test_roll_up_is_time_weighted_not_an_average() -> None:
     line = oee_window("line", "l1", 0, roll_up([running, mostly_stopped]))  # type: ignore[arg-type]
     assert (line.planned_s, line.run_s, line.devices) == (80, 60, 2)
     assert line.availability == 0.75
+
+
+PART_INTS = st.integers(-2, 3) | st.integers(0, 10**12) | st.sampled_from([1, 999, 60_000, 2**53])
+
+
+@st.composite
+def window_parts(draw: st.DrawFn) -> Parts:
+    """Parts as a device or a roll-up has them, now and then impossible ones."""
+    window_ms = draw(st.sampled_from([60_000, 3_600_000, 1, 0, -60_000, 7]))
+    devices = draw(st.sampled_from([1, 1, 2, 37, 0]))
+    states = [draw(st.integers(0, max(window_ms, 1) * devices // 3)) for _ in range(5)]
+    if draw(st.integers(0, 5)) == 0:
+        states[draw(st.integers(0, 4))] = draw(PART_INTS)
+    total = draw(PART_INTS)
+    good = draw(st.integers(0, max(total, 0))) if draw(st.booleans()) else draw(PART_INTS)
+    ideal = draw(st.integers(0, 2 * max(states[0], 1) * 1000) | PART_INTS)
+    return Parts(window_ms, devices, *states, ideal, total, good, draw(PART_INTS),
+                 draw(PART_INTS))  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(parts=window_parts(),
+       level=st.sampled_from(["device", "line", "province", "plant", "cell"]),
+       entity_id=st.sampled_from(["qd-haier-p1-l2-press03", "a", "a:b", "", "x" * 129]),
+       start_ms=st.sampled_from([0, 1_764_144_000_000, 1_764_144_060_000, 1_764_144_000_123]),
+       revision=PART_INTS, late=PART_INTS)  # fmt: skip
+def test_a_window_in_json_is_pydantics_to_the_byte_or_declined(
+    parts: Parts, level: str, entity_id: str, start_ms: int, revision: int, late: int
+) -> None:
+    fast = oee_window_json(level, entity_id, start_ms, parts, revision, late)  # type: ignore[arg-type]
+    try:
+        window = oee_window(level, entity_id, start_ms, parts, revision=revision,  # type: ignore[arg-type]
+                            late_samples=late)  # fmt: skip
+    except ValueError:  # pydantic's ValidationError is one
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == (window.key, encode(window))
+
+
+def test_a_device_window_takes_the_fast_path() -> None:
+    parts = Parts(60_000, run_ms=40_000, idle_ms=5_000, down_ms=10_000, ideal_run_us=36_000_000,
+                  count_total=9, count_good=8, samples=12)  # fmt: skip
+    fast = oee_window_json("device", "qd-haier-p1-l2-press03", 1_764_144_000_000, parts, 0, 0)
+    window = oee_window("device", "qd-haier-p1-l2-press03", 1_764_144_000_000, parts)
+    assert fast == (window.key, encode(window))
