@@ -10,7 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Every dependency ships manylinux wheels for CPython 3.11, so no compiler is needed. The
-# source only builds the wheel; it does not stay in the image.
+# source only builds the wheel; it does not stay in the image. The simulator runs as pure
+# Python here: its mypyc compilation is a `make install` step of the development machines
+# (simulators/native.py), and .dockerignore keeps their compiled files out of the context.
 COPY . /tmp/src
 RUN pip install /tmp/src && rm -rf /tmp/src
 

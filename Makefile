@@ -6,6 +6,8 @@ PGLITE := deploy/local/pglite
 KUSTOMIZE_VERSION := v5.8.1
 GO     ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 KUSTOMIZE := $(VENV)/.kustomize-$(KUSTOMIZE_VERSION)
+SIMULATOR_HOT := $(addprefix simulators/,wire.py machine.py process.py simulation.py)
+SIMULATOR_COMPILED := $(VENV)/.simulator-compiled
 
 .PHONY: install tools demo test lint unit stack-up stack-down clean
 
@@ -16,7 +18,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed $(PGLITE)/node_modules/.installed tools $(KUSTOMIZE)
+install: $(VENV)/.installed $(SIMULATOR_COMPILED) $(PGLITE)/node_modules/.installed tools $(KUSTOMIZE)
+
+# The simulator's per-sample modules compiled with mypyc (simulators/native.py): a third fewer
+# instructions per sample, the same stream. Without a C compiler it says so and the pure-Python
+# modules run; compiled files older than their sources are never used.
+$(SIMULATOR_COMPILED): $(VENV)/.installed $(SIMULATOR_HOT) simulators/compile.py
+	$(BIN)/python -m simulators.compile
+	touch $@
 
 # Command-line tools the tests run (apt, like the services): docker-compose for deploy/compose.
 tools:
@@ -35,7 +44,7 @@ $(PGLITE)/node_modules/.installed: $(PGLITE)/package-lock.json
 ## The main job: the whole pipeline for a few minutes, then its summary (`iiot demo`; it needs
 ## only the venv, `iiot stack up` installs the services;
 ## options through DEMO_ARGS, e.g. make demo DEMO_ARGS="--devices 100 --speed 30").
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed $(SIMULATOR_COMPILED)
 	$(BIN)/iiot demo $(DEMO_ARGS)
 
 ## Everything CI runs: install, start the services, lint, all tests.
@@ -57,6 +66,7 @@ stack-down:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -f simulators/*.so simulators/_compiled.json
 
 ## Stream worker throughput beside a consume+parse loop and Quix Streams (a venv of its own:
 ## quixstreams pins an older confluent-kafka than the pipeline uses).

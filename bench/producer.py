@@ -38,7 +38,7 @@ from iiot import kafka_admin, topics
 from iiot.settings import Settings
 from producers.kafka_client import client_config
 from producers.publisher import Publisher
-from simulators import Simulation, SimulationOptions
+from simulators import Simulation, SimulationOptions, native
 
 REPO = Path(__file__).resolve().parents[1]
 POM = REPO / "bench/kafka-tools/pom.xml"
@@ -313,6 +313,8 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load {load()} (1/5 min) before; payloads {size:.0f} B average")
     codec, linger = settings.producer_compression, settings.producer_linger_ms
     print(f"{codec}, linger.ms {linger}, acks=all, idempotent")
+    # The subprocesses decide as this process did (same files, same environment).
+    print(f"simulator: {native.status()}; IIOT_SIMULATOR=pure runs the pure-Python one")
 
     rows: dict[str, tuple[dict[str, float], str]] = {}
     half = args.records // 2

@@ -4,6 +4,8 @@ Publishes through Kafka topics only; imports `iiot` and its own modules. The CLI
 `Simulation.run()` yields to a publisher.
 """
 
+# First: it decides, before anything imports them, whether the hot modules run compiled.
+from simulators import native  # noqa: F401
 from simulators.faults import FAULT_TYPES, FaultReport
 from simulators.options import FaultRates, SimulationOptions
 from simulators.pace import pace

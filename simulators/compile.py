@@ -1,0 +1,57 @@
+"""`python -m simulators.compile`: compile the simulator's hot modules with mypyc, in place
+(what `make install` runs; simulators/native.py says why and how they are chosen at import).
+`--status` prints which simulator this interpreter runs: compiled or pure Python, and why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+from simulators import native
+
+
+def build() -> None:
+    """Compile HOT in place; without a C compiler or mypyc, say so and leave pure Python."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    try:
+        from mypyc.build import mypycify
+        from setuptools import setup
+    except ImportError:
+        print("simulator: pure Python (mypy is not installed: no mypyc)")
+        return
+    if shutil.which(compiler) is None or not headers.exists():
+        print(f"simulator: pure Python (no C compiler {compiler!r} or no {headers})")
+        return
+    for old in [*native.compiled_files(), native.STAMP]:
+        old.unlink(missing_ok=True)
+    sources = native.source_hashes()
+    root = native.HERE.parent
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(root)  # mypyc names modules from paths relative to the package root
+        # Only HOT has to type-check; what they import is read for its types, not judged.
+        flags = ["--follow-imports=silent", "--ignore-missing-imports", "--cache-dir", scratch]
+        paths = [f"simulators/{name}.py" for name in native.HOT]
+        setup(
+            name="simulators-compiled",
+            ext_modules=mypycify(
+                [*paths, *flags], target_dir=f"{scratch}/c", group_name=native.GROUP
+            ),
+            script_args=["--quiet", "build_ext", "--inplace", "--build-temp", f"{scratch}/o"],
+        )
+    if native.source_hashes() == sources:  # not edited while compiling
+        native.STAMP.write_text(json.dumps(sources, indent=1) + "\n")
+    print(f"simulator: compiled (mypyc): {', '.join(p.name for p in native.compiled_files())}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--status"]:
+        print(native.status())
+    else:
+        build()
