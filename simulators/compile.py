@@ -43,7 +43,10 @@ def build() -> None:
             ext_modules=mypycify(
                 [*paths, *flags], target_dir=f"{scratch}/c", group_name=native.GROUP
             ),
-            script_args=["--quiet", "build_ext", "--inplace", "--build-temp", f"{scratch}/o"],
+            script_args=[
+                *("--quiet", "build_ext", "--inplace"),
+                *("--build-temp", f"{scratch}/o", "--build-lib", f"{scratch}/lib"),
+            ],
         )
     if native.source_hashes() == sources:  # not edited while compiling
         native.STAMP.write_text(json.dumps(sources, indent=1) + "\n")
