@@ -1,6 +1,6 @@
-"""Faust's own cost per record, for bench/stream_worker.py: a worker with the consumer
-settings of `iiot stream` that reads telemetry through the same batches (streams/batch.py)
-and does nothing with them.
+"""Faust's own cost per record, for bench/stream_worker.py: a worker with the Faust settings
+and event loop of `iiot stream` (streams/runtime.py) that reads telemetry through the same
+batches (streams/batch.py) and does nothing with them.
 
     python bench/faust_floor.py APP_ID   (IIOT_TOPIC_PREFIX picks the topic; APP_ID is the group)
 """
@@ -17,8 +17,9 @@ import faust
 from iiot import topics
 from iiot.settings import get_settings
 from iiot.topics import Topic
-from streams.app import BATCH_MAX, CONSUMER_SETTINGS
+from streams.app import BATCH_MAX
 from streams.batch import Batch, Batches
+from streams.runtime import FAUST_SETTINGS, use_uvloop
 
 
 async def nothing(batch: Batch) -> None:
@@ -27,6 +28,7 @@ async def nothing(batch: Batch) -> None:
 
 def main(app_id: str) -> None:
     settings = get_settings()
+    use_uvloop()  # as `iiot stream` does
     (Path(tempfile.gettempdir()) / "iiot-streams").mkdir(exist_ok=True)
     app = faust.App(
         app_id,
@@ -37,7 +39,7 @@ def main(app_id: str) -> None:
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=False,
         web_enabled=False,
-        **CONSUMER_SETTINGS,
+        **FAUST_SETTINGS,
         datadir=Path(tempfile.gettempdir()) / "iiot-streams" / app_id,  # as the worker's
     )
     telemetry = app.topic(topics.name(Topic.TELEMETRY, settings), key_type=bytes, value_type=bytes)

@@ -44,18 +44,12 @@ from streams.ingest import (
     sample_reading,
 )
 from streams.rollup_state import RollupState
+from streams.runtime import FAUST_SETTINGS
 
 log = logging.getLogger("iiot.streams")
 T = TypeVar("T")
 
 SWEEP_EVERY_MS = 5_000  # of event time, per partition: how often to look for silent devices
-# Fewer, bigger fetches and hand-overs from Faust's consumer thread: +25-30% samples/s
-# measured (bench/README.md); bench/faust_floor.py reads with the same.
-CONSUMER_SETTINGS = {
-    "stream_buffer_maxsize": 16_384,
-    "consumer_max_fetch_size": 8 * 1024 * 1024,
-    "broker_max_poll_records": 5_000,
-}
 FED_WINDOWS = b"windows"  # key of a roll-up feed record holding device windows
 FED_PER_RECORD = 2_000
 MAX_HELD_PER_DEVICE = 1_000  # samples waiting for their device's birth
@@ -115,7 +109,7 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=False,
         datadir=datadir,
         stream_wait_empty=False,  # records of an unwritten batch are not acked: see batch.py
-        **CONSUMER_SETTINGS,
+        **FAUST_SETTINGS,  # streams/runtime.py: what Faust costs per record, trimmed
     )
     app.conf.table_cleanup_interval = 3600.0
     # Their debug records are made whatever the worker's level (~5% each): one per send.

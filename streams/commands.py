@@ -19,8 +19,10 @@ def stream(
     from iiot import kafka_admin
     from iiot.settings import get_settings
     from streams.app import create_app, internal_topics
+    from streams.runtime import use_uvloop
 
     settings = get_settings()
+    use_uvloop()
     app = create_app(settings)
     try:
         kafka_admin.ensure_topics(settings)
