@@ -95,7 +95,7 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         topic_partitions=settings.telemetry_partitions,
-        topic_replication_factor=1,
+        topic_replication_factor=1,  # unused: `iiot stream` makes all topics (internal_topics)
         producer_acks=-1,
         producer_compression_type="lz4",
         consumer_auto_offset_reset="earliest",
@@ -481,4 +481,7 @@ def internal_topics(app: faust.App) -> list[tuple[str, int, dict[str, str]]]:
         for table in app.tables.values()
     ]
     feed = app.rollup_feed  # type: ignore[attr-defined]
-    return [*made, (feed.get_topic_name(), 1, {})]
+    # Faust's leader election topic: made here it gets the broker's replication factor, not
+    # the topic_replication_factor Faust would give it (1, what one local broker allows).
+    leader = f"{app.conf.id}-__assignor-__leader"
+    return [*made, (feed.get_topic_name(), 1, {}), (leader, 1, {})]

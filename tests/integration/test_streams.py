@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
 
 from iiot import kafka_admin, topics
 from iiot.contract import ContractError, decode
@@ -25,6 +26,7 @@ from iiot.results import Alarm, DeadLetter, OeeWindow
 from iiot.settings import Settings
 from iiot.topics import Topic
 from simulators import Emitted, FaultRates, Simulation, SimulationOptions
+from streams.app import create_app, internal_topics
 
 pytestmark = pytest.mark.integration
 
@@ -239,6 +241,13 @@ def test_windows_equal_the_reference_with_faults_on(stream_settings: Settings) -
     assert {kind for _, kind, _ in episodes} >= {"counter_reset", "offline"}
     # Raised once, then at most cleared once: never once per sample.
     assert all(edges in (["raised"], ["raised", "cleared"]) for edges in episodes.values())
+    # Every topic was made before the worker started (with the broker's replication factor,
+    # e.g. 3 on Kubernetes): Faust made none of its own.
+    settings = stream_settings
+    made_before = {name for name, _, _ in internal_topics(create_app(settings))}
+    made_before |= {topics.name(spec.topic, settings) for spec in topics.specs(settings)}
+    listed = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10)
+    assert {t for t in listed.topics if t.startswith(settings.topic_prefix)} == made_before
 
 
 def test_sigkill_mid_run_gives_the_same_windows(stream_settings: Settings) -> None:
