@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Final
 
 from simulators.calendar import ShiftCalendar
 
-RUNNING, IDLE, SETUP, DOWN, PLANNED = "running", "idle", "setup", "down", "planned_stop"
-NEVER = float("inf")
+# Final: compiled (simulators/native.py), the states are constants, not module look-ups.
+RUNNING: Final = "running"
+IDLE: Final = "idle"
+SETUP: Final = "setup"
+DOWN: Final = "down"
+PLANNED: Final = "planned_stop"
+NEVER: Final = float("inf")
 
 
 @dataclass(frozen=True, slots=True)

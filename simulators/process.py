@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 from functools import cache
+from typing import Final
 
 import orjson
 
@@ -13,9 +14,11 @@ from simulators.catalogue import KindSpec
 from simulators.machine import DOWN, IDLE, PLANNED, RUNNING, SETUP, Machine
 from simulators.wire import text
 
-AMBIENT_C = 22.0
-TEMP_TAU_S = 600.0  # thermal time constant: ten minutes to settle most of the way
-WEAR_HORIZON_S = 1_800.0  # vibration rises over the last half hour of running before a failure
+# Final: compiled (simulators/native.py), constants are built in, not looked up per sample.
+AMBIENT_C: Final = 22.0
+TEMP_TAU_S: Final = 600.0  # thermal time constant: ten minutes to settle most of the way
+# Vibration rises over the last half hour of running before a failure.
+WEAR_HORIZON_S: Final = 1_800.0
 # Per state: share of rated power (down ≈ 0: locked out), share of the running heat, and
 # vibration as a share of a healthy running machine's.
 STATE_SHARES = {
@@ -27,10 +30,10 @@ STATE_SHARES = {
 }
 
 
-NOISE_STEPS = 32  # noisy values come from per-device tables of this many pre-rounded values
+NOISE_STEPS: Final = 32  # noisy values come from per-device tables of this many pre-rounded values
 
 
-VIBRATION_LEVELS = 8  # healthy vibration differs by machine, in this many steps
+VIBRATION_LEVELS: Final = 8  # healthy vibration differs by machine, in this many steps
 Tables = dict[str, tuple[list[float], list[float], list[float], float]]
 # The wire form, per state: for each noise step the JSON text up to the temperature and from
 # the vibration on (`{"power_kw":6.8,"temperature_c":` and `,"vibration_mm_s":1.2,…}`), the
@@ -38,8 +41,8 @@ Tables = dict[str, tuple[list[float], list[float], list[float], float]]
 Wire = dict[str, tuple[list[str], list[str], float, list[float], list[str]]]
 # Temperatures in tenths of a degree as orjson spells them, 0.0–300.0 °C: formatting a float
 # costs more than making the rest of a sample's metrics.
-TENTHS_WRITTEN = 3_001
-_TENTHS = [text(k / 10) for k in range(TENTHS_WRITTEN)]
+TENTHS_WRITTEN: Final = 3_001
+_TENTHS: Final = [text(k / 10) for k in range(TENTHS_WRITTEN)]
 
 
 def _noisy(mean: float, spread: float) -> list[float]:

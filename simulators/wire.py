@@ -11,11 +11,12 @@ valid Samples and re-encode identically.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Final
 
 import orjson
 
-MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
-MILLIS_SEQ = [f'{millis}","seq":' for millis in MILLIS]  # what follows a second in a sample
+MILLIS: Final = [f".{ms:03d}Z" for ms in range(1000)]
+MILLIS_SEQ: Final = [f'{millis}","seq":' for millis in MILLIS]  # what follows a second in a sample
 _second_prefix: dict[int, str] = {}
 
 
