@@ -20,9 +20,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed $(SIMULATOR_COMPILED) $(PGLITE)/node_modules/.installed tools $(KUSTOMIZE)
 
-# The simulator's per-sample modules compiled with mypyc (simulators/native.py): a third fewer
-# instructions per sample, the same stream. Without a C compiler it says so and the pure-Python
-# modules run; compiled files older than their sources are never used.
+# The simulator's per-sample modules compiled with mypyc (simulators/native.py): over a third
+# fewer instructions per sample, the same stream. Without a C compiler it says so and the
+# pure-Python modules run; compiled files older than their sources are never used.
 $(SIMULATOR_COMPILED): $(VENV)/.installed $(SIMULATOR_HOT) simulators/compile.py
 	$(BIN)/python -m simulators.compile
 	touch $@
