@@ -1,4 +1,4 @@
-"""The cyclic garbage collector out of the way of a hot loop (the producer, the sink).
+"""The cyclic garbage collector out of the way of a hot loop (producer, sink, stream worker).
 
 Their records, batches and rows are short-lived and hold no cycles, yet with the default
 thresholds (700, 10, 10) they set off a young collection every 700 allocations and full ones
