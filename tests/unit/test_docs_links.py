@@ -20,6 +20,7 @@ READ_ELSEWHERE = {
     "IIOT_STACK_KAFKA_CONTROLLER_PORT": "deploy/local/stack.sh",
     "IIOT_STACK_PG_PORT": "deploy/local/stack.sh",
     "IIOT_STACK_MQTT_PORT": "deploy/local/stack.sh",
+    "IIOT_SIMULATOR": "simulators/native.py",  # read at import, before any Settings
 }
 
 
