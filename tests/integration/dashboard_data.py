@@ -55,7 +55,10 @@ class Dataset:
 
 def make(devices: int = 40, minutes: int = 20) -> Dataset:
     now = datetime.now(UTC)
-    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    # Half past the hour: the simulated plants' breaks start on the hour (simulators/calendar.py,
+    # the longest 30 min), so from :30 the three-shift plants produce at any time of day and
+    # the OEE panels have numbers (from the hour, at 02:00 China time every plant stood still).
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
     sim = Simulation(SimulationOptions(devices=devices, start=start, duration_s=minutes * 60))
     data = Dataset(start, start + timedelta(minutes=minutes), sim.births())
     samples: dict[str, list[Sample]] = defaultdict(list)
