@@ -7,27 +7,22 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
-import sysconfig
 import tempfile
-from pathlib import Path
 
 from simulators import native
 
 
 def build() -> None:
     """Compile HOT in place; without a C compiler or mypyc, say so and leave pure Python."""
-    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
     try:
         from mypyc.build import mypycify
         from setuptools import setup
     except ImportError:
         print("simulator: pure Python (mypy is not installed: no mypyc)")
         return
-    if shutil.which(compiler) is None or not headers.exists():
-        print(f"simulator: pure Python (no C compiler {compiler!r} or no {headers})")
+    if why := native.cannot_compile():
+        print(f"simulator: pure Python ({why})")
         return
     for old in [*native.compiled_files(), native.STAMP]:
         old.unlink(missing_ok=True)

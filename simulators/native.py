@@ -21,7 +21,9 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import shutil
 import sys
+import sysconfig
 from pathlib import Path
 
 HOT = ("wire", "machine", "process", "simulation")  # in import order: each needs the earlier
@@ -40,6 +42,16 @@ def compiled_files() -> list[Path]:
     names = [*HOT, GROUP.rsplit(".", 1)[1] + "__mypyc"]
     suffixes = importlib.machinery.EXTENSION_SUFFIXES
     return [HERE / f"{n}{s}" for n in names for s in suffixes if (HERE / f"{n}{s}").exists()]
+
+
+def cannot_compile() -> str:
+    """Why this machine cannot compile the simulator ('' when it can): no C compiler, or no
+    Python headers."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    if shutil.which(compiler) is None or not headers.exists():
+        return f"no C compiler {compiler!r} or no {headers}"
+    return ""
 
 
 def _why_pure() -> str:
