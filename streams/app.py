@@ -241,11 +241,9 @@ def create_app(settings: Settings) -> faust.App:
         counters["alarms"] += len(alarms)
 
     def sweep_silent(batch: Batch, partition: int) -> None:
-        """Offline alarms: devices of this partition silent beyond their max_gap."""
-        now_ms = future.newest_ms[partition]
-        if now_ms - swept_ms.get(partition, 0) < SWEEP_EVERY_MS:
-            return
-        swept_ms[partition] = now_ms
+        """Offline alarms: devices of this partition silent beyond their max_gap (called
+        every SWEEP_EVERY_MS of the partition's event time)."""
+        now_ms = swept_ms[partition] = future.newest_ms[partition]
         for device_id, (device_partition, max_gap_ms) in list(watched.items()):
             if device_partition != partition:
                 continue
