@@ -132,6 +132,15 @@ def dead_letter(
     )
 
 
+LETTER_KEY_BYTES = 1_000
+
+
+def letter_key(key: bytes | None) -> bytes | None:
+    """The Kafka key to send a dead letter under: the original key, cut short, so a record
+    with a huge key cannot make its letter's record too large for Kafka either."""
+    return key[:LETTER_KEY_BYTES] if key is not None else None
+
+
 class RecordOrigin(Protocol):
     """Where a Kafka record came from, as a stage that refuses it knows it."""
 

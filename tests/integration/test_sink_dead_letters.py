@@ -52,6 +52,18 @@ def test_an_oversize_record_is_dead_lettered_small_and_findable(
     assert kept == "\x01" * 4_096  # its first 4 KiB
 
 
+def test_a_record_with_a_huge_key_is_dead_lettered_under_a_short_one(
+    sink_settings: Settings, writer: psycopg.Connection
+) -> None:
+    """The letter went under the original key: a record Kafka took (980 KB key, 5 KB value)
+    made a letter record over the producer's 1 MB, and the sink stopped."""
+    schema = sink_settings.pg_schema
+    s.produce(sink_settings, [(Topic.ALARMS, "k" * 980_000, b"\x01" * 5_000)])
+    s.drain(sink_settings, schema)
+    [(stage, code, topic, *_)] = _letters(writer, schema)
+    assert (stage, code, topic) == ("sink", "invalid_json", "iiot.alarms")
+
+
 def _produce_reporting(settings: Settings, records: list[s.Record]) -> list[Message]:
     """Produce, and return each record as Kafka took it (with its partition and offset)."""
     delivered: list[Message] = []
