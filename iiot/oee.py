@@ -22,7 +22,7 @@ import orjson
 from iiot.kpi import oee_ratios
 from iiot.messages import Sample
 from iiot.results import OeeWindow
-from iiot.types import ID_PATTERN, LEVELS, Level, State, format_ts
+from iiot.types import ID_PATTERN, LEVELS, MAX_INT, Level, State, format_ts
 
 STATE_FIELDS: dict[str, str] = {
     "running": "run_ms",
@@ -93,11 +93,14 @@ class Parts:
                 self.count_good, self.samples, self.counter_resets]  # fmt: skip
 
     def add(self, other: Parts) -> Parts:
-        """The sum of two windows' parts (same window length), as a new Parts."""
+        """The sum of two windows' parts (same window length), as a new Parts; each sum
+        saturates at MAX_INT, as a device's do (`count_interval`), so the order of adding
+        does not matter."""
         if other.window_ms != self.window_ms:
             raise ValueError("cannot add parts of windows of different length")
         mine, theirs = self.row(), other.row()
-        return Parts(self.window_ms, *(a + b for a, b in zip(mine[1:], theirs[1:], strict=True)))
+        sums = (min(a + b, MAX_INT) for a, b in zip(mine[1:], theirs[1:], strict=True))
+        return Parts(self.window_ms, *sums)
 
 
 PARTS_FIELDS = tuple(f.name for f in fields(Parts))
@@ -126,6 +129,30 @@ def window_start(ts_ms: int, window_ms: int) -> int:
 def counter_delta(before: int, after: int) -> int:
     """Parts counted between two readings; a counter that went down was reset."""
     return after - before if after >= before else after
+
+
+def count_interval(opened: Parts, before: Reading, after: Reading, ideal_cycle_s: float) -> bool:
+    """Add the parts counted from `before` to `after` to the window `before` opened; True if
+    a counter was reset. `ideal_cycle_s` is the registry's, for a reading without its own.
+
+    The sums saturate at MAX_INT (the database's bigint): a uint32 counter jumping to its
+    top at an ideal cycle of a day is 3.7e20 µs, past 64 bits. Saturating is exact and
+    order-free for parts that only grow, so the stream and a recompute still agree; a window
+    at the bound has its performance far above 1, flagged suspect.
+    """
+    total = counter_delta(before.count_total, after.count_total)
+    good = min(counter_delta(before.count_good, after.count_good), total)
+    ideal_us = round((before.ideal_cycle_s or ideal_cycle_s) * 1_000_000) * total
+    count_total = opened.count_total + total
+    count_good = opened.count_good + good
+    ideal_run_us = opened.ideal_run_us + ideal_us
+    opened.count_total = count_total if count_total <= MAX_INT else MAX_INT
+    opened.count_good = count_good if count_good <= MAX_INT else MAX_INT
+    opened.ideal_run_us = ideal_run_us if ideal_run_us <= MAX_INT else MAX_INT
+    if after.count_total < before.count_total or after.count_good < before.count_good:
+        opened.counter_resets += 1
+        return True
+    return False
 
 
 def ordered(readings: Iterable[Reading]) -> list[Reading]:
@@ -168,15 +195,8 @@ def device_windows(
         end_ms = reading.ts_ms + max_gap_ms
         if nxt is not None:
             end_ms = min(end_ms, nxt.ts_ms)
-            total = counter_delta(reading.count_total, nxt.count_total)
-            good = min(counter_delta(reading.count_good, nxt.count_good), total)
-            if nxt.count_total < reading.count_total or nxt.count_good < reading.count_good:
-                opened.counter_resets += 1
+            if count_interval(opened, reading, nxt, ideal_cycle_s):
                 result.resets_at_ms.append(nxt.ts_ms)
-            cycle_us = round((reading.ideal_cycle_s or ideal_cycle_s) * 1_000_000)
-            opened.count_total += total
-            opened.count_good += good
-            opened.ideal_run_us += cycle_us * total
         # The state's time, split at window edges.
         state_field = STATE_FIELDS[reading.state]
         start_ms = reading.ts_ms
@@ -254,6 +274,7 @@ def oee_window_json(
     if not (
         set(map(type, counts)) == _INT  # strict: no bool, no float
         and min(counts) >= 0
+        and max(counts) <= MAX_INT
         and p.count_good <= p.count_total
         and p.unknown_ms >= 0
         and level in _LEVELS

@@ -21,7 +21,14 @@ import orjson
 
 from iiot.messages import Sample
 from iiot.oee import to_ms
-from iiot.types import ID_PATTERN, MAX_MESSAGE_BYTES, MAX_METRICS, METRIC_PATTERN, STATES
+from iiot.types import (
+    ID_PATTERN,
+    MAX_INT,
+    MAX_MESSAGE_BYTES,
+    MAX_METRICS,
+    METRIC_PATTERN,
+    STATES,
+)
 
 T = TypeVar("T")
 _FIELDS = frozenset(Sample.model_fields)
@@ -73,7 +80,7 @@ def plain_sample(value: bytes, times: Times[T]) -> Fields[T] | None:
             return None
         if not (type(seq) is int and type(total) is int and type(good) is int):
             return None
-        if not (seq >= 0 and 0 <= good <= total):
+        if not (0 <= seq <= MAX_INT and 0 <= good <= total <= MAX_INT):
             return None
         if device_id not in _known_ids and not _new_id(device_id):
             return None

@@ -18,7 +18,14 @@ from enum import Enum
 
 import orjson
 
-from iiot.oee import STATE_FIELDS, Parts, Reading, counter_delta, device_windows, window_start
+from iiot.oee import (
+    STATE_FIELDS,
+    Parts,
+    Reading,
+    count_interval,
+    device_windows,
+    window_start,
+)
 
 _SEEN_CAP = 4096  # distinct seqs remembered above the contiguous low-water mark
 
@@ -133,7 +140,7 @@ class DeviceState:
             if new.ts_ms < hold_end:
                 name = STATE_FIELDS[last.state]
                 setattr(parts, name, getattr(parts, name) - (hold_end - new.ts_ms))
-            self._count(parts, last, new, config)
+            count_interval(parts, last, new, config.ideal_cycle_s)
             parts.samples += 1
             name = STATE_FIELDS[new.state]
             setattr(parts, name, getattr(parts, name) + max_gap_ms)
@@ -144,7 +151,7 @@ class DeviceState:
         hold_end = last.ts_ms + config.max_gap_ms
         cut = min(new.ts_ms, hold_end)
         self._add_time(last.state, cut, hold_end, -1, config, touched)
-        self._count(self._window(last.ts_ms, config, touched), last, new, config)
+        count_interval(self._window(last.ts_ms, config, touched), last, new, config.ideal_cycle_s)
         self._window(new.ts_ms, config, touched).samples += 1
         self._add_time(new.state, new.ts_ms, new.ts_ms + config.max_gap_ms, 1, config, touched)
         self.readings.append(new)
@@ -152,16 +159,6 @@ class DeviceState:
             if not created:
                 self.windows[start].revision += 1
         return sorted(touched)
-
-    @staticmethod
-    def _count(opened: Parts, last: Reading, new: Reading, config: DeviceConfig) -> None:
-        """The parts counted from `last` to `new`, to the window `last` opened."""
-        total = counter_delta(last.count_total, new.count_total)
-        opened.count_total += total
-        opened.count_good += min(counter_delta(last.count_good, new.count_good), total)
-        opened.ideal_run_us += round((last.ideal_cycle_s or config.ideal_cycle_s) * 1e6) * total
-        if new.count_total < last.count_total or new.count_good < last.count_good:
-            opened.counter_resets += 1
 
     def _window(self, ts_ms: int, config: DeviceConfig, touched: dict[int, bool]) -> Parts:
         start = window_start(ts_ms, config.window_ms)

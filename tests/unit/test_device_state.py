@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iiot.oee import Parts, Reading, device_windows
-from iiot.types import STATES
+from iiot.types import MAX_INT, STATES
 from streams.device_state import DeviceConfig, DeviceState, Outcome
 
 CONFIG = DeviceConfig(window_ms=60_000, max_gap_ms=15_000, grace_ms=120_000, ideal_cycle_s=4.0)
@@ -40,16 +40,26 @@ def stream(delivered: list[Reading], state: DeviceState | None = None):
     return final, outcomes, state
 
 
+# Now and then counters as PLCs have them near their top, and a day per part: sums that pass
+# 64 bits unless they saturate.
+MADE = st.integers(0, 3) | st.sampled_from([2**32 - 1, 2**62, MAX_INT])
+CYCLES = st.sampled_from([None, None, None, 0.5, 86_400.0])
+
+
 @st.composite
 def device_readings(draw: st.DrawFn) -> list[Reading]:
     ts, total, good, readings = draw(st.integers(0, 10**6)), 0, 0, []
+    huge = draw(st.booleans())
     for seq in range(draw(st.integers(1, 80))):
         ts += draw(st.sampled_from([0, 1_000, 5_000, 5_000, 5_000, 7_500, 30_000, 400_000]))
         if draw(st.integers(0, 30)) == 0:
             total = good = 0
-        made = draw(st.integers(0, 3))
+        made = draw(MADE if huge else st.integers(0, 3))
+        if total + made > MAX_INT:  # the contract's bound: the PLC's counter wraps
+            total = good = 0
         total, good = total + made, good + draw(st.integers(0, made))
-        readings.append(Reading(ts, seq, draw(st.sampled_from(STATES)), total, good, None))
+        cycle = draw(CYCLES) if huge else None
+        readings.append(Reading(ts, seq, draw(st.sampled_from(STATES)), total, good, cycle))
     return readings
 
 
@@ -63,6 +73,7 @@ def test_stream_equals_batch_under_reordering_and_duplicates(readings, rnd: rand
         delivered.insert(rnd.randint(original + 1, len(delivered)), delivered[original])
     final, outcomes, _ = stream(delivered)
     assert final == batch(readings)
+    assert all(max(p.row()) <= MAX_INT for p in final.values())
     assert outcomes.count(Outcome.DUPLICATE) == len(delivered) - len(readings)
     assert Outcome.LATE not in outcomes
 

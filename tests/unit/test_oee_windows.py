@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from iiot.contract import encode
 from iiot.oee import Parts, Reading, device_windows, oee_window, oee_window_json, ordered, roll_up
-from iiot.types import STATES
+from iiot.types import MAX_INT, STATES
 
 MIN = 60_000
 
@@ -177,7 +177,11 @@ def test_roll_up_is_time_weighted_not_an_average() -> None:
     assert line.availability == 0.75
 
 
-PART_INTS = st.integers(-2, 3) | st.integers(0, 10**12) | st.sampled_from([1, 999, 60_000, 2**53])
+PART_INTS = (
+    st.integers(-2, 3)
+    | st.integers(0, 10**12)
+    | st.sampled_from([1, 999, 60_000, 2**53, MAX_INT, MAX_INT + 1, 2**64])
+)
 
 
 @st.composite
