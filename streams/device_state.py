@@ -27,7 +27,9 @@ from iiot.oee import (
     window_start,
 )
 
-_SEEN_CAP = 4096  # distinct seqs remembered above the contiguous low-water mark
+# Distinct seqs remembered above the low-water mark, at most: holes past it are given up
+# (docs/kpi.md, "Duplicates"). Usually the readings kept bound it well below.
+_SEEN_CAP = 64
 
 
 class Outcome(Enum):
@@ -60,24 +62,41 @@ class DeviceState:
     readings: list[Reading] = field(default_factory=list)
     windows: dict[int, Emitted] = field(default_factory=dict)
     newest_ms: int | None = None
-    seen_upto: int = -1  # every seq ≤ this has been seen (seq rises by one per sample)
+    # Seqs seen: every one ≤ `seen_upto` (or given up on: seen, or a hole no longer worth
+    # remembering), and those in `seen` above it. Exact where it matters: a seq at or below
+    # the mark whose reading could still change a window is looked up in `readings`.
+    seen_upto: int = -1
     seen: set[int] = field(default_factory=set)
     late_samples: int = 0
 
     # --- duplicates ----------------------------------------------------------------------
 
-    def _is_duplicate(self, seq: int) -> bool:
-        return seq <= self.seen_upto or seq in self.seen
+    def _is_duplicate(self, reading: Reading, grace_ms: int) -> bool:
+        """Seen before? Called for a seq at or below the mark, or in `seen`."""
+        seq = reading.seq
+        if seq > self.seen_upto or self.newest_ms is None:
+            return True  # in `seen`: exactly remembered
+        if reading.ts_ms < self.newest_ms - grace_ms:
+            # Late either way, not applied either way: counted as a duplicate, which a
+            # re-sent sample is; a skipped seq that comes this late is the rare exception.
+            return True
+        # Recent: every accepted reading this recent is still kept.
+        return any(kept[1] == seq for kept in self.readings)
 
     def _remember(self, seq: int) -> None:
         self.seen.add(seq)
+        self._advance(self.seen_upto)
+        if len(self.seen) > _SEEN_CAP:  # many holes: give up the oldest
+            self._advance(min(self.seen))
+
+    def _advance(self, upto: int) -> None:
+        """Move the mark to at least `upto`, then over every seq seen right after it."""
+        if upto > self.seen_upto:
+            self.seen_upto = upto
+            self.seen = {s for s in self.seen if s > upto}
         while self.seen_upto + 1 in self.seen:
             self.seen_upto += 1
             self.seen.discard(self.seen_upto)
-        if len(self.seen) > _SEEN_CAP:  # a device that skipped seqs: forget the oldest holes
-            lowest = min(self.seen)
-            self.seen_upto = lowest
-            self.seen = {s for s in self.seen if s > lowest}
 
     # --- samples -------------------------------------------------------------------------
 
@@ -90,10 +109,11 @@ class DeviceState:
         final and were dropped, with their last value: emit those now, they are gone.
         """
         seq = reading.seq
-        if seq <= self.seen_upto or seq in self.seen:
-            return Outcome.DUPLICATE, [], {}
         if seq == self.seen_upto + 1 and not self.seen:
-            self.seen_upto = seq  # the usual case of `_remember`, in one step
+            self.seen_upto = seq  # the usual case, in one step
+        elif seq <= self.seen_upto or seq in self.seen:
+            if self._is_duplicate(reading, config.grace_ms):
+                return Outcome.DUPLICATE, [], {}
         else:
             self._remember(seq)
         if self.newest_ms is not None and reading.ts_ms < self.newest_ms - config.grace_ms:
@@ -230,6 +250,9 @@ class DeviceState:
             self.readings, earliest_window - config.max_gap_ms, key=_ts_ms
         )
         if keep_from > 0:
+            # Holes below a dropped reading's seq are older than it, so late if they come:
+            # not worth remembering.
+            self._advance(max(kept[1] for kept in self.readings[:keep_from]))
             del self.readings[:keep_from]
         final = {s: e for s, e in self.windows.items() if s < earliest_window}
         for start in final:

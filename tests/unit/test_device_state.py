@@ -3,6 +3,7 @@ within the grace period, duplicates included; late samples are counted, not appl
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from hypothesis import given, settings
@@ -93,3 +94,59 @@ def test_state_forgets_what_cannot_change() -> None:
     # grace 120 s + one window + max_gap of readings at 5 s: a few dozen, not 2000.
     assert len(state.readings) < 60 and len(state.windows) <= 4
     assert state.seen == set() and state.seen_upto == 1_999
+
+
+# --- duplicates: remembered exactly where they matter, and in little memory ----------------
+
+
+def skipping(readings: list[Reading], first_seq: int, rnd: random.Random) -> list[Reading]:
+    """The same readings with seqs from `first_seq` (a producer started with `--start now`)
+    that now and then skip (samples refused at the edge, or lost)."""
+    seqs = itertools.accumulate(rnd.choice([1, 1, 1, 1, 1, 2, 7, 1_000]) for _ in readings)
+    return [r._replace(seq=first_seq + s) for r, s in zip(readings, seqs, strict=True)]
+
+
+@given(device_readings(), st.integers(0, 10**12), st.randoms(use_true_random=False))
+@settings(max_examples=300, deadline=None)
+def test_resent_samples_change_no_window_and_the_memory_stays_small(
+    readings, first_seq: int, rnd: random.Random
+) -> None:
+    readings = skipping(readings, first_seq, rnd)
+    # Most within half the grace period; now and then one far beyond it: late.
+    delays = [rnd.choice([0, 0, 1_000, CONFIG.grace_ms // 2, 10 * CONFIG.grace_ms])
+              for _ in readings]  # fmt: skip
+    delivered = [r for _, r in sorted(zip(delays, readings, strict=True),
+                                      key=lambda d: d[1].ts_ms + d[0])]  # fmt: skip
+    resent = [(r, False) for r in delivered]  # (reading, a re-send?)
+    for _ in range(len(readings) // 2):  # re-sent soon, or long after
+        original = rnd.randrange(len(resent))
+        resent.insert(rnd.randint(original + 1, len(resent)), (resent[original][0], True))
+    once, outcomes, _ = stream(delivered)
+    again, outcomes_again, state = stream([r for r, _ in resent])
+    assert again == once
+    pairs = list(zip(resent, outcomes_again, strict=True))
+    assert all(o is Outcome.DUPLICATE for (_, again), o in pairs if again)
+    assert [o for (_, again), o in pairs if not again] == outcomes
+    assert len(state.seen) <= len(state.readings) + outcomes.count(Outcome.LATE)
+
+
+def test_a_device_with_skipped_seqs_keeps_few_of_them() -> None:
+    # 1% of the samples refused at the edge (their seqs never come), seqs far from 0.
+    readings = [Reading(t * 5_000, 10**9 + t, "running", t, t) for t in range(3_000)]
+    _, outcomes, state = stream([r for r in readings if r.seq % 100 != 7])
+    assert Outcome.DUPLICATE not in outcomes and Outcome.LATE not in outcomes
+    assert len(state.seen) <= len(state.readings) < 60
+    assert len(state.dumps()) < 3_000
+
+
+def test_a_skipped_seq_that_comes_within_grace_is_applied_after_its_hole_was_given_up() -> None:
+    # seq 1_000 comes last, though its time is recent: its producer's clock went back.
+    readings = [Reading(t * 5_000, t, "running", t, t) for t in range(1_000)]
+    stray = Reading(readings[-1].ts_ms - 10_000, 500, "down", 999, 999)
+    final, outcomes, state = stream([r for r in readings if r.seq != 500] + [stray])
+    assert state.seen_upto > 500  # the hole was given up long before
+    assert outcomes[-1] is Outcome.ACCEPTED
+    assert final == batch([r for r in readings if r.seq != 500] + [stray])
+    # Sent again, it is a duplicate; a re-sent old sample too.
+    _, outcomes, _ = stream([stray, readings[10], readings[-1]], state)
+    assert outcomes == [Outcome.DUPLICATE] * 3
