@@ -166,18 +166,35 @@ def ordered(readings: Iterable[Reading]) -> list[Reading]:
     return sorted(unique, key=lambda r: (r.ts_ms, r.seq))
 
 
+# A silent device's gap gets windows of unknown time, at most this many: those just before
+# the sample that ends it (an hour of 1-min windows). A device back after a year must not
+# make half a million windows; the hour before it returns is what roll-ups still hold.
+MAX_GAP_WINDOWS = 60
+
+
+def gap_windows(before_ms: int, after_ms: int, window_ms: int, max_gap_windows: int) -> range:
+    """The window starts between two consecutive readings that must exist though no
+    interval may reach them: after `before_ms`'s window, before `after_ms`'s, at most
+    `max_gap_windows` of them, the last ones."""
+    first = window_start(before_ms, window_ms) + window_ms
+    end = window_start(after_ms, window_ms)
+    return range(max(first, end - max_gap_windows * window_ms), end, window_ms)
+
+
 def device_windows(
     readings: Sequence[Reading],
     *,
     window_ms: int,
     max_gap_ms: int,
     ideal_cycle_s: float,
+    max_gap_windows: int = MAX_GAP_WINDOWS,
 ) -> DeviceWindows:
     """Split one device's readings (in `ordered` order) into window parts.
 
     `ideal_cycle_s` is the registry's default for readings that carry none. The last
     reading's state holds for `max_gap_ms`, as sample-and-hold says; a later reading
-    corrects that.
+    corrects that. Windows between two readings that no interval reaches exist, all their
+    time unknown (`gap_windows`).
     """
     result = DeviceWindows()
 
@@ -197,6 +214,8 @@ def device_windows(
             end_ms = min(end_ms, nxt.ts_ms)
             if count_interval(opened, reading, nxt, ideal_cycle_s):
                 result.resets_at_ms.append(nxt.ts_ms)
+            for start in gap_windows(reading.ts_ms, nxt.ts_ms, window_ms, max_gap_windows):
+                parts_of(start)
         # The state's time, split at window edges.
         state_field = STATE_FIELDS[reading.state]
         start_ms = reading.ts_ms

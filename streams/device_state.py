@@ -19,11 +19,13 @@ from enum import Enum
 import orjson
 
 from iiot.oee import (
+    MAX_GAP_WINDOWS,
     STATE_FIELDS,
     Parts,
     Reading,
     count_interval,
     device_windows,
+    gap_windows,
     window_start,
 )
 
@@ -46,6 +48,7 @@ class DeviceConfig:
     max_gap_ms: int
     grace_ms: int
     ideal_cycle_s: float
+    max_gap_windows: int = MAX_GAP_WINDOWS
 
 
 @dataclass(slots=True)
@@ -172,6 +175,8 @@ class DeviceState:
         cut = min(new.ts_ms, hold_end)
         self._add_time(last.state, cut, hold_end, -1, config, touched)
         count_interval(self._window(last.ts_ms, config, touched), last, new, config.ideal_cycle_s)
+        for start in gap_windows(last.ts_ms, new.ts_ms, config.window_ms, config.max_gap_windows):
+            self._window(start, config, touched)  # a silent gap: its windows exist, unknown
         self._window(new.ts_ms, config, touched).samples += 1
         self._add_time(new.state, new.ts_ms, new.ts_ms + config.max_gap_ms, 1, config, touched)
         self.readings.append(new)
@@ -210,6 +215,7 @@ class DeviceState:
             window_ms=config.window_ms,
             max_gap_ms=config.max_gap_ms,
             ideal_cycle_s=config.ideal_cycle_s,
+            max_gap_windows=config.max_gap_windows,
         ).windows
         changed = []
         for start, parts in fresh.items():

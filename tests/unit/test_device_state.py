@@ -3,34 +3,45 @@ within the grace period, duplicates included; late samples are counted, not appl
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import random
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iiot.oee import Parts, Reading, device_windows
+from iiot.contract import decode
+from iiot.messages import DeviceBirth
+from iiot.oee import MAX_GAP_WINDOWS, Parts, Reading, device_windows, oee_window
+from iiot.settings import DigitizationWeights
 from iiot.types import MAX_INT, STATES
 from streams.device_state import DeviceConfig, DeviceState, Outcome
+from streams.rollup_state import RollupState
+from tests.conftest import BIRTH
 
 CONFIG = DeviceConfig(window_ms=60_000, max_gap_ms=15_000, grace_ms=120_000, ideal_cycle_s=4.0)
 
 
-def batch(readings: list[Reading]) -> dict[int, Parts]:
+def batch(readings: list[Reading], config: DeviceConfig = CONFIG) -> dict[int, Parts]:
     return device_windows(
         sorted(readings, key=lambda r: (r.ts_ms, r.seq)),
-        window_ms=CONFIG.window_ms,
-        max_gap_ms=CONFIG.max_gap_ms,
-        ideal_cycle_s=CONFIG.ideal_cycle_s,
+        window_ms=config.window_ms,
+        max_gap_ms=config.max_gap_ms,
+        ideal_cycle_s=config.ideal_cycle_s,
+        max_gap_windows=config.max_gap_windows,
     ).windows
 
 
-def stream(delivered: list[Reading], state: DeviceState | None = None):
+def stream(
+    delivered: list[Reading], state: DeviceState | None = None, config: DeviceConfig = CONFIG
+):
     state = state or DeviceState()
     final: dict[int, Parts] = {}
     outcomes = []
     for reading in delivered:
-        outcome, changed, finished = state.accept(reading, CONFIG)
+        outcome, changed, finished = state.accept(reading, config)
         outcomes.append(outcome)
         for start in changed:
             if start in state.windows:
@@ -64,16 +75,19 @@ def device_readings(draw: st.DrawFn) -> list[Reading]:
     return readings
 
 
-@given(device_readings(), st.randoms(use_true_random=False))
+@given(device_readings(), st.randoms(use_true_random=False), st.sampled_from([60, 2, 0]))
 @settings(max_examples=300, deadline=None)
-def test_stream_equals_batch_under_reordering_and_duplicates(readings, rnd: random.Random):
+def test_stream_equals_batch_under_reordering_and_duplicates(
+    readings, rnd: random.Random, gap_windows: int
+):
     # Each reading is delayed by up to half the grace period, so none is late.
     delivered = sorted(readings, key=lambda r: r.ts_ms + rnd.randint(0, CONFIG.grace_ms // 2))
     for _ in range(len(readings) // 4):  # a duplicate comes after its original
         original = rnd.randrange(len(delivered))
         delivered.insert(rnd.randint(original + 1, len(delivered)), delivered[original])
-    final, outcomes, _ = stream(delivered)
-    assert final == batch(readings)
+    config = dataclasses.replace(CONFIG, max_gap_windows=gap_windows)
+    final, outcomes, _ = stream(delivered, config=config)
+    assert final == batch(readings, config)
     assert all(max(p.row()) <= MAX_INT for p in final.values())
     assert outcomes.count(Outcome.DUPLICATE) == len(delivered) - len(readings)
     assert Outcome.LATE not in outcomes
@@ -150,3 +164,55 @@ def test_a_skipped_seq_that_comes_within_grace_is_applied_after_its_hole_was_giv
     # Sent again, it is a duplicate; a re-sent old sample too.
     _, outcomes, _ = stream([stray, readings[10], readings[-1]], state)
     assert outcomes == [Outcome.DUPLICATE] * 3
+
+
+# --- a silent device's gap --------------------------------------------------------------
+
+AT_8 = 1_764_144_000_000  # 2026-11-26T08:00:00Z
+MIN = 60_000
+
+
+def test_a_gap_no_interval_reaches_has_windows_of_unknown_time_in_the_stream() -> None:
+    # Samples at 08:00:10 and 08:03:20, max_gap 15 s: 08:01 and 08:02 exist, all unknown.
+    readings = [
+        Reading(AT_8 + 10_000, 1, "running", 5, 5),
+        Reading(AT_8 + 200_000, 2, "running", 9, 9),
+    ]
+    final, _, _ = stream(readings)
+    assert sorted(final) == [AT_8, AT_8 + MIN, AT_8 + 2 * MIN, AT_8 + 3 * MIN]
+    assert final == batch(readings)
+    for start in (AT_8 + MIN, AT_8 + 2 * MIN):
+        assert final[start] == Parts(MIN)  # nothing covered: 60 s unknown, planned 0
+        w = oee_window("device", "press03", start, final[start])
+        assert (w.unknown_s, w.planned_s, w.samples, w.oee, w.availability) == (
+            60,
+            0,
+            0,
+            None,
+            None,
+        )
+    # The roll-ups carry the gap's unknown seconds, beside a device that ran all along.
+    rollup = RollupState(MIN, 3_600_000, DigitizationWeights())
+    for n in (1, 2):
+        birth = copy.deepcopy(BIRTH) | {"device_id": f"press0{n}"}
+        rollup.on_birth(decode(DeviceBirth, orjson.dumps(birth)))
+    rollup.on_device_window("press01", AT_8 + MIN, final[AT_8 + MIN], 0, 0)
+    rollup.on_device_window("press02", AT_8 + MIN, Parts(MIN, run_ms=MIN), 0, 0)
+    line = next(w for w in rollup.rollups(AT_8 + MIN) if w.level == "line")
+    assert (line.devices, line.unknown_s, line.planned_s, line.availability) == (2, 60, 60, 1.0)
+
+
+def test_a_device_back_after_a_year_makes_a_bounded_number_of_windows() -> None:
+    year = 365 * 24 * 3_600_000
+    readings = [Reading(AT_8 + t * 5_000, t, "running", t, t) for t in range(10)]
+    back = [Reading(AT_8 + year + t * 5_000, 100 + t, "running", t, t) for t in range(3)]
+    state = DeviceState()
+    for reading in readings:
+        state.accept(reading, CONFIG)
+    outcome, changed, final = state.accept(back[0], CONFIG)
+    assert outcome is Outcome.ACCEPTED
+    gap = [s for s in changed if AT_8 + MIN < s < back[0].ts_ms - MIN]
+    assert len(gap) == MAX_GAP_WINDOWS - 1  # the hour before it came back, its own window aside
+    assert len(changed) + len(final) <= MAX_GAP_WINDOWS + 3
+    finals, _, _ = stream(readings + back)
+    assert finals == batch(readings + back) and len(finals) <= MAX_GAP_WINDOWS + 3
