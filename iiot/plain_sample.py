@@ -38,6 +38,9 @@ _METRIC = re.compile(METRIC_PATTERN)
 # The wire spelling `format_ts` writes: UTC, milliseconds, so `_to_utc_ms` has nothing to do.
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 _CACHE_LIMIT = 100_000  # device ids and timestamps repeat: remember the checked ones
+# Seconds of event time in flight at once span minutes (grace, skew), replays run in order:
+# over an hour of them is plenty, and a day of seconds no longer piles up (~12 MB/day).
+_SECONDS_LIMIT = 4_096
 
 _known_ids: set[str] = set()
 _known_metrics: set[str] = set()
@@ -138,6 +141,8 @@ def _epoch_ms(ts: object) -> int | None:
         at = _new_datetime(ts)
         if at is None:
             return None
+        if len(_known_seconds) >= _SECONDS_LIMIT:
+            _known_seconds.clear()  # cheaper than keeping an order; refilled in a second
         second = _known_seconds[ts[:19]] = to_ms(at.replace(microsecond=0))
     millis = ts[20:23]
     if not (millis.isascii() and millis.isdigit()):

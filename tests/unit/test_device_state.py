@@ -168,7 +168,7 @@ def test_a_skipped_seq_that_comes_within_grace_is_applied_after_its_hole_was_giv
 
 # --- a silent device's gap --------------------------------------------------------------
 
-AT_8 = 1_764_144_000_000  # 2026-11-26T08:00:00Z
+AT_8 = 1_764_144_000_000  # 2025-11-26T08:00:00Z
 MIN = 60_000
 
 
