@@ -141,14 +141,13 @@ def count_interval(opened: Parts, before: Reading, after: Reading, ideal_cycle_s
     at the bound has its performance far above 1, flagged suspect.
     """
     total = counter_delta(before.count_total, after.count_total)
-    good = min(counter_delta(before.count_good, after.count_good), total)
-    ideal_us = round((before.ideal_cycle_s or ideal_cycle_s) * 1_000_000) * total
-    count_total = opened.count_total + total
-    count_good = opened.count_good + good
-    ideal_run_us = opened.ideal_run_us + ideal_us
-    opened.count_total = count_total if count_total <= MAX_INT else MAX_INT
-    opened.count_good = count_good if count_good <= MAX_INT else MAX_INT
-    opened.ideal_run_us = ideal_run_us if ideal_run_us <= MAX_INT else MAX_INT
+    opened.count_total += total
+    opened.count_good += min(counter_delta(before.count_good, after.count_good), total)
+    opened.ideal_run_us += round((before.ideal_cycle_s or ideal_cycle_s) * 1_000_000) * total
+    if opened.ideal_run_us > MAX_INT or opened.count_total > MAX_INT:  # good ≤ total
+        opened.count_total = min(opened.count_total, MAX_INT)
+        opened.count_good = min(opened.count_good, MAX_INT)
+        opened.ideal_run_us = min(opened.ideal_run_us, MAX_INT)
     if after.count_total < before.count_total or after.count_good < before.count_good:
         opened.counter_resets += 1
         return True

@@ -175,8 +175,10 @@ class DeviceState:
         cut = min(new.ts_ms, hold_end)
         self._add_time(last.state, cut, hold_end, -1, config, touched)
         count_interval(self._window(last.ts_ms, config, touched), last, new, config.ideal_cycle_s)
-        for start in gap_windows(last.ts_ms, new.ts_ms, config.window_ms, config.max_gap_windows):
-            self._window(start, config, touched)  # a silent gap: its windows exist, unknown
+        if new.ts_ms - last.ts_ms > config.window_ms:  # else no window lies between them
+            gap = gap_windows(last.ts_ms, new.ts_ms, config.window_ms, config.max_gap_windows)
+            for start in gap:
+                self._window(start, config, touched)  # a silent gap: its windows, unknown
         self._window(new.ts_ms, config, touched).samples += 1
         self._add_time(new.state, new.ts_ms, new.ts_ms + config.max_gap_ms, 1, config, touched)
         self.readings.append(new)
