@@ -89,8 +89,8 @@ class DeviceState:
     def _remember(self, seq: int) -> None:
         self.seen.add(seq)
         self._advance(self.seen_upto)
-        if len(self.seen) > _SEEN_CAP:  # many holes: give up the oldest
-            self._advance(min(self.seen))
+        if len(self.seen) > _SEEN_CAP:  # many holes: give up the older half at once
+            self._advance(sorted(self.seen)[-(_SEEN_CAP // 2) - 1])
 
     def _advance(self, upto: int) -> None:
         """Move the mark to at least `upto`, then over every seq seen right after it."""

@@ -216,3 +216,16 @@ def test_a_device_back_after_a_year_makes_a_bounded_number_of_windows() -> None:
     assert len(changed) + len(final) <= MAX_GAP_WINDOWS + 3
     finals, _, _ = stream(readings + back)
     assert finals == batch(readings + back) and len(finals) <= MAX_GAP_WINDOWS + 3
+
+
+def test_many_holes_are_given_up_in_halves_and_an_old_state_shrinks() -> None:
+    # A producer that sends every other seq, all within a second; and a state written
+    # before the bound, with 4,096 seqs remembered.
+    readings = [Reading(t * 10, 2 * t, "running", t, t) for t in range(1_000)]
+    _, outcomes, state = stream(readings)
+    assert set(outcomes) == {Outcome.ACCEPTED} and len(state.seen) <= 64
+    old = DeviceState(seen_upto=-1, seen=set(range(1, 8_193, 2)))
+    old.accept(Reading(0, 9_001, "running", 0, 0), CONFIG)
+    assert len(DeviceState.loads(old.dumps()).seen) <= 64
+    _, outcomes, _ = stream(readings[:5] + readings[-5:], old)
+    assert outcomes == [Outcome.ACCEPTED] * 10  # given up, yet recent: looked up, applied
