@@ -22,7 +22,7 @@ import orjson
 from iiot.kpi import oee_ratios
 from iiot.messages import Sample
 from iiot.results import OeeWindow
-from iiot.types import ID_PATTERN, LEVELS, Level, State, format_ts
+from iiot.types import ID_PATTERN, LEVELS, MAX_INT, Level, State, format_ts
 
 STATE_FIELDS: dict[str, str] = {
     "running": "run_ms",
@@ -93,11 +93,14 @@ class Parts:
                 self.count_good, self.samples, self.counter_resets]  # fmt: skip
 
     def add(self, other: Parts) -> Parts:
-        """The sum of two windows' parts (same window length), as a new Parts."""
+        """The sum of two windows' parts (same window length), as a new Parts; each sum
+        saturates at MAX_INT, as a device's do (`count_interval`), so the order of adding
+        does not matter."""
         if other.window_ms != self.window_ms:
             raise ValueError("cannot add parts of windows of different length")
         mine, theirs = self.row(), other.row()
-        return Parts(self.window_ms, *(a + b for a, b in zip(mine[1:], theirs[1:], strict=True)))
+        sums = (min(a + b, MAX_INT) for a, b in zip(mine[1:], theirs[1:], strict=True))
+        return Parts(self.window_ms, *sums)
 
 
 PARTS_FIELDS = tuple(f.name for f in fields(Parts))
@@ -128,6 +131,29 @@ def counter_delta(before: int, after: int) -> int:
     return after - before if after >= before else after
 
 
+def count_interval(opened: Parts, before: Reading, after: Reading, ideal_cycle_s: float) -> bool:
+    """Add the parts counted from `before` to `after` to the window `before` opened; True if
+    a counter was reset. `ideal_cycle_s` is the registry's, for a reading without its own.
+
+    The sums saturate at MAX_INT (the database's bigint): a uint32 counter jumping to its
+    top at an ideal cycle of a day is 3.7e20 µs, past 64 bits. Saturating is exact and
+    order-free for parts that only grow, so the stream and a recompute still agree; a window
+    at the bound has its performance far above 1, flagged suspect.
+    """
+    total = counter_delta(before.count_total, after.count_total)
+    opened.count_total += total
+    opened.count_good += min(counter_delta(before.count_good, after.count_good), total)
+    opened.ideal_run_us += round((before.ideal_cycle_s or ideal_cycle_s) * 1_000_000) * total
+    if opened.ideal_run_us > MAX_INT or opened.count_total > MAX_INT:  # good ≤ total
+        opened.count_total = min(opened.count_total, MAX_INT)
+        opened.count_good = min(opened.count_good, MAX_INT)
+        opened.ideal_run_us = min(opened.ideal_run_us, MAX_INT)
+    if after.count_total < before.count_total or after.count_good < before.count_good:
+        opened.counter_resets += 1
+        return True
+    return False
+
+
 def ordered(readings: Iterable[Reading]) -> list[Reading]:
     """By event time, duplicates by seq dropped (the first one kept)."""
     seen: set[int] = set()
@@ -139,18 +165,35 @@ def ordered(readings: Iterable[Reading]) -> list[Reading]:
     return sorted(unique, key=lambda r: (r.ts_ms, r.seq))
 
 
+# A silent device's gap gets windows of unknown time, at most this many: those just before
+# the sample that ends it (an hour of 1-min windows). A device back after a year must not
+# make half a million windows; the hour before it returns is what roll-ups still hold.
+MAX_GAP_WINDOWS = 60
+
+
+def gap_windows(before_ms: int, after_ms: int, window_ms: int, max_gap_windows: int) -> range:
+    """The window starts between two consecutive readings that must exist though no
+    interval may reach them: after `before_ms`'s window, before `after_ms`'s, at most
+    `max_gap_windows` of them, the last ones."""
+    first = window_start(before_ms, window_ms) + window_ms
+    end = window_start(after_ms, window_ms)
+    return range(max(first, end - max_gap_windows * window_ms), end, window_ms)
+
+
 def device_windows(
     readings: Sequence[Reading],
     *,
     window_ms: int,
     max_gap_ms: int,
     ideal_cycle_s: float,
+    max_gap_windows: int = MAX_GAP_WINDOWS,
 ) -> DeviceWindows:
     """Split one device's readings (in `ordered` order) into window parts.
 
     `ideal_cycle_s` is the registry's default for readings that carry none. The last
     reading's state holds for `max_gap_ms`, as sample-and-hold says; a later reading
-    corrects that.
+    corrects that. Windows between two readings that no interval reaches exist, all their
+    time unknown (`gap_windows`).
     """
     result = DeviceWindows()
 
@@ -168,15 +211,10 @@ def device_windows(
         end_ms = reading.ts_ms + max_gap_ms
         if nxt is not None:
             end_ms = min(end_ms, nxt.ts_ms)
-            total = counter_delta(reading.count_total, nxt.count_total)
-            good = min(counter_delta(reading.count_good, nxt.count_good), total)
-            if nxt.count_total < reading.count_total or nxt.count_good < reading.count_good:
-                opened.counter_resets += 1
+            if count_interval(opened, reading, nxt, ideal_cycle_s):
                 result.resets_at_ms.append(nxt.ts_ms)
-            cycle_us = round((reading.ideal_cycle_s or ideal_cycle_s) * 1_000_000)
-            opened.count_total += total
-            opened.count_good += good
-            opened.ideal_run_us += cycle_us * total
+            for start in gap_windows(reading.ts_ms, nxt.ts_ms, window_ms, max_gap_windows):
+                parts_of(start)
         # The state's time, split at window edges.
         state_field = STATE_FIELDS[reading.state]
         start_ms = reading.ts_ms
@@ -254,6 +292,7 @@ def oee_window_json(
     if not (
         set(map(type, counts)) == _INT  # strict: no bool, no float
         and min(counts) >= 0
+        and max(counts) <= MAX_INT
         and p.count_good <= p.count_total
         and p.unknown_ms >= 0
         and level in _LEVELS

@@ -21,7 +21,14 @@ import orjson
 
 from iiot.messages import Sample
 from iiot.oee import to_ms
-from iiot.types import ID_PATTERN, MAX_MESSAGE_BYTES, MAX_METRICS, METRIC_PATTERN, STATES
+from iiot.types import (
+    ID_PATTERN,
+    MAX_INT,
+    MAX_MESSAGE_BYTES,
+    MAX_METRICS,
+    METRIC_PATTERN,
+    STATES,
+)
 
 T = TypeVar("T")
 _FIELDS = frozenset(Sample.model_fields)
@@ -31,6 +38,9 @@ _METRIC = re.compile(METRIC_PATTERN)
 # The wire spelling `format_ts` writes: UTC, milliseconds, so `_to_utc_ms` has nothing to do.
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
 _CACHE_LIMIT = 100_000  # device ids and timestamps repeat: remember the checked ones
+# Seconds of event time in flight at once span minutes (grace, skew), replays run in order:
+# over an hour of them is plenty, and a day of seconds no longer piles up (~12 MB/day).
+_SECONDS_LIMIT = 4_096
 
 _known_ids: set[str] = set()
 _known_metrics: set[str] = set()
@@ -73,7 +83,7 @@ def plain_sample(value: bytes, times: Times[T]) -> Fields[T] | None:
             return None
         if not (type(seq) is int and type(total) is int and type(good) is int):
             return None
-        if not (seq >= 0 and 0 <= good <= total):
+        if not (0 <= seq <= MAX_INT and 0 <= good <= total <= MAX_INT):
             return None
         if device_id not in _known_ids and not _new_id(device_id):
             return None
@@ -131,6 +141,8 @@ def _epoch_ms(ts: object) -> int | None:
         at = _new_datetime(ts)
         if at is None:
             return None
+        if len(_known_seconds) >= _SECONDS_LIMIT:
+            _known_seconds.clear()  # cheaper than keeping an order; refilled in a second
         second = _known_seconds[ts[:19]] = to_ms(at.replace(microsecond=0))
     millis = ts[20:23]
     if not (millis.isascii() and millis.isdigit()):

@@ -14,6 +14,10 @@ from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, PlainSeri
 SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
 MAX_METRICS = 64
+# The largest whole number anywhere in a message or a window's parts: PostgreSQL's bigint
+# (int8), the column counters, seqs and counts land in. orjson writes and reads it too, and
+# a signed 64-bit PLC counter fits (docs/contract.md, "Numbers").
+MAX_INT = 2**63 - 1
 
 # Ids end up in Kafka keys of the form `level:entity_id:window_start`, so no colons.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -53,5 +57,5 @@ EntityId = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=128
 MetricName = Annotated[str, Field(pattern=METRIC_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Seconds = Annotated[float, Field(ge=0)]
-Count = Annotated[int, Field(ge=0)]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
 Ratio = Annotated[float, Field(ge=0, le=1)]

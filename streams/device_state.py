@@ -18,9 +18,20 @@ from enum import Enum
 
 import orjson
 
-from iiot.oee import STATE_FIELDS, Parts, Reading, counter_delta, device_windows, window_start
+from iiot.oee import (
+    MAX_GAP_WINDOWS,
+    STATE_FIELDS,
+    Parts,
+    Reading,
+    count_interval,
+    device_windows,
+    gap_windows,
+    window_start,
+)
 
-_SEEN_CAP = 4096  # distinct seqs remembered above the contiguous low-water mark
+# Distinct seqs remembered above the low-water mark, at most: holes past it are given up
+# (docs/kpi.md, "Duplicates"). Usually the readings kept bound it well below.
+_SEEN_CAP = 64
 
 
 class Outcome(Enum):
@@ -37,6 +48,7 @@ class DeviceConfig:
     max_gap_ms: int
     grace_ms: int
     ideal_cycle_s: float
+    max_gap_windows: int = MAX_GAP_WINDOWS
 
 
 @dataclass(slots=True)
@@ -53,24 +65,41 @@ class DeviceState:
     readings: list[Reading] = field(default_factory=list)
     windows: dict[int, Emitted] = field(default_factory=dict)
     newest_ms: int | None = None
-    seen_upto: int = -1  # every seq ≤ this has been seen (seq rises by one per sample)
+    # Seqs seen: every one ≤ `seen_upto` (or given up on: seen, or a hole no longer worth
+    # remembering), and those in `seen` above it. Exact where it matters: a seq at or below
+    # the mark whose reading could still change a window is looked up in `readings`.
+    seen_upto: int = -1
     seen: set[int] = field(default_factory=set)
     late_samples: int = 0
 
     # --- duplicates ----------------------------------------------------------------------
 
-    def _is_duplicate(self, seq: int) -> bool:
-        return seq <= self.seen_upto or seq in self.seen
+    def _is_duplicate(self, reading: Reading, grace_ms: int) -> bool:
+        """Seen before? Called for a seq at or below the mark, or in `seen`."""
+        seq = reading.seq
+        if seq > self.seen_upto or self.newest_ms is None:
+            return True  # in `seen`: exactly remembered
+        if reading.ts_ms < self.newest_ms - grace_ms:
+            # Late either way, not applied either way: counted as a duplicate, which a
+            # re-sent sample is; a skipped seq that comes this late is the rare exception.
+            return True
+        # Recent: every accepted reading this recent is still kept.
+        return any(kept[1] == seq for kept in self.readings)
 
     def _remember(self, seq: int) -> None:
         self.seen.add(seq)
+        self._advance(self.seen_upto)
+        if len(self.seen) > _SEEN_CAP:  # many holes: give up the older half at once
+            self._advance(sorted(self.seen)[-(_SEEN_CAP // 2) - 1])
+
+    def _advance(self, upto: int) -> None:
+        """Move the mark to at least `upto`, then over every seq seen right after it."""
+        if upto > self.seen_upto:
+            self.seen_upto = upto
+            self.seen = {s for s in self.seen if s > upto}
         while self.seen_upto + 1 in self.seen:
             self.seen_upto += 1
             self.seen.discard(self.seen_upto)
-        if len(self.seen) > _SEEN_CAP:  # a device that skipped seqs: forget the oldest holes
-            lowest = min(self.seen)
-            self.seen_upto = lowest
-            self.seen = {s for s in self.seen if s > lowest}
 
     # --- samples -------------------------------------------------------------------------
 
@@ -83,10 +112,11 @@ class DeviceState:
         final and were dropped, with their last value: emit those now, they are gone.
         """
         seq = reading.seq
-        if seq <= self.seen_upto or seq in self.seen:
-            return Outcome.DUPLICATE, [], {}
         if seq == self.seen_upto + 1 and not self.seen:
-            self.seen_upto = seq  # the usual case of `_remember`, in one step
+            self.seen_upto = seq  # the usual case, in one step
+        elif seq <= self.seen_upto or seq in self.seen:
+            if self._is_duplicate(reading, config.grace_ms):
+                return Outcome.DUPLICATE, [], {}
         else:
             self._remember(seq)
         if self.newest_ms is not None and reading.ts_ms < self.newest_ms - config.grace_ms:
@@ -133,7 +163,7 @@ class DeviceState:
             if new.ts_ms < hold_end:
                 name = STATE_FIELDS[last.state]
                 setattr(parts, name, getattr(parts, name) - (hold_end - new.ts_ms))
-            self._count(parts, last, new, config)
+            count_interval(parts, last, new, config.ideal_cycle_s)
             parts.samples += 1
             name = STATE_FIELDS[new.state]
             setattr(parts, name, getattr(parts, name) + max_gap_ms)
@@ -144,7 +174,11 @@ class DeviceState:
         hold_end = last.ts_ms + config.max_gap_ms
         cut = min(new.ts_ms, hold_end)
         self._add_time(last.state, cut, hold_end, -1, config, touched)
-        self._count(self._window(last.ts_ms, config, touched), last, new, config)
+        count_interval(self._window(last.ts_ms, config, touched), last, new, config.ideal_cycle_s)
+        if new.ts_ms - last.ts_ms > config.window_ms:  # else no window lies between them
+            gap = gap_windows(last.ts_ms, new.ts_ms, config.window_ms, config.max_gap_windows)
+            for start in gap:
+                self._window(start, config, touched)  # a silent gap: its windows, unknown
         self._window(new.ts_ms, config, touched).samples += 1
         self._add_time(new.state, new.ts_ms, new.ts_ms + config.max_gap_ms, 1, config, touched)
         self.readings.append(new)
@@ -152,16 +186,6 @@ class DeviceState:
             if not created:
                 self.windows[start].revision += 1
         return sorted(touched)
-
-    @staticmethod
-    def _count(opened: Parts, last: Reading, new: Reading, config: DeviceConfig) -> None:
-        """The parts counted from `last` to `new`, to the window `last` opened."""
-        total = counter_delta(last.count_total, new.count_total)
-        opened.count_total += total
-        opened.count_good += min(counter_delta(last.count_good, new.count_good), total)
-        opened.ideal_run_us += round((last.ideal_cycle_s or config.ideal_cycle_s) * 1e6) * total
-        if new.count_total < last.count_total or new.count_good < last.count_good:
-            opened.counter_resets += 1
 
     def _window(self, ts_ms: int, config: DeviceConfig, touched: dict[int, bool]) -> Parts:
         start = window_start(ts_ms, config.window_ms)
@@ -193,6 +217,7 @@ class DeviceState:
             window_ms=config.window_ms,
             max_gap_ms=config.max_gap_ms,
             ideal_cycle_s=config.ideal_cycle_s,
+            max_gap_windows=config.max_gap_windows,
         ).windows
         changed = []
         for start, parts in fresh.items():
@@ -233,6 +258,9 @@ class DeviceState:
             self.readings, earliest_window - config.max_gap_ms, key=_ts_ms
         )
         if keep_from > 0:
+            # Holes below a dropped reading's seq are older than it, so late if they come:
+            # not worth remembering.
+            self._advance(max(kept[1] for kept in self.readings[:keep_from]))
             del self.readings[:keep_from]
         final = {s: e for s, e in self.windows.items() if s < earliest_window}
         for start in final:

@@ -46,6 +46,7 @@ def test_timestamps_are_normalised_to_utc_milliseconds(sample: dict[str, Any]) -
         ({"ts": "yesterday"}, "invalid_field", "ts: Input should be a valid datetime"),
         ({"seq": -1}, "invalid_field", "seq: Input should be greater than or equal to 0"),
         ({"seq": "5"}, "invalid_field", "seq: Input should be a valid integer (got '5')"),
+        ({"seq": 2**63}, "invalid_field", "seq: Input should be less than or equal to 922337"),
         ({"count_total": 5321.0}, "invalid_field", "count_total: Input should be a valid integer"),
         ({"count_total": -3, "count_good": 0}, "invalid_field", "count_total: Input should be"),
         ({"state": "broken"}, "invalid_field", "state: Input should be 'running', 'idle'"),

@@ -10,8 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iiot.contract import encode
-from iiot.oee import Parts, Reading, device_windows, oee_window, oee_window_json, ordered, roll_up
-from iiot.types import STATES
+from iiot.oee import (
+    MAX_GAP_WINDOWS,
+    Parts,
+    Reading,
+    device_windows,
+    oee_window,
+    oee_window_json,
+    ordered,
+    roll_up,
+)
+from iiot.types import MAX_INT, STATES
 
 MIN = 60_000
 
@@ -71,6 +80,36 @@ def test_offline_gap_beyond_max_gap_is_unknown() -> None:
     # interval 5 s → max_gap 15 s: running 0–15, unknown 15–40, running 40–55, unknown 55–60.
     w = oee_window("device", "d", 0, windows([r(0, "running"), r(40, "running")], gap_s=15)[0])
     assert (w.run_s, w.unknown_s, w.planned_s, w.availability) == (30, 30, 30, 1.0)
+
+
+def test_a_silent_devices_gap_has_windows_of_unknown_time() -> None:
+    # Samples at 08:00:10 and 08:03:20, max_gap 15 s: 08:01 and 08:02 exist, all unknown.
+    at_8 = 1_764_144_000_000
+    readings = [r(10, "running", 5), r(200, "running", 9)]
+    readings = [x._replace(ts_ms=x.ts_ms + at_8) for x in readings]
+    ws = device_windows(readings, window_ms=MIN, max_gap_ms=15_000, ideal_cycle_s=8.0).windows
+    assert sorted(ws) == [at_8, at_8 + MIN, at_8 + 2 * MIN, at_8 + 3 * MIN]
+    for start in (at_8 + MIN, at_8 + 2 * MIN):
+        w = oee_window("device", "press03", start, ws[start])
+        assert (w.unknown_s, w.planned_s, w.samples, w.availability, w.oee) == (
+            60,
+            0,
+            0,
+            None,
+            None,
+        )
+        assert (w.run_s, w.count_total, w.performance, w.quality) == (0, 0, None, None)
+    assert ws[at_8].run_ms == 15_000 and ws[at_8].count_total == 4  # counted where it began
+    assert ws[at_8 + 3 * MIN].run_ms == 15_000
+
+
+def test_a_device_back_after_a_year_makes_at_most_max_gap_windows() -> None:
+    year = 365 * 24 * 3_600_000
+    readings = [r(10, "running"), r(20, "running")]
+    readings.append(readings[-1]._replace(ts_ms=year + 5_000, seq=99))
+    ws = device_windows(readings, window_ms=MIN, max_gap_ms=15_000, ideal_cycle_s=8.0).windows
+    assert len(ws) == 1 + MAX_GAP_WINDOWS + 1
+    assert min(s for s in ws if s > 0) == year - MAX_GAP_WINDOWS * MIN  # the hour before
 
 
 def test_window_of_only_planned_stop_has_null_oee() -> None:
@@ -177,7 +216,11 @@ def test_roll_up_is_time_weighted_not_an_average() -> None:
     assert line.availability == 0.75
 
 
-PART_INTS = st.integers(-2, 3) | st.integers(0, 10**12) | st.sampled_from([1, 999, 60_000, 2**53])
+PART_INTS = (
+    st.integers(-2, 3)
+    | st.integers(0, 10**12)
+    | st.sampled_from([1, 999, 60_000, 2**53, MAX_INT, MAX_INT + 1, 2**64])
+)
 
 
 @st.composite

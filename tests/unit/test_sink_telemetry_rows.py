@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from iiot.contract import ContractError, decode, encode
 from iiot.messages import Sample
 from iiot.topics import Topic
-from iiot.types import MAX_MESSAGE_BYTES, MAX_METRICS
+from iiot.types import MAX_INT, MAX_MESSAGE_BYTES, MAX_METRICS
 from sinks.tables import ROUTES, Origin, Row
 from sinks.telemetry_rows import fast_row
 from tests.conftest import SAMPLE
@@ -78,6 +78,7 @@ ODD = [
     ("ts", "2026-11-26T23:59:60.000Z"), ("ts", "2026-11-26 08:00:05.000Z"),
     ("ts", 1764144005000), ("ts", {"a": 1}),
     ("seq", -1), ("seq", 1.0), ("seq", True), ("seq", "1"), ("seq", 2**63), ("seq", 2**64),
+    ("seq", MAX_INT), ("seq", 2**53 + 1), ("count_total", 2**63), ("count_total", 2**64 + 5),
     ("state", "running "), ("state", "RUNNING"), ("state", 1), ("state", ["down"]),
     ("count_total", -1), ("count_total", 1), ("count_good", 10**9), ("count_good", 5.0),
     ("ideal_cycle_s", 12), ("ideal_cycle_s", 0.0), ("ideal_cycle_s", 86_400.5),
@@ -97,6 +98,33 @@ def test_every_odd_value_is_declined_or_read_as_pydantic_reads_it(field: str, va
     sample = copy.deepcopy(SAMPLE)
     sample[field] = value
     assert_same_or_declined(raw(sample))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"seq": MAX_INT + 1}, {"seq": 2**64 - 1}, {"count_total": MAX_INT + 1, "count_good": 0},
+     {"count_total": MAX_INT + 1, "count_good": MAX_INT + 1}, {"seq": 10**30}],
+)  # fmt: skip
+def test_a_number_past_the_databases_bigint_is_refused_by_both(change: dict[str, int]) -> None:
+    # PostgreSQL's int8 cannot hold it: the sink's dumper overflowed on what passed here.
+    value = raw(copy.deepcopy(SAMPLE) | change)
+    assert fast_row(value) is None and slow_row(value) is None
+    at_bound = {k: min(v, MAX_INT) for k, v in change.items()}
+    assert assert_same_or_declined(raw(copy.deepcopy(SAMPLE) | at_bound)) is not None
+
+
+HUGE = st.integers(2**62, 2**66) | st.sampled_from([MAX_INT, MAX_INT + 1, 2**64 - 1, 2**64])
+
+
+@settings(max_examples=200, deadline=None)
+@given(seq=HUGE, total=HUGE, good=st.integers(0, 2**66))
+def test_huge_counters_and_seqs_are_declined_or_read_as_pydantic_reads_them(
+    seq: int, total: int, good: int
+) -> None:
+    sample = copy.deepcopy(SAMPLE) | {"seq": seq, "count_total": total, "count_good": good}
+    fast = assert_same_or_declined(raw(sample))
+    valid = max(seq, total) <= MAX_INT and good <= total
+    assert (fast is not None) == valid == (slow_row(raw(sample)) is not None)
 
 
 @pytest.mark.parametrize(
