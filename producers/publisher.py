@@ -35,6 +35,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from iiot import topics
 from iiot.contract import ContractError, dead_letter, decode, encode
+from iiot.kafka_security import kafka_config
 from iiot.messages import DeviceBirth, Sample
 from iiot.settings import Settings, get_settings
 from iiot.topics import Topic
@@ -99,7 +100,7 @@ class Publisher:
         self._stall_s, self._spool_batch, self._spool_every_s = stall_s, spool_batch, spool_every_s
         self._drain_round = drain_round
         self._rate = Rate()
-        self._probe = BrokerProbe(self.settings.kafka_bootstrap)
+        self._probe = BrokerProbe(kafka_config(self.settings))
         self._buffer: list[Record] = []  # new records on their way into the spool
         self._buffer_since = 0.0
         # Records given to the client, live and from the spool, and how many of each came
