@@ -21,6 +21,7 @@ record handed over accepted, and a SIGKILL loses only records not yet accepted
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -44,7 +45,7 @@ from producers.kafka_client import client_config, transient
 from producers.probe import BrokerProbe
 from producers.readings import device_id_in, fields_without_seq
 from producers.seqs import SeqBook
-from producers.spool import Record, Spool
+from producers.spool import Record, Spool, SpoolFull
 from producers.stats import Counters, Rate
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Publisher:
     ) -> None:
         self.settings = settings or get_settings()
         path = spool_path or self.settings.spool_path or Path.cwd() / ".spool/producer.sqlite"
-        self.spool = Spool(path)
+        self.spool = Spool(path, max_bytes=self.settings.spool_max_bytes)
         self.seqs = SeqBook(self.spool.path)  # in the spool's file, under the spool's lock
         self.counters = Counters()
         self._config = {**client_config(self.settings), **(config or {})}
@@ -103,6 +104,7 @@ class Publisher:
         self._probe = BrokerProbe(kafka_config(self.settings))
         self._buffer: list[Record] = []  # new records on their way into the spool
         self._buffer_since = 0.0
+        self._full: SpoolFull | None = None  # why the spool took not the buffer: refuse more
         # Records given to the client, live and from the spool, and how many of each came
         # back failed; the rest was delivered once the client no longer holds it.
         self._live_sent = self._live_failed = self._live_refused = 0
@@ -150,6 +152,8 @@ class Publisher:
                     self.poll(0)
                 return
         else:
+            if self._full is not None:
+                self._refuse()
             self.counters.handed += 1
             self._to_spool(Record(name, key, value, timestamp_ms))
         self._since_poll += 1
@@ -166,6 +170,7 @@ class Publisher:
         telemetry_topic, any_partition = _TELEMETRY, _ANY_PARTITION
         live, room = self._live, 1_000 - self._unfolded  # mode only changes in the calls below
         sent = 0  # sent live, not yet in `_unfolded`
+        refused: SpoolFull | None = None  # the rest of the batch is offered all the same
         try:
             for topic, key, value, timestamp_ms, _, _ in records:
                 if live:
@@ -185,14 +190,23 @@ class Publisher:
                         continue
                 self._unfolded += sent
                 sent = 0
-                self.publish(topic, key, value, timestamp_ms)
+                try:
+                    self.publish(topic, key, value, timestamp_ms)
+                except SpoolFull as full:
+                    refused = full
                 live, room = self._live, 1_000 - self._unfolded
         finally:
             self._unfolded += sent
+        if refused is not None:
+            raise refused
 
     def publish_sample(self, sample: Sample) -> None:
         """A sample built with the contract model (so already valid), seq included."""
-        self.seqs.saw(sample.device_id, sample.seq)
+        try:
+            self.seqs.saw(sample.device_id, sample.seq)
+        except SpoolFull:  # no room to reserve seqs: refused like a record
+            self.counters.refused += 1
+            raise
         self.publish(
             Topic.TELEMETRY, sample.device_id.encode(), encode(sample), event_time_ms(sample.ts)
         )
@@ -207,7 +221,8 @@ class Publisher:
         never repeated, also across restarts); one with `seq` keeps it. Raises
         `ReadingRejected` (a `ContractError`: `.code`, `.reason`) when it breaks the
         contract, after counting it and sending it to `iiot.deadletter` with the reason; a
-        refused reading takes no seq.
+        refused reading takes no seq. Raises `SpoolFull` (counted in `counters.refused`) when
+        the broker is away and the spool has no room: the reading was not taken.
         """
         raw = reading if isinstance(reading, bytes | str) else orjson.dumps(reading)
         unnumbered = fields_without_seq(reading, raw)
@@ -222,7 +237,12 @@ class Publisher:
             self._dead_letter(error, Topic.TELEMETRY, device_id_in(value), value, None)
             raise ReadingRejected(error.code, error.reason) from None
         if unnumbered is not None:
-            sample = sample.model_copy(update={"seq": self.seqs.next(sample.device_id)})
+            try:
+                seq = self.seqs.next(sample.device_id)
+            except SpoolFull:
+                self.counters.refused += 1
+                raise
+            sample = sample.model_copy(update={"seq": seq})
         self.publish_sample(sample)
         return sample
 
@@ -274,6 +294,8 @@ class Publisher:
     def close(self, timeout_s: float = 10.0) -> int:
         """Flush (see there), then release the spool. Returns the records left in it."""
         left = self.flush(timeout_s, wait_for_broker=False)
+        if self._buffer:  # handed over, so counted in `pending`: say it, too
+            log.error("%d records found no room in the spool and are lost", len(self._buffer))
         self._probe.close()
         self.seqs.close()
         self.spool.close()
@@ -311,7 +333,16 @@ class Publisher:
 
     def _commit_buffer(self) -> None:
         if self._buffer:
-            self.spool.append(self._buffer)
+            try:
+                self.spool.append(self._buffer)
+            except SpoolFull as full:  # the buffer waits in memory, in order, for room
+                if self._full is None:
+                    log.error("%s: new records are refused until it has room", full)
+                self._full = full
+                return
+            if self._full is not None:
+                log.warning("spool %s has room again: records are taken", self.spool.path)
+                self._full = None
             self.counters.spooled += len(self._buffer)
             self.counters.accepted += len(self._buffer)
             self._buffer = []
@@ -352,6 +383,9 @@ class Publisher:
             self._round = 0
         self._commit_buffer()  # new records must be in the spool before we look for its end
         rows = self.spool.read(self._cursor, self._drain_round)
+        if not rows and self._buffer:  # not even the sent spool took them (a full disk)
+            self._send_buffer()
+            return
         if not rows:
             self.mode = Mode.LIVE
             self._probe.idle()
@@ -379,6 +413,29 @@ class Publisher:
                 self._producer.poll(0.05)
             if not len(self._producer) and not self._outage:
                 self._drain()
+
+    def _send_buffer(self) -> None:
+        """The spool is sent, its disk full: the buffer is next in order, so the client takes
+        it (as much as it has room for) and new records are taken again, to the buffer."""
+        sent = 0
+        for record in self._buffer:
+            try:
+                self._producer.produce(
+                    record.topic, record.value, record.key, timestamp=record.timestamp_ms
+                )
+            except BufferError:
+                break
+            self._hold((record.topic, record.key, record.value, record.timestamp_ms))
+            sent += 1
+        self._live_sent += sent
+        del self._buffer[:sent]
+        if not self._buffer:
+            self._full = None
+
+    def _refuse(self) -> None:
+        """Raise `SpoolFull` for a record handed over while the spool has no room."""
+        self.counters.refused += 1
+        raise SpoolFull(f"record refused ({self.counters.refused:,} so far): {self._full}")
 
     def _new_client(self) -> None:
         self._producer = Producer(self._config)
@@ -448,7 +505,8 @@ class Publisher:
             timestamp_ms=timestamp_ms,
         )
         self.counters.dead_lettered += 1
-        self.publish(Topic.DEADLETTER, key, encode(letter), timestamp_ms or _now_ms())
+        with contextlib.suppress(SpoolFull):  # counted in `refused`; may run in a callback
+            self.publish(Topic.DEADLETTER, key, encode(letter), timestamp_ms or _now_ms())
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
