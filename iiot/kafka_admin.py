@@ -55,6 +55,10 @@ def broker_summary(settings: Settings | None = None, timeout_s: float = 5.0) -> 
     except KafkaException as exc:
         client.poll(0)  # serves the error callbacks
         where = f"Kafka at {settings.kafka_bootstrap}"
+        if refusals and refusals[0].code() == KafkaError._SSL:
+            raise BrokerUnreachable(
+                f"{where}: TLS failed: {_first_line(refusals[0].str())}"
+            ) from None
         if refusals:
             raise BrokerUnreachable(
                 f"{where} refused {settings.kafka_security_protocol} user "

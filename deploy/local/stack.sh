@@ -15,7 +15,9 @@
 # See deploy/local/README.md for roles, passwords and file locations.
 # Private stacks of tests only: IIOT_STACK_KAFKA_SCRAM_PASSWORD set when the storage is first
 # formatted makes the client listener SASL_PLAINTEXT, SCRAM-SHA-512, user iiot with that
-# password (kafka/sasl.properties); the shared stack stays PLAINTEXT.
+# password (kafka/sasl.properties); with IIOT_STACK_KAFKA_TLS_DIR (server.pem: key and
+# certificate chain, PEM) and IIOT_STACK_KAFKA_TLS_PORT also a SASL_SSL listener on that port
+# (kafka/sasl-ssl.properties). The shared stack stays PLAINTEXT.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,6 +28,8 @@ CONTROLLER_PORT=${IIOT_STACK_KAFKA_CONTROLLER_PORT:-9093}
 PG_PORT=${IIOT_STACK_PG_PORT:-5432}
 MQTT_PORT=${IIOT_STACK_MQTT_PORT:-1883}
 SCRAM_PASSWORD=${IIOT_STACK_KAFKA_SCRAM_PASSWORD:-}
+TLS_DIR=${IIOT_STACK_KAFKA_TLS_DIR:-}
+TLS_PORT=${IIOT_STACK_KAFKA_TLS_PORT:-}
 HOST=127.0.0.1
 
 KAFKA_DIR=$STATE/kafka
@@ -144,6 +148,14 @@ kafka_prepare() {
     render "$HERE/kafka/sasl.properties" "$KAFKA_DIR/sasl.properties" \
       KAFKA_PORT="$KAFKA_PORT" CONTROLLER_PORT="$CONTROLLER_PORT" SCRAM_PASSWORD="$SCRAM_PASSWORD"
     cat "$KAFKA_DIR/sasl.properties" >>"$KAFKA_DIR/server.properties"
+    if [[ -n $TLS_DIR ]]; then
+      [[ -f $TLS_DIR/server.pem && $TLS_PORT =~ ^[0-9]+$ ]] ||
+        die "kafka: TLS needs \$IIOT_STACK_KAFKA_TLS_DIR/server.pem and IIOT_STACK_KAFKA_TLS_PORT"
+      render "$HERE/kafka/sasl-ssl.properties" "$KAFKA_DIR/sasl-ssl.properties" \
+        KAFKA_PORT="$KAFKA_PORT" CONTROLLER_PORT="$CONTROLLER_PORT" TLS_PORT="$TLS_PORT" \
+        TLS_DIR="$TLS_DIR" SCRAM_PASSWORD="$SCRAM_PASSWORD"
+      cat "$KAFKA_DIR/sasl-ssl.properties" >>"$KAFKA_DIR/server.properties"
+    fi
     scram=(--add-scram "SCRAM-SHA-512=[name=iiot,password=$SCRAM_PASSWORD]")
   fi
   [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0

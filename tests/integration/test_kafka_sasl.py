@@ -1,10 +1,11 @@
 """The pipeline against a broker that asks for SASL (SCRAM-SHA-512), on a private stack.
 
 The shared broker stays PLAINTEXT; this module starts its own through deploy/local/stack.sh
-with IIOT_STACK_KAFKA_SCRAM_PASSWORD (a SASL_PLAINTEXT listener, user iiot). Every client
-gets its security from the IIOT_KAFKA_* settings: the Publisher (producer), `iiot stream`
-(Faust/aiokafka), the sink (consumer and dead-letter producer) and the admin client. A wrong
-password is refused in one line.
+with IIOT_STACK_KAFKA_SCRAM_PASSWORD (a SASL_PLAINTEXT listener, user iiot) and
+IIOT_STACK_KAFKA_TLS_DIR/_PORT (a SASL_SSL listener too, its certificate signed by a CA made
+here with openssl). Every client gets its security from the IIOT_KAFKA_* settings: the
+Publisher (producer), `iiot stream` (Faust/aiokafka), the sink (consumer and dead-letter
+producer) and the admin client. A wrong password, or an unknown CA, is refused in one line.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from sinks.migrate import migrate
 from sinks.sink_status import SinkStats
 from sinks.tables import ROUTES
 from tests.integration import sink_support as s
-from tests.integration.private_stack import PrivateStack
+from tests.integration.private_stack import PrivateStack, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -39,27 +40,60 @@ PASSWORD = secrets.token_hex(12)
 DEVICES, PER_DEVICE = 4, 50  # 5 s apart: minutes 0…4 of event time
 
 
+def make_certificates(directory: Path) -> Path:
+    """A CA, and the broker's key and certificate (for 127.0.0.1) signed by it; the CA file."""
+
+    def openssl(command: str) -> None:
+        subprocess.run(
+            ["openssl", *command.split()], cwd=directory, check=True, capture_output=True
+        )
+
+    openssl("req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=ca")
+    openssl("req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    openssl(
+        "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt "
+        "-days 1 -extfile san.ext"
+    )
+    # Kafka's PEM keystore: the (PKCS#8) key, then the certificate, in one file.
+    key, certificate = (directory / "server.key").read_text(), directory / "server.crt"
+    (directory / "server.pem").write_text(key + certificate.read_text())
+    return directory / "ca.pem"
+
+
 @pytest.fixture(scope="module")
 def sasl_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
+    tls = tmp_path_factory.mktemp("sasl-tls")
+    make_certificates(tls)
     stack = PrivateStack(
         tmp_path_factory.mktemp("sasl-stack"),
-        env={"IIOT_STACK_KAFKA_SCRAM_PASSWORD": PASSWORD},
+        env={"IIOT_STACK_KAFKA_SCRAM_PASSWORD": PASSWORD, "IIOT_STACK_KAFKA_TLS_DIR": str(tls)},
     )
+    stack.ports["KAFKA_TLS"] = free_port()
     stack.up("kafka")
     yield stack
     stack.purge()
 
 
-def sasl_settings(stack: PrivateStack, password: str, **overrides: object) -> Settings:
+def sasl_settings(
+    stack: PrivateStack, password: str, protocol: str = "SASL_PLAINTEXT", **overrides: object
+) -> Settings:
     shared_pg = Settings()  # PostgreSQL: the shared one (own schema); Kafka: the private one
+    tls: dict[str, object] = {}
+    if protocol == "SASL_SSL":
+        tls_dir = Path(stack.env["IIOT_STACK_KAFKA_TLS_DIR"])
+        tls = {
+            "kafka_bootstrap": f"127.0.0.1:{stack.ports['KAFKA_TLS']}",
+            "kafka_ssl_ca_file": str(tls_dir / "ca.pem"),
+        }
     return stack.settings(
-        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_security_protocol=protocol,
         kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_username="iiot",
         kafka_password=password,
         pg_writer_dsn=shared_pg.pg_writer_dsn,
         pg_reader_dsn=shared_pg.pg_reader_dsn,
-        **overrides,
+        **(tls | overrides),
     )
 
 
@@ -67,7 +101,8 @@ def env_of(settings: Settings) -> dict[str, str]:
     """The settings a child process needs, as IIOT_* variables."""
     names = (
         "topic_prefix", "kafka_bootstrap", "kafka_security_protocol", "kafka_sasl_mechanism",
-        "kafka_username", "pg_schema", "telemetry_partitions", "result_partitions",
+        "kafka_username", "kafka_ssl_ca_file", "pg_schema", "telemetry_partitions",
+        "result_partitions",
     )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("IIOT_")}
     env |= {f"IIOT_{n.upper()}": str(getattr(settings, n)) for n in names}
@@ -82,17 +117,21 @@ def oee_device_windows(conn: psycopg.Connection, schema: str) -> int:
     return row[0] if row else 0
 
 
+@pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
 def test_samples_become_windows_in_postgres_all_over_sasl(
     sasl_stack: PrivateStack,
     writer: psycopg.Connection,
     pg_schema: str,
     tmp_path: Path,
+    protocol: str,
 ) -> None:
+    name = protocol.lower()
     settings = sasl_settings(
         sasl_stack,
         PASSWORD,
-        topic_prefix="sasl.",
-        pg_schema=f"{pg_schema}_sasl",
+        protocol,
+        topic_prefix=f"{name}.",
+        pg_schema=f"{pg_schema}_{name}",
         telemetry_partitions=2,
         result_partitions=2,
         sink_batch_s=0.2,
@@ -155,6 +194,14 @@ def test_a_wrong_password_is_refused_in_one_line(sasl_stack: PrivateStack) -> No
     assert "refused SASL_PLAINTEXT user 'iiot'" in lines[0], lines[0]
     assert "Authentication failed" in lines[0] and "SCRAM-SHA-512" in lines[0], lines[0]
     assert PASSWORD not in done.stderr and "not-" not in done.stderr
+
+
+def test_an_unknown_ca_is_refused_in_one_line(sasl_stack: PrivateStack) -> None:
+    settings = sasl_settings(sasl_stack, PASSWORD, "SASL_SSL", kafka_ssl_ca_file="")
+    with pytest.raises(kafka_admin.BrokerUnreachable) as refused:
+        kafka_admin.broker_summary(settings)
+    line = str(refused.value)
+    assert "\n" not in line and "TLS failed" in line and "certificate verify failed" in line
 
 
 def test_a_plaintext_client_gets_nothing(sasl_stack: PrivateStack) -> None:
