@@ -54,6 +54,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TELEMETRY = Topic.TELEMETRY
 _ANY_PARTITION = -1  # the client's PARTITION_UA: the partitioner picks (by key)
 _MS = timedelta(milliseconds=1)
+_REFUSED = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL}
 
 
 class Mode(StrEnum):
@@ -513,7 +514,10 @@ class Publisher:
             self._fatal = True
         if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
             self._outage = True
-        log.log(logging.WARNING if err.fatal() else logging.DEBUG, "Kafka client: %s", err.str())
+        # Wrong credentials or TLS setup: no retry helps, so say it (the records spool).
+        refused = err.code() in _REFUSED
+        level = logging.ERROR if refused else logging.WARNING if err.fatal() else logging.DEBUG
+        log.log(level, "Kafka client: %s", err.str())
 
 
 def _now_ms() -> int:

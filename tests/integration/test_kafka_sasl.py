@@ -196,6 +196,20 @@ def test_a_wrong_password_is_refused_in_one_line(sasl_stack: PrivateStack) -> No
     assert PASSWORD not in done.stderr and "not-" not in done.stderr
 
 
+def test_a_publisher_with_a_wrong_password_says_so_and_spools(
+    sasl_stack: PrivateStack, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = sasl_settings(sasl_stack, "not-" + PASSWORD, topic_prefix="sasl-wrong.")
+    with Publisher(settings, tmp_path / "spool.sqlite", stall_s=2) as publisher:
+        publisher.publish_birth(decode(DeviceBirth, s.births(1)[0][2]))
+        deadline = time.monotonic() + 10
+        while publisher.counters.spooled == 0 and time.monotonic() < deadline:
+            publisher.poll(0.1)
+        assert publisher.counters.spooled == 1  # kept, for when the password is right
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("Authentication failed" in e for e in errors), errors
+
+
 def test_an_unknown_ca_is_refused_in_one_line(sasl_stack: PrivateStack) -> None:
     settings = sasl_settings(sasl_stack, PASSWORD, "SASL_SSL", kafka_ssl_ca_file="")
     with pytest.raises(kafka_admin.BrokerUnreachable) as refused:
