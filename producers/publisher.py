@@ -106,6 +106,7 @@ class Publisher:
         self._buffer: list[Record] = []  # new records on their way into the spool
         self._buffer_since = 0.0
         self._full: SpoolFull | None = None  # why the spool took not the buffer: refuse more
+        self._full_at = 0.0  # when it last said so: poll() asks again a second later
         # Records given to the client, live and from the spool, and how many of each came
         # back failed; the rest was delivered once the client no longer holds it.
         self._live_sent = self._live_failed = self._live_refused = 0
@@ -263,7 +264,8 @@ class Publisher:
             self._outage = True
         if self._outage:
             self._spool_from_now_on()
-        if self._buffer and now - self._buffer_since >= self._spool_every_s:
+        due = now - self._buffer_since >= self._spool_every_s and now - self._full_at >= 1.0
+        if self._buffer and due:
             self._commit_buffer()
         if self.mode is Mode.SPOOLING and self._probe.up.is_set():
             log.info("Kafka answers again: draining %d spooled records", len(self.spool))
@@ -339,7 +341,7 @@ class Publisher:
             except SpoolFull as full:  # the buffer waits in memory, in order, for room
                 if self._full is None:
                     log.error("%s: new records are refused until it has room", full)
-                self._full = full
+                self._full, self._full_at = full, time.monotonic()
                 return
             if self._full is not None:
                 log.warning("spool %s has room again: records are taken", self.spool.path)
