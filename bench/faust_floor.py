@@ -15,6 +15,7 @@ from pathlib import Path
 import faust
 
 from iiot import topics
+from iiot.kafka_security import faust_credentials
 from iiot.settings import get_settings
 from iiot.topics import Topic
 from streams.app import BATCH_MAX
@@ -33,6 +34,7 @@ def main(app_id: str) -> None:
     app = faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",

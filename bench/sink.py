@@ -32,6 +32,7 @@ from psycopg import sql
 
 from iiot import kafka_admin, topics
 from iiot.contract import encode
+from iiot.kafka_security import kafka_config
 from iiot.messages import Sample
 from iiot.settings import Settings
 from iiot.topics import Topic
@@ -121,7 +122,7 @@ def naive_inserts(conn: psycopg.Connection, schema: str, samples: list[Sample]) 
 
 def produce(settings: Settings, samples: list[Sample]) -> None:
     producer = Producer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 50,
+        {**kafka_config(settings), "linger.ms": 50,
          "compression.type": "lz4", "queue.buffering.max.messages": 1_000_000}
     )  # fmt: skip
     name = topics.name(Topic.TELEMETRY, settings)

@@ -31,6 +31,7 @@ from psycopg import sql
 from bench.sink import fresh_schema, make_samples, produce
 from iiot import kafka_admin, topics
 from iiot.contract import decode, encode
+from iiot.kafka_security import kafka_config
 from iiot.messages import Sample
 from iiot.settings import Settings
 from iiot.topics import Topic
@@ -52,7 +53,7 @@ def timed(rows: int, work: Callable[[], object]) -> float:
 def consume_all(settings: Settings, rows: int) -> list[bytes]:
     name = topics.name(Topic.TELEMETRY, settings)
     consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"parts-{uuid.uuid4()}",
+        {**kafka_config(settings), "group.id": f"parts-{uuid.uuid4()}",
          "enable.auto.commit": False, "fetch.max.bytes": 64 * 1024 * 1024}
     )  # fmt: skip
     partitions = consumer.list_topics(name).topics[name].partitions

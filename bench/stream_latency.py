@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, Producer
 
 from iiot import kafka_admin, topics
 from iiot.contract import decode, encode
+from iiot.kafka_security import kafka_config
 from iiot.messages import DeviceBirth, Enterprise, Sample
 from iiot.oee import from_ms, to_ms, window_start
 from iiot.results import OeeWindow
@@ -67,7 +68,7 @@ def main() -> None:
     )
     producer = Producer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_config(settings),
             "linger.ms": 2,
             "enable.idempotence": True,
             "compression.type": "lz4",
@@ -136,7 +137,7 @@ def collect(settings: Settings, sent: dict[tuple[str, int], list[int]]) -> list[
     """For every device-window result: its Kafka timestamp − its newest sample's time."""
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_config(settings),
             "group.id": uuid.uuid4().hex,
             "auto.offset.reset": "earliest",
         }

@@ -38,6 +38,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from iiot import kafka_admin, topics
 from iiot.contract import decode
+from iiot.kafka_security import kafka_config
 from iiot.messages import Sample
 from iiot.settings import Settings
 from iiot.topics import Topic
@@ -64,7 +65,7 @@ def simulated(devices: int, samples: int) -> tuple[list[Emitted], list[Emitted]]
 def publish(settings: Settings, events: list[Emitted]) -> None:
     producer = Producer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_config(settings),
             "linger.ms": 20,
             "compression.type": "lz4",
             "enable.idempotence": True,
@@ -86,7 +87,7 @@ def publish(settings: Settings, events: list[Emitted]) -> None:
 
 
 def end_offsets(settings: Settings, topic: Topic = Topic.TELEMETRY) -> list[TopicPartition]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "offsets"})
+    consumer = Consumer({**kafka_config(settings), "group.id": "offsets"})
     name = topics.name(topic, settings)
     parts = consumer.list_topics(name, timeout=10).topics[name].partitions
     ends = [
@@ -98,7 +99,7 @@ def end_offsets(settings: Settings, topic: Topic = Topic.TELEMETRY) -> list[Topi
 
 
 def committed(settings: Settings, group: str, ends: list[TopicPartition]) -> int:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
+    consumer = Consumer({**kafka_config(settings), "group.id": group})
     done = sum(
         max(tp.offset, 0)
         for tp in consumer.committed(
@@ -137,7 +138,7 @@ def watch(settings: Settings, group: str, processes: list[subprocess.Popen], tot
 def bench_confluent(settings: Settings, total: int) -> float:
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_config(settings),
             "group.id": f"bench-{uuid.uuid4().hex}",
             "auto.offset.reset": "earliest",
         }

@@ -2,34 +2,69 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from iiot import topics
+from iiot.kafka_security import kafka_config
 from iiot.settings import Settings, get_settings
 
 
 class BrokerUnreachable(RuntimeError):
-    """Kafka did not answer at the configured bootstrap address."""
+    """Kafka did not answer at the configured bootstrap address, or refused our credentials."""
 
 
-def admin_client(settings: Settings | None = None, *, quiet: bool = False) -> AdminClient:
+# Errors that mean "wrong credentials or TLS setup", not "away": retrying will not help.
+_REFUSED = {KafkaError._AUTHENTICATION, KafkaError._SSL, KafkaError.SASL_AUTHENTICATION_FAILED}
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def admin_client(
+    settings: Settings | None = None,
+    *,
+    quiet: bool = False,
+    on_error: Callable[[KafkaError], None] | None = None,
+) -> AdminClient:
     settings = settings or get_settings()
-    config = {"bootstrap.servers": settings.kafka_bootstrap}
+    config: dict[str, Any] = kafka_config(settings)
     if quiet:  # the caller reports failure in one line; no librdkafka retry log on stderr
         config["log_level"] = 0
+    if on_error is not None:
+        config["error_cb"] = on_error
     return AdminClient(config)
 
 
 def broker_summary(settings: Settings | None = None, timeout_s: float = 5.0) -> str:
     """One line about the cluster, or `BrokerUnreachable`."""
     settings = settings or get_settings()
+    refusals: list[KafkaError] = []  # a wrong password shows here, not in list_topics' error
+
+    def on_error(err: KafkaError) -> None:
+        if err.code() in _REFUSED:
+            refusals.append(err)
+
+    client = admin_client(settings, quiet=True, on_error=on_error)
     try:
-        meta = admin_client(settings, quiet=True).list_topics(timeout=timeout_s)
+        meta = client.list_topics(timeout=timeout_s)
     except KafkaException as exc:
-        raise BrokerUnreachable(
-            f"Kafka at {settings.kafka_bootstrap} did not answer: {exc.args[0].str()}"
-        ) from None
+        client.poll(0)  # serves the error callbacks
+        where = f"Kafka at {settings.kafka_bootstrap}"
+        if refusals and refusals[0].code() == KafkaError._SSL:
+            raise BrokerUnreachable(
+                f"{where}: TLS failed: {_first_line(refusals[0].str())}"
+            ) from None
+        if refusals:
+            raise BrokerUnreachable(
+                f"{where} refused {settings.kafka_security_protocol} user "
+                f"{settings.kafka_username!r}: {_first_line(refusals[0].str())}"
+            ) from None
+        raise BrokerUnreachable(f"{where} did not answer: {exc.args[0].str()}") from None
     return f"{len(meta.brokers)} broker(s), cluster {meta.cluster_id}, {len(meta.topics)} topics"
 
 

@@ -10,7 +10,7 @@ import math
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,9 @@ class DigitizationWeights(BaseModel):
         return self
 
 
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+
+
 class Settings(BaseSettings):
     """Runtime settings. Environment variables: `IIOT_<NAME>`, nested with `__`."""
 
@@ -57,6 +60,17 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     telemetry_partitions: int = Field(6, ge=1, le=1024)
     result_partitions: int = Field(6, ge=1, le=1024)
+    # Kafka security (iiot/kafka_security.py hands these to every client). The local stack
+    # is PLAINTEXT on loopback; a real cluster wants SASL_SSL or SSL (mutual TLS).
+    kafka_security_protocol: KafkaProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str = Field("", description="SASL user (SASL_PLAINTEXT, SASL_SSL).")
+    kafka_password: SecretStr = Field(SecretStr(""), description="SASL password.")
+    kafka_ssl_ca_file: str = Field(
+        "", description="PEM CA that signed the brokers' certificates; empty = system CAs."
+    )
+    kafka_ssl_cert_file: str = Field("", description="PEM client certificate (mutual TLS).")
+    kafka_ssl_key_file: str = Field("", description="PEM key of the client certificate.")
 
     # PostgreSQL: the writer runs migrations and sinks; the reader is Grafana's read-only role.
     pg_writer_dsn: str = "postgresql://iiot_writer:iiot_writer@127.0.0.1:5432/iiot"
@@ -120,6 +134,24 @@ class Settings(BaseSettings):
     spool_path: str = Field(
         "", description="SQLite spool of `iiot simulate`; default <cwd>/.spool/producer.sqlite"
     )
+    spool_max_bytes: int = Field(
+        1_000_000_000,
+        ge=65_536,
+        description="Records the spool may hold (bytes); beyond, new records are refused.",
+    )
+
+    @model_validator(mode="after")
+    def _kafka_security_complete(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_username and self.kafka_password.get_secret_value()
+        ):
+            raise ValueError(
+                f"IIOT_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "IIOT_KAFKA_USERNAME and IIOT_KAFKA_PASSWORD"
+            )
+        if bool(self.kafka_ssl_cert_file) != bool(self.kafka_ssl_key_file):
+            raise ValueError("IIOT_KAFKA_SSL_CERT_FILE and IIOT_KAFKA_SSL_KEY_FILE go together")
+        return self
 
 
 @lru_cache(maxsize=1)

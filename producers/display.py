@@ -14,7 +14,7 @@ _MODE_STYLE = {"live": "green", "spooling": "yellow", "draining": "cyan"}
 def live_panel(
     counters: Counters, rate: float, mode: str, in_spool: int, simulated: str, wall_s: float
 ) -> Table:
-    errors = counters.failed + counters.invalid
+    errors = counters.failed + counters.invalid + counters.refused
     table = Table(title="iiot simulate", title_justify="left", show_header=True)
     for column in ("simulated time", "samples/s", "delivered", "spooled", "in spool", "errors"):
         table.add_column(column, justify="right")
@@ -43,6 +43,7 @@ def summary_table(counters: Counters, in_spool: int, wall_s: float) -> Table:
         "left in the spool": in_spool,
         "invalid readings (dead-lettered)": counters.invalid,
         "refused by Kafka": counters.failed,
+        "refused, the spool full (not sent)": counters.refused,
         "dead letters sent": counters.dead_lettered,
         "broker outages": counters.outages,
     }

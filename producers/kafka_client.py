@@ -7,6 +7,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError
 
+from iiot.kafka_security import kafka_config
 from iiot.settings import Settings
 
 # A record that failed with one of these may well go through later: the broker was away,
@@ -25,7 +26,7 @@ _TRANSIENT = {
 def client_config(settings: Settings) -> dict[str, Any]:
     """librdkafka settings: durable and ordered first, then throughput (bench/producer.py)."""
     return {
-        "bootstrap.servers": settings.kafka_bootstrap,
+        **kafka_config(settings),  # bootstrap.servers and security (iiot/kafka_security.py)
         "enable.idempotence": True,  # no duplicates or reordering from the client's retries
         "acks": "all",
         "compression.type": settings.producer_compression,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
@@ -12,13 +13,16 @@ class BrokerProbe:
     """While `watch()`ed, asks for cluster metadata every `interval_s`; `up` is set once the
     broker answers. `idle()` stops asking (the publisher is live again)."""
 
-    def __init__(self, bootstrap: str, interval_s: float = 0.5, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self, config: dict[str, Any], interval_s: float = 0.5, timeout_s: float = 2.0
+    ) -> None:
         self.up = threading.Event()
         self._watching = threading.Event()
         self._closed = threading.Event()
         self._interval_s = interval_s
         self._timeout_s = timeout_s
-        self._admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        # The client's own config (iiot/kafka_security.py): a SASL or TLS broker asks for it.
+        self._admin = AdminClient({**config, "log_level": 0})
         self._thread = threading.Thread(target=self._run, name="broker-probe", daemon=True)
         self._thread.start()
 

@@ -21,6 +21,7 @@ record handed over accepted, and a SIGKILL loses only records not yet accepted
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -35,6 +36,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from iiot import topics
 from iiot.contract import ContractError, dead_letter, decode, encode
+from iiot.kafka_security import kafka_config
 from iiot.messages import DeviceBirth, Sample
 from iiot.settings import Settings, get_settings
 from iiot.topics import Topic
@@ -43,7 +45,7 @@ from producers.kafka_client import client_config, transient
 from producers.probe import BrokerProbe
 from producers.readings import device_id_in, fields_without_seq
 from producers.seqs import SeqBook
-from producers.spool import Record, Spool
+from producers.spool import Record, Spool, SpoolFull
 from producers.stats import Counters, Rate
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TELEMETRY = Topic.TELEMETRY
 _ANY_PARTITION = -1  # the client's PARTITION_UA: the partitioner picks (by key)
 _MS = timedelta(milliseconds=1)
+_REFUSED = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL}
 
 
 class Mode(StrEnum):
@@ -85,7 +88,7 @@ class Publisher:
     ) -> None:
         self.settings = settings or get_settings()
         path = spool_path or self.settings.spool_path or Path.cwd() / ".spool/producer.sqlite"
-        self.spool = Spool(path)
+        self.spool = Spool(path, max_bytes=self.settings.spool_max_bytes)
         self.seqs = SeqBook(self.spool.path)  # in the spool's file, under the spool's lock
         self.counters = Counters()
         self._config = {**client_config(self.settings), **(config or {})}
@@ -99,9 +102,11 @@ class Publisher:
         self._stall_s, self._spool_batch, self._spool_every_s = stall_s, spool_batch, spool_every_s
         self._drain_round = drain_round
         self._rate = Rate()
-        self._probe = BrokerProbe(self.settings.kafka_bootstrap)
+        self._probe = BrokerProbe(kafka_config(self.settings))
         self._buffer: list[Record] = []  # new records on their way into the spool
         self._buffer_since = 0.0
+        self._full: SpoolFull | None = None  # why the spool took not the buffer: refuse more
+        self._full_at = 0.0  # when it last said so: poll() asks again a second later
         # Records given to the client, live and from the spool, and how many of each came
         # back failed; the rest was delivered once the client no longer holds it.
         self._live_sent = self._live_failed = self._live_refused = 0
@@ -149,6 +154,8 @@ class Publisher:
                     self.poll(0)
                 return
         else:
+            if self._full is not None:
+                self._refuse()
             self.counters.handed += 1
             self._to_spool(Record(name, key, value, timestamp_ms))
         self._since_poll += 1
@@ -165,6 +172,7 @@ class Publisher:
         telemetry_topic, any_partition = _TELEMETRY, _ANY_PARTITION
         live, room = self._live, 1_000 - self._unfolded  # mode only changes in the calls below
         sent = 0  # sent live, not yet in `_unfolded`
+        refused: SpoolFull | None = None  # the rest of the batch is offered all the same
         try:
             for topic, key, value, timestamp_ms, _, _ in records:
                 if live:
@@ -184,14 +192,23 @@ class Publisher:
                         continue
                 self._unfolded += sent
                 sent = 0
-                self.publish(topic, key, value, timestamp_ms)
+                try:
+                    self.publish(topic, key, value, timestamp_ms)
+                except SpoolFull as full:
+                    refused = full
                 live, room = self._live, 1_000 - self._unfolded
         finally:
             self._unfolded += sent
+        if refused is not None:
+            raise refused
 
     def publish_sample(self, sample: Sample) -> None:
         """A sample built with the contract model (so already valid), seq included."""
-        self.seqs.saw(sample.device_id, sample.seq)
+        try:
+            self.seqs.saw(sample.device_id, sample.seq)
+        except SpoolFull:  # no room to reserve seqs: refused like a record
+            self.counters.refused += 1
+            raise
         self.publish(
             Topic.TELEMETRY, sample.device_id.encode(), encode(sample), event_time_ms(sample.ts)
         )
@@ -206,7 +223,8 @@ class Publisher:
         never repeated, also across restarts); one with `seq` keeps it. Raises
         `ReadingRejected` (a `ContractError`: `.code`, `.reason`) when it breaks the
         contract, after counting it and sending it to `iiot.deadletter` with the reason; a
-        refused reading takes no seq.
+        refused reading takes no seq. Raises `SpoolFull` (counted in `counters.refused`) when
+        the broker is away and the spool has no room: the reading was not taken.
         """
         raw = reading if isinstance(reading, bytes | str) else orjson.dumps(reading)
         unnumbered = fields_without_seq(reading, raw)
@@ -221,7 +239,12 @@ class Publisher:
             self._dead_letter(error, Topic.TELEMETRY, device_id_in(value), value, None)
             raise ReadingRejected(error.code, error.reason) from None
         if unnumbered is not None:
-            sample = sample.model_copy(update={"seq": self.seqs.next(sample.device_id)})
+            try:
+                seq = self.seqs.next(sample.device_id)
+            except SpoolFull:
+                self.counters.refused += 1
+                raise
+            sample = sample.model_copy(update={"seq": seq})
         self.publish_sample(sample)
         return sample
 
@@ -241,7 +264,8 @@ class Publisher:
             self._outage = True
         if self._outage:
             self._spool_from_now_on()
-        if self._buffer and now - self._buffer_since >= self._spool_every_s:
+        due = now - self._buffer_since >= self._spool_every_s and now - self._full_at >= 1.0
+        if self._buffer and due:
             self._commit_buffer()
         if self.mode is Mode.SPOOLING and self._probe.up.is_set():
             log.info("Kafka answers again: draining %d spooled records", len(self.spool))
@@ -273,6 +297,8 @@ class Publisher:
     def close(self, timeout_s: float = 10.0) -> int:
         """Flush (see there), then release the spool. Returns the records left in it."""
         left = self.flush(timeout_s, wait_for_broker=False)
+        if self._buffer:  # handed over, so counted in `pending`: say it, too
+            log.error("%d records found no room in the spool and are lost", len(self._buffer))
         self._probe.close()
         self.seqs.close()
         self.spool.close()
@@ -310,7 +336,16 @@ class Publisher:
 
     def _commit_buffer(self) -> None:
         if self._buffer:
-            self.spool.append(self._buffer)
+            try:
+                self.spool.append(self._buffer)
+            except SpoolFull as full:  # the buffer waits in memory, in order, for room
+                if self._full is None:
+                    log.error("%s: new records are refused until it has room", full)
+                self._full, self._full_at = full, time.monotonic()
+                return
+            if self._full is not None:
+                log.warning("spool %s has room again: records are taken", self.spool.path)
+                self._full = None
             self.counters.spooled += len(self._buffer)
             self.counters.accepted += len(self._buffer)
             self._buffer = []
@@ -351,6 +386,9 @@ class Publisher:
             self._round = 0
         self._commit_buffer()  # new records must be in the spool before we look for its end
         rows = self.spool.read(self._cursor, self._drain_round)
+        if not rows and self._buffer:  # not even the sent spool took them (a full disk)
+            self._send_buffer()
+            return
         if not rows:
             self.mode = Mode.LIVE
             self._probe.idle()
@@ -378,6 +416,29 @@ class Publisher:
                 self._producer.poll(0.05)
             if not len(self._producer) and not self._outage:
                 self._drain()
+
+    def _send_buffer(self) -> None:
+        """The spool is sent, its disk full: the buffer is next in order, so the client takes
+        it (as much as it has room for) and new records are taken again, to the buffer."""
+        sent = 0
+        for record in self._buffer:
+            try:
+                self._producer.produce(
+                    record.topic, record.value, record.key, timestamp=record.timestamp_ms
+                )
+            except BufferError:
+                break
+            self._hold((record.topic, record.key, record.value, record.timestamp_ms))
+            sent += 1
+        self._live_sent += sent
+        del self._buffer[:sent]
+        if not self._buffer:
+            self._full = None
+
+    def _refuse(self) -> None:
+        """Raise `SpoolFull` for a record handed over while the spool has no room."""
+        self.counters.refused += 1
+        raise SpoolFull(f"record refused ({self.counters.refused:,} so far): {self._full}")
 
     def _new_client(self) -> None:
         self._producer = Producer(self._config)
@@ -447,14 +508,18 @@ class Publisher:
             timestamp_ms=timestamp_ms,
         )
         self.counters.dead_lettered += 1
-        self.publish(Topic.DEADLETTER, key, encode(letter), timestamp_ms or _now_ms())
+        with contextlib.suppress(SpoolFull):  # counted in `refused`; may run in a callback
+            self.publish(Topic.DEADLETTER, key, encode(letter), timestamp_ms or _now_ms())
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():
             self._fatal = True
         if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
             self._outage = True
-        log.log(logging.WARNING if err.fatal() else logging.DEBUG, "Kafka client: %s", err.str())
+        # Wrong credentials or TLS setup: no retry helps, so say it (the records spool).
+        refused = err.code() in _REFUSED
+        level = logging.ERROR if refused else logging.WARNING if err.fatal() else logging.DEBUG
+        log.log(level, "Kafka client: %s", err.str())
 
 
 def _now_ms() -> int:

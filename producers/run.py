@@ -21,6 +21,7 @@ from iiot.topics import Topic
 from iiot.types import format_ts
 from producers.display import faults_table, live_panel, summary_table
 from producers.publisher import Publisher, ReadingRejected
+from producers.spool import SpoolFull
 from producers.stats import Counters
 
 _REFRESH_S = 0.25
@@ -70,11 +71,12 @@ class SimulateRun:
         # Unpacked in the loop (the simulator's `Emitted`): cheaper than four field lookups.
         with few_collections():
             for topic, key, value, timestamp_ms, valid, _ in events:
-                if validate and valid and topic is telemetry:
-                    with contextlib.suppress(ReadingRejected):  # counted and dead-lettered
+                # Refused readings are counted (invalid: dead-lettered; refused: spool full).
+                with contextlib.suppress(ReadingRejected, SpoolFull):
+                    if validate and valid and topic is telemetry:
                         publisher.publish_reading(value)
-                else:  # births, valid samples, and injected malformed ones (for the dead letters)
-                    publish(topic, key, value, timestamp_ms)
+                    else:  # births, valid samples, injected malformed ones (for dead letters)
+                        publish(topic, key, value, timestamp_ms)
                 now = clock()
                 if now >= next_refresh:
                     next_refresh = now + _REFRESH_S
@@ -95,7 +97,8 @@ class SimulateRun:
         publisher = self.publisher
         next_refresh = time.monotonic() + _REFRESH_S
         while batch := list(itertools.islice(events, _BATCH)):
-            publisher.publish_batch(batch)
+            with contextlib.suppress(SpoolFull):  # counted: `counters.refused`
+                publisher.publish_batch(batch)
             now = time.monotonic()
             if now >= next_refresh:
                 next_refresh = now + _REFRESH_S

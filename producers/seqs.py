@@ -19,6 +19,8 @@ import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
 
+from producers.spool import SpoolFull
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seq_marks (
     device_id TEXT PRIMARY KEY,
@@ -87,12 +89,22 @@ class SeqBook:
     def close(self) -> None:
         """Write the exact marks back (the next run continues at last + 1), and let go."""
         exact = [(d, seq) for d, seq in self._last.items() if self._reserved.get(d) != seq]
-        if exact:
-            with self._db:
-                self._db.executemany(_RESERVE, exact)
-        self._db.close()
+        try:
+            if exact:
+                with self._db:
+                    self._db.executemany(_RESERVE, exact)
+        except sqlite3.OperationalError as exc:  # the reservations stand: a gap, as on a crash
+            if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+        finally:
+            self._db.close()
 
     def _reserve(self, device_id: str, upto: int) -> None:
-        with self._db:  # committed before any seq of the block leaves this object
-            self._db.execute(_RESERVE, (device_id, upto))
+        try:
+            with self._db:  # committed before any seq of the block leaves this object
+                self._db.execute(_RESERVE, (device_id, upto))
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            raise SpoolFull(f"no seq for {device_id}: the disk of the spool is full") from None
         self._reserved[device_id] = upto

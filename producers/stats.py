@@ -24,6 +24,7 @@ class Counters:
     # after all, it goes out twice (a replay, dropped downstream by (device_id, seq))
     accepted: int = 0  # delivered live + spooled + failed: safe from a SIGKILL from now on
     outages: int = 0  # times the publisher went from live to spooling
+    refused: int = 0  # not taken, the spool being full: the caller got `SpoolFull`
 
     @property
     def pending(self) -> int:

@@ -21,6 +21,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from iiot import topics
 from iiot.collector import quieten
 from iiot.contract import ContractError, decode
+from iiot.kafka_security import kafka_config
 from iiot.settings import Settings
 from iiot.topics import Topic
 from sinks.flusher import Checkpoint, Flusher, letter_of
@@ -104,7 +105,7 @@ class Sink:
         self._ways = {topics.name(t, settings): Way.of(t) for t in sources}
         self.consumer = Consumer(
             {
-                "bootstrap.servers": settings.kafka_bootstrap,
+                **kafka_config(settings),
                 "group.id": f"{settings.topic_prefix}{settings.sink_group}",
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",

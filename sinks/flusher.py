@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from iiot import topics
 from iiot.contract import ContractError, encode, letter_key, refused
+from iiot.kafka_security import kafka_config
 from iiot.results import DeadLetter
 from iiot.settings import Settings
 from iiot.topics import Topic
@@ -67,9 +68,7 @@ class Flusher:
         self._lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
         self._writer: TableWriter | None = None
-        self.producer = Producer(
-            {"bootstrap.servers": settings.kafka_bootstrap, "enable.idempotence": True}
-        )
+        self.producer = Producer({**kafka_config(settings), "enable.idempotence": True})
         self._thread = threading.Thread(target=self._run, name="sink-flusher", daemon=True)
         self._thread.start()
 

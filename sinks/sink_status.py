@@ -16,6 +16,7 @@ from typing import TextIO
 from confluent_kafka import Consumer, TopicPartition
 
 from iiot import topics
+from iiot.kafka_security import kafka_config
 from iiot.settings import Settings
 from iiot.topics import Topic
 from sinks.writer import Batch, Rejected
@@ -96,7 +97,7 @@ def group_lag(settings: Settings, sources: tuple[Topic, ...]) -> list[TopicLag]:
     """The sink group's lag per topic, from its committed offsets (no sink needed)."""
     consumer = Consumer(
         {
-            "bootstrap.servers": settings.kafka_bootstrap,
+            **kafka_config(settings),
             "group.id": f"{settings.topic_prefix}{settings.sink_group}",
             "enable.auto.commit": False,
         }

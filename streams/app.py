@@ -27,6 +27,7 @@ import orjson
 
 from iiot import topics
 from iiot.contract import ContractError, decode, encode
+from iiot.kafka_security import faust_credentials
 from iiot.messages import DeviceBirth
 from iiot.oee import Parts, Reading, oee_window, oee_window_json
 from iiot.results import Alarm
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> faust.App:
     app = faust.App(
         f"{prefix}iiot-streams",
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),  # SASL/TLS: iiot/kafka_security.py
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",

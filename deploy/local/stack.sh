@@ -13,6 +13,11 @@
 # State: ${IIOT_STACK_HOME:-<repo>/.stack}. Ports: IIOT_STACK_KAFKA_PORT (9092),
 # IIOT_STACK_KAFKA_CONTROLLER_PORT (9093), IIOT_STACK_PG_PORT (5432), IIOT_STACK_MQTT_PORT (1883).
 # See deploy/local/README.md for roles, passwords and file locations.
+# Private stacks of tests only: IIOT_STACK_KAFKA_SCRAM_PASSWORD set when the storage is first
+# formatted makes the client listener SASL_PLAINTEXT, SCRAM-SHA-512, user iiot with that
+# password (kafka/sasl.properties); with IIOT_STACK_KAFKA_TLS_DIR (server.pem: key and
+# certificate chain, PEM) and IIOT_STACK_KAFKA_TLS_PORT also a SASL_SSL listener on that port
+# (kafka/sasl-ssl.properties). The shared stack stays PLAINTEXT.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,6 +27,9 @@ KAFKA_PORT=${IIOT_STACK_KAFKA_PORT:-9092}
 CONTROLLER_PORT=${IIOT_STACK_KAFKA_CONTROLLER_PORT:-9093}
 PG_PORT=${IIOT_STACK_PG_PORT:-5432}
 MQTT_PORT=${IIOT_STACK_MQTT_PORT:-1883}
+SCRAM_PASSWORD=${IIOT_STACK_KAFKA_SCRAM_PASSWORD:-}
+TLS_DIR=${IIOT_STACK_KAFKA_TLS_DIR:-}
+TLS_PORT=${IIOT_STACK_KAFKA_TLS_PORT:-}
 HOST=127.0.0.1
 
 KAFKA_DIR=$STATE/kafka
@@ -134,11 +142,27 @@ kafka_prepare() {
   mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
   render "$HERE/kafka/server.properties" "$KAFKA_DIR/server.properties" \
     KAFKA_PORT="$KAFKA_PORT" CONTROLLER_PORT="$CONTROLLER_PORT" DATA_DIR="$KAFKA_DIR/data"
+  local scram=()
+  if [[ -n $SCRAM_PASSWORD ]]; then  # later keys override the template's (Java properties)
+    [[ $SCRAM_PASSWORD =~ ^[A-Za-z0-9_.-]+$ ]] || die "kafka: SCRAM password: letters, digits, _.- only"
+    render "$HERE/kafka/sasl.properties" "$KAFKA_DIR/sasl.properties" \
+      KAFKA_PORT="$KAFKA_PORT" CONTROLLER_PORT="$CONTROLLER_PORT" SCRAM_PASSWORD="$SCRAM_PASSWORD"
+    cat "$KAFKA_DIR/sasl.properties" >>"$KAFKA_DIR/server.properties"
+    if [[ -n $TLS_DIR ]]; then
+      [[ -f $TLS_DIR/server.pem && $TLS_PORT =~ ^[0-9]+$ ]] ||
+        die "kafka: TLS needs \$IIOT_STACK_KAFKA_TLS_DIR/server.pem and IIOT_STACK_KAFKA_TLS_PORT"
+      render "$HERE/kafka/sasl-ssl.properties" "$KAFKA_DIR/sasl-ssl.properties" \
+        KAFKA_PORT="$KAFKA_PORT" CONTROLLER_PORT="$CONTROLLER_PORT" TLS_PORT="$TLS_PORT" \
+        TLS_DIR="$TLS_DIR" SCRAM_PASSWORD="$SCRAM_PASSWORD"
+      cat "$KAFKA_DIR/sasl-ssl.properties" >>"$KAFKA_DIR/server.properties"
+    fi
+    scram=(--add-scram "SCRAM-SHA-512=[name=iiot,password=$SCRAM_PASSWORD]")
+  fi
   [[ -f $KAFKA_DIR/data/meta.properties ]] && return 0
   [[ -s $KAFKA_DIR/cluster.id ]] ||
     kafka_java kafka.tools.StorageTool random-uuid >"$KAFKA_DIR/cluster.id" 2>>"$KAFKA_DIR/logs/format.log"
   kafka_java kafka.tools.StorageTool format -t "$(<"$KAFKA_DIR/cluster.id")" \
-    -c "$KAFKA_DIR/server.properties" >>"$KAFKA_DIR/logs/format.log" 2>&1 ||
+    -c "$KAFKA_DIR/server.properties" "${scram[@]}" >>"$KAFKA_DIR/logs/format.log" 2>&1 ||
     { tail -n 20 "$KAFKA_DIR/logs/format.log" >&2; die "kafka: formatting the storage failed"; }
 }
 

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from iiot import topics
 from iiot.demo.plan import DemoPlan
+from iiot.kafka_security import kafka_config
 from iiot.topics import Topic
 
 _TIMEOUT_S = 5.0
@@ -54,7 +55,7 @@ class KafkaProbe:
         self._groups = {
             group: Consumer(
                 {
-                    "bootstrap.servers": settings.kafka_bootstrap,
+                    **kafka_config(settings),
                     "group.id": group,
                     "enable.auto.commit": False,
                     "log_level": 0,  # a broker away shows as "…" in the panel, not a log flood

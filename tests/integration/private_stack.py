@@ -35,9 +35,10 @@ class PrivateStack:
             "MQTT": free_port(),
         }
     )
+    env: dict[str, str] = field(default_factory=dict)  # more for stack.sh (e.g. SASL mode)
 
     def run(self, verb: str, *services: str) -> None:
-        env = dict(os.environ, IIOT_STACK_HOME=str(self.home))
+        env = dict(os.environ, IIOT_STACK_HOME=str(self.home), **self.env)
         env.update({f"IIOT_STACK_{name}_PORT": str(port) for name, port in self.ports.items()})
         subprocess.run(["bash", str(STACK_SCRIPT), verb, *services], env=env, check=True)
 
