@@ -34,6 +34,6 @@ def oee_ratios(
     elif quality is None:
         oee = 0.0
     else:
-        oee = ideal_run_s * quality / planned_s
+        oee = ideal_run_s / planned_s * quality  # divided first: no underflow to 0 on tiny parts
     suspect = performance is not None and performance > 1.0
     return OeeRatios(availability, performance, quality, oee, suspect)
