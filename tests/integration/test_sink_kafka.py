@@ -30,7 +30,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def sink_settings(
-    kafka: Settings, writer: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
+    kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
     """Topics and a schema of this test's own: other tests of the run write to the run's."""
     name = request.node.name.removeprefix("test_")[:20]
@@ -44,10 +44,10 @@ def sink_settings(
         }
     )
     kafka_admin.ensure_topics(settings)
-    migrate(writer, settings.pg_schema, settings)
+    migrate(migrator, settings.pg_schema, settings)
     yield settings
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
-    writer.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.pg_schema)))
+    migrator.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.pg_schema)))
 
 
 def everything() -> list[s.Record]:
