@@ -86,6 +86,7 @@ BEGIN
     EXECUTE format(
       'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO iiot_writer', home);
     EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO iiot_reader', home);
+    EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA %I TO iiot_writer', home);
   END LOOP;
 END
 $$;
