@@ -42,3 +42,20 @@ $$;
 -- Functions are everyone's to call unless revoked; this one is the writer's only (its grant
 -- comes from the migrator's default privileges, deploy/local/postgres/bootstrap.sql).
 REVOKE ALL ON FUNCTION ensure_partition(text, timestamptz) FROM PUBLIC;
+
+-- The tables that steer the migrations and the partitions are the migrator's to write: a role
+-- the default privileges gave writes on every table (the sink's) keeps SELECT on them only.
+DO $$
+DECLARE
+    grantee oid;
+BEGIN
+    FOR grantee IN
+        SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+        WHERE c.oid IN ('partition_policy'::regclass, 'schema_migrations'::regclass) AND a.grantee <> c.relowner
+          AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+    LOOP
+        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON partition_policy, schema_migrations FROM %s',
+                       CASE grantee WHEN 0 THEN 'PUBLIC' ELSE grantee::regrole::text END);
+    END LOOP;
+END
+$$;

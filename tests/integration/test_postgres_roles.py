@@ -97,6 +97,10 @@ def test_writer_writes_rows_and_reader_reads_them(
         " FOR VALUES FROM ('2031-03-05 00:00+00') TO ('2031-03-06 00:00+00')",
         "REFRESH MATERIALIZED VIEW {schema}.oee_daily",
         "CREATE FUNCTION {schema}.sneaky() RETURNS int LANGUAGE sql RETURN 1",
+        # Rows, but the ones that steer partitions, retention and migrations: the owner's.
+        "UPDATE {schema}.partition_policy SET retention = '1 day'",
+        "INSERT INTO {schema}.partition_policy VALUES ('alarm', '1 day', '1 day')",
+        "DELETE FROM {schema}.schema_migrations",
     ],
 )
 def test_writer_changes_no_table(writer: psycopg.Connection, plant: str, statement: str) -> None:

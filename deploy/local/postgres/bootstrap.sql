@@ -36,11 +36,24 @@ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'iiot') \gexec
 
 \connect iiot
 -- A cluster bootstrapped before the migrator existed has the writer owning the database and
--- everything migrated: hand it all over once (REASSIGN also moves the database itself).
+-- everything migrated: hand it all over, once (REASSIGN also moves the database itself), with
+-- the rights on it that the default privileges below give on what is created from now on.
 DO $$
+DECLARE
+  home name;
 BEGIN
   IF (SELECT datdba FROM pg_database WHERE datname = 'iiot') = 'iiot_writer'::regrole::oid THEN
     REASSIGN OWNED BY iiot_writer TO iiot_migrator;
+    FOR home IN
+      SELECT nspname FROM pg_namespace
+      WHERE nspowner = 'iiot_migrator'::regrole::oid AND nspname NOT LIKE 'pg\_%'
+    LOOP
+      EXECUTE format('GRANT USAGE ON SCHEMA %I TO iiot_writer, iiot_reader', home);
+      EXECUTE format(
+        'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO iiot_writer', home);
+      EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO iiot_reader', home);
+      EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA %I TO iiot_writer', home);
+    END LOOP;
   END IF;
 END
 $$;
@@ -58,26 +71,10 @@ GRANT USAGE ON SCHEMA public TO iiot_writer, iiot_reader;
 -- Whatever the migrator creates anywhere in iiot: the writer writes its rows, the reader reads
 -- them (default privileges live per database, not schema-scoped here, so they cover every
 -- schema). No TRUNCATE, no REFERENCES, no TRIGGER: those stay with the owner. The writer may
--- call the migrator's functions: ensure_partition (0010) revokes PUBLIC's right to it.
+-- call the migrator's functions: ensure_partition (0010) revokes PUBLIC's right to it, and
+-- takes the writer's writes on partition_policy and schema_migrations back.
 ALTER DEFAULT PRIVILEGES FOR ROLE iiot_migrator GRANT USAGE ON SCHEMAS TO iiot_writer, iiot_reader;
 ALTER DEFAULT PRIVILEGES FOR ROLE iiot_migrator
   GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO iiot_writer;
 ALTER DEFAULT PRIVILEGES FOR ROLE iiot_migrator GRANT SELECT ON TABLES TO iiot_reader;
 ALTER DEFAULT PRIVILEGES FOR ROLE iiot_migrator GRANT EXECUTE ON FUNCTIONS TO iiot_writer;
--- The same rights on what exists already (a cluster from before the migrator; idempotent).
-DO $$
-DECLARE
-  home name;
-BEGIN
-  FOR home IN
-    SELECT nspname FROM pg_namespace
-    WHERE nspowner = 'iiot_migrator'::regrole::oid AND nspname NOT LIKE 'pg\_%'
-  LOOP
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO iiot_writer, iiot_reader', home);
-    EXECUTE format(
-      'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO iiot_writer', home);
-    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO iiot_reader', home);
-    EXECUTE format('GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA %I TO iiot_writer', home);
-  END LOOP;
-END
-$$;
