@@ -16,6 +16,7 @@ import re
 import subprocess
 import tomllib
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -346,6 +347,23 @@ def test_only_grafana_reads_the_readers_password(objects: list[dict[str, Any]]) 
             names = {v["name"] for v in container.get("env", []) if v["name"].startswith("IIOT_")}
             expected = {PASSWORD_ENV} if container["name"] == "grafana" else set()
             assert names == expected, label(workload, container)
+
+
+def test_each_part_logs_in_as_the_role_of_its_job(objects: list[dict[str, Any]]) -> None:
+    """The migrator's password only where the schema is changed, the writer's only in the
+    sink: no pipeline container holds both."""
+    roles = {}
+    for workload, container in pipeline_containers(objects):
+        env = container_env(objects, container)
+        users = {urlsplit(v).username for k, v in env.items() if k.startswith("IIOT_PG_")
+                 and k.endswith("_DSN") and urlsplit(v).password}  # fmt: skip
+        if users:
+            roles[label(workload, container)] = users
+    assert roles == {
+        "Job/migrate: migrate": {"iiot_migrator"},
+        "CronJob/maintain: maintain": {"iiot_migrator"},
+        "Deployment/sink: sink": {"iiot_writer"},
+    }
 
 
 def test_secrets_are_never_committed() -> None:
