@@ -8,12 +8,13 @@ in one line, ready for a CLI message or a dead letter.
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from iiot.messages import DeviceBirth, Sample
-from iiot.results import Alarm, DeadLetter, DigitizationWindow, OeeWindow
+from iiot.results import PAYLOAD_KEPT_BYTES, Alarm, DeadLetter, DigitizationWindow, OeeWindow
 from iiot.types import MAX_MESSAGE_BYTES
 
 M = TypeVar("M", bound=BaseModel)
@@ -97,19 +98,28 @@ def dead_letter(
     key: bytes | str | None = None,
     timestamp_ms: int | None = None,
 ) -> DeadLetter:
-    """A dead letter for a refused message, keeping its bytes and where it came from."""
-    payload = payload_b64 = None
+    """A dead letter for a refused message: why, where it came from, and its bytes.
+
+    Every part is bounded, so a letter always fits far below Kafka's 1 MB request size (and
+    below `MAX_MESSAGE_BYTES`, so the sink can read it back) whatever the input: only the
+    first `PAYLOAD_KEPT_BYTES` of the value are kept, with its full size and the sha256 of
+    the whole to find and compare the original.
+    """
+    payload = payload_b64 = size = digest = None
     if value is not None:
+        head = value[:PAYLOAD_KEPT_BYTES]
         try:
-            payload = value.decode()
+            value.decode()
+            payload = head.decode(errors="ignore")  # drops only a character cut in two
         except UnicodeDecodeError:
-            payload_b64 = base64.b64encode(value).decode()
-    if isinstance(key, bytes):
-        key = key.decode(errors="backslashreplace")
+            payload_b64 = base64.b64encode(head).decode()
+        size, digest = len(value), hashlib.sha256(value).hexdigest()
+    if isinstance(key, bytes):  # a character is at most 4 bytes: enough bytes for 1,000
+        key = key[:4_000].decode(errors="backslashreplace")
     return DeadLetter(
         stage=stage,
         code=error.code,
-        reason=error.reason[:2_000],
+        reason=error.reason[:2_000] or "?",
         topic=topic,
         partition=partition,
         offset=offset,
@@ -117,7 +127,18 @@ def dead_letter(
         timestamp_ms=timestamp_ms,
         payload=payload,
         payload_b64=payload_b64,
+        payload_bytes=size,
+        payload_sha256=digest,
     )
+
+
+LETTER_KEY_BYTES = 1_000
+
+
+def letter_key(key: bytes | None) -> bytes | None:
+    """The Kafka key to send a dead letter under: the original key, cut short, so a record
+    with a huge key cannot make its letter's record too large for Kafka either."""
+    return key[:LETTER_KEY_BYTES] if key is not None else None
 
 
 class RecordOrigin(Protocol):

@@ -166,10 +166,17 @@ class Alarm(BaseModel):
         return self
 
 
+# What a dead letter keeps of the refused value: enough to read and fix a bad record, while
+# the whole letter (payload ×6 at worst once JSON-escaped, key, reason) stays < 64 KiB.
+PAYLOAD_KEPT_BYTES = 4 * 1024
+PAYLOAD_KEPT_B64 = 4 * -(-PAYLOAD_KEPT_BYTES // 3)  # base64 characters of that many bytes
+
+
 class DeadLetter(BaseModel):
     """A message a stage could not take, with why and where it came from.
 
-    The payload is kept as text when it is UTF-8, else base64, so nothing is lost.
+    The payload's first `PAYLOAD_KEPT_BYTES` are kept as text when the value is UTF-8, else
+    base64; `payload_bytes` and `payload_sha256` describe the whole value.
     """
 
     model_config = MODEL_CONFIG
@@ -185,7 +192,18 @@ class DeadLetter(BaseModel):
     topic: Name | None = Field(None, description="Source topic, without the prefix.")
     partition: Count | None = None
     offset: Count | None = None
+    sample_index: Count = Field(
+        0, description="Which sample of a batch record was refused; 0 for a whole record."
+    )
     key: Annotated[str, Field(max_length=1_000)] | None = None
     timestamp_ms: Count | None = Field(None, description="The source record's timestamp.")
-    payload: str | None = Field(None, description="The original value, if it was UTF-8.")
-    payload_b64: str | None = Field(None, description="The original value, if it was not.")
+    payload: Annotated[str, Field(max_length=PAYLOAD_KEPT_BYTES)] | None = Field(
+        None, description="The original value's first bytes, if the value was UTF-8."
+    )
+    payload_b64: Annotated[str, Field(max_length=PAYLOAD_KEPT_B64)] | None = Field(
+        None, description="The original value's first bytes, if it was not."
+    )
+    payload_bytes: Count | None = Field(None, description="The original value's full size.")
+    payload_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="sha256 of the whole original value, hex."
+    )

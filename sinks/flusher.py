@@ -21,7 +21,7 @@ import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from iiot import topics
-from iiot.contract import ContractError, encode, refused
+from iiot.contract import ContractError, encode, letter_key, refused
 from iiot.results import DeadLetter
 from iiot.settings import Settings
 from iiot.topics import Topic
@@ -173,7 +173,7 @@ class Flusher:
         target = topics.name(Topic.DEADLETTER, self.settings)
         for origin, error in dead:
             letter = letter_of(error, origin)
-            self.producer.produce(target, key=origin.key, value=encode(letter))
+            self.producer.produce(target, key=letter_key(origin.key), value=encode(letter))
         remaining = self.producer.flush(30)
         if remaining:  # offsets must not move past letters Kafka has not taken
             raise RuntimeError(f"{remaining} dead letter(s) not acknowledged by Kafka")

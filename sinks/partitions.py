@@ -7,6 +7,7 @@ span from 2000-01-01 UTC, as the roll-ups' buckets are.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,12 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
+log = logging.getLogger("iiot.sink")
+
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+# What PostgreSQL answers for a partition it will not make: a bound out of its range, a
+# range overlapping a partition made by hand. Anything else (a lost connection) is raised.
+UNMAKEABLE = (OverflowError, psycopg.errors.DataError, psycopg.errors.InvalidObjectDefinition)
 ROLLUPS = ("metric_hourly", "metric_daily", "oee_hourly", "oee_daily")
 
 
@@ -26,6 +32,16 @@ class Policy:
 
     def lower_bound(self, ts: datetime) -> datetime:
         return EPOCH + (ts - EPOCH) // self.span * self.span
+
+    def lower_bound_or_none(self, ts: datetime) -> datetime | None:
+        """The bound of the partition holding `ts`, or None if it has none: a partition
+        near year 1 or 9999 would reach past what a datetime can hold."""
+        try:
+            lower = self.lower_bound(ts)
+            lower + self.span  # its upper bound must exist too
+        except OverflowError:
+            return None
+        return lower
 
     def partition_name(self, lower: datetime) -> str:
         return f"{self.parent}_p{lower:%Y%m%d}"
@@ -60,14 +76,22 @@ class PartitionKeeper:
         self._known: set[str] = set()
 
     def ensure(self, conn: psycopg.Connection, parent: str, times: Iterable[datetime]) -> None:
+        """Make the partitions of these times. One that cannot be made (a bound past year
+        9999, a range PostgreSQL refuses) is left out: its rows find no partition, and the
+        writer dead-letters them alone. A lost database still raises, to be retried."""
         policy = self.policies.get(parent)
         if policy is None:
             return
-        for lower in sorted({policy.lower_bound(ts) for ts in times}):
+        for lower in sorted(filter(None, {policy.lower_bound_or_none(ts) for ts in times})):
             name = policy.partition_name(lower)
-            if name not in self._known:
+            if name in self._known:
+                continue
+            try:
                 request_partition(conn, self.schema, policy, lower)
-                self._known.add(name)
+            except UNMAKEABLE as exc:
+                log.warning("no partition %s: %s", name, " ".join(str(exc).split()))
+                continue
+            self._known.add(name)
 
 
 def request_partition(

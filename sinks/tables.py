@@ -147,12 +147,16 @@ ALARM = Target(
     ("device_id", "kind", "raised_at", "status"),
     "keep_first",
 )  # fmt: skip
+# Keyed by where the bad record sat (its origin), not by where its letter sits: a record
+# refused by two stages, or lettered again after a restart, is one row (migration 0009).
 DEADLETTER = Target(
     "deadletter",
-    _cols("dl_partition int4, dl_offset int8, received_at timestamptz, stage text, code text, "
+    _cols("origin_topic text, origin_partition int4, origin_offset int8, sample_index int4, "
+          "dl_partition int4, dl_offset int8, received_at timestamptz, stage text, code text, "
           "reason text, topic text, partition int4, offset int8, key text, "
-          "timestamp_ms int8, payload text, payload_b64 text"),
-    ("dl_partition", "dl_offset"),
+          "timestamp_ms int8, payload text, payload_b64 text, payload_bytes int8, "
+          "payload_sha256 text"),
+    ("origin_topic", "origin_partition", "origin_offset", "sample_index"),
     "keep_first",
 )  # fmt: skip
 
@@ -193,11 +197,19 @@ def _deadletter_rows(m: DeadLetter, origin: Origin) -> list[tuple[Target, Row]]:
         payload, payload_b64 = None, payload_b64 or _b64(payload.encode())
     key = m.key.replace("\x00", "\\0") if m.key else m.key
     return [
-        (DEADLETTER, (origin.partition, origin.offset, origin.received_at, m.stage, m.code,
-                      m.reason.replace("\x00", "\\0"), m.topic, m.partition, m.offset,
-                      key, m.timestamp_ms,
-                      payload, payload_b64)),
+        (DEADLETTER, (*origin_of(m, origin), m.sample_index, origin.partition, origin.offset,
+                      origin.received_at, m.stage, m.code, m.reason.replace("\x00", "\\0"),
+                      m.topic, m.partition, m.offset, key, m.timestamp_ms,
+                      payload, payload_b64, m.payload_bytes, m.payload_sha256)),
     ]  # fmt: skip
+
+
+def origin_of(m: DeadLetter, letter: Origin) -> tuple[str, int, int]:
+    """Where the refused record sat in Kafka; for one that never reached Kafka (a producer's
+    refusal at the edge), where its letter sits: the first place Kafka holds it."""
+    if m.topic is not None and m.partition is not None and m.offset is not None:
+        return m.topic, m.partition, m.offset
+    return letter.topic, letter.partition, letter.offset
 
 
 def _b64(data: bytes) -> str:

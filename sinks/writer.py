@@ -19,8 +19,15 @@ from psycopg.adapt import PyFormat
 from sinks.partitions import PartitionKeeper
 from sinks.tables import TARGETS, Origin, Row, Target
 
-# Errors that belong to a row, not to the database being away.
-ROW_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+# Errors that belong to a row, not to the database being away: what PostgreSQL refuses of
+# it, and anything raised on our side while sending it (an int8 dumper's OverflowError for a
+# seq of 2^63, a bug met by one strange value). Every other psycopg error is the database's
+# (a lost connection, a missing table): the caller retries those, nothing is dead-lettered.
+DATABASE_REFUSES = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+
+
+def row_fault(exc: Exception) -> bool:
+    return isinstance(exc, DATABASE_REFUSES) or not isinstance(exc, psycopg.Error)
 
 
 @dataclass
@@ -114,8 +121,11 @@ class TableWriter:
                     if batch.rows.get(target):
                         self._land(target, batch.rows[target])
             return []
-        except ROW_ERRORS:
-            pass  # a poison row somewhere: find it, keep the rest
+        except Exception as exc:
+            if not row_fault(exc):
+                raise
+            # A poison row somewhere: find it, keep the rest. Only here, after a failure,
+            # does a batch pay for the search.
         rejected: list[Rejected] = []
         with self.conn.transaction():
             for target in TARGETS:
@@ -185,10 +195,12 @@ class TableWriter:
             with self.conn.transaction():
                 self._copy_upsert(target, rows)
             return []
-        except ROW_ERRORS as exc:
+        except Exception as exc:
+            if not row_fault(exc):
+                raise
             if len(rows) == 1:
-                reason = " ".join(str(exc).split())
-                return [Rejected(origins[0], target.table, reason)]
+                said = str(exc) if isinstance(exc, psycopg.Error) else f"{exc!r}"
+                return [Rejected(origins[0], target.table, " ".join(said.split())[:1_000])]
         half = len(rows) // 2
         return self._isolate(target, rows[:half], origins[:half]) + self._isolate(
             target, rows[half:], origins[half:]

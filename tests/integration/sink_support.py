@@ -12,19 +12,42 @@ import pytest
 from confluent_kafka import Producer
 from psycopg import sql
 
-from iiot import topics
+from iiot import kafka_admin, topics
 from iiot.contract import encode
 from iiot.messages import DeviceBirth, Sample
 from iiot.results import Alarm, DigitizationWindow, OeeWindow
 from iiot.settings import Settings
 from iiot.topics import Topic
 from sinks.consumer import Sink
+from sinks.migrate import migrate
 from sinks.sink_status import SinkStats
 from sinks.tables import ROUTES, TARGETS
 from tests.conftest import BIRTH, OEE_WINDOW, SAMPLE
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 Record = tuple[Topic, str, bytes]
+
+
+def own_topics_and_schema(
+    kafka: Settings, owner: psycopg.Connection, pg_schema: str, test_name: str
+) -> Iterator[Settings]:
+    """Settings with topics and a schema of one test's own, migrated by `owner` (the
+    migrator's connection); removed afterwards."""
+    name = test_name.removeprefix("test_")[:20]
+    settings = kafka.model_copy(
+        update={
+            "topic_prefix": f"{kafka.topic_prefix}{name}.",
+            "pg_schema": f"{pg_schema}_{name}",
+            "telemetry_partitions": 3,
+            "result_partitions": 2,
+            "sink_batch_s": 0.2,
+        }
+    )
+    kafka_admin.ensure_topics(settings)
+    migrate(owner, settings.pg_schema, settings)
+    yield settings
+    kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+    owner.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.pg_schema)))
 
 
 def births(devices: int) -> list[Record]:

@@ -131,3 +131,45 @@ def test_every_city_of_the_simulated_registry_has_coordinates(
     for zh, en, lat, lon in places.values():
         assert zh and en
         assert 34.3 < lat < 38.5 and 114.7 < lon < 122.8  # inside Shandong, not swapped
+
+
+def test_dead_letters_counted_twice_become_one_row_per_bad_record(
+    migrator: psycopg.Connection,
+    writer: psycopg.Connection,
+    settings: Settings,
+    schemas: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before 0009 rows were keyed by the letter's own offset: a bad record lettered by the
+    stream and by the sink, and again after a replay, was several rows."""
+    schema = schemas("letters")
+    before_0009 = [p for p in pending_files("plain") if p.stem < "0009"]
+    monkeypatch.setattr("sinks.migrate.pending_files", lambda flavour: before_0009)
+    migrate(migrator, schema, settings)
+    monkeypatch.undo()
+    table = sql.Identifier(schema, "deadletter")
+    letters = [  # (dl_offset, stage, origin partition and offset)
+        (0, "sink", 1, 40), (1, "streams.ingest", 1, 40), (2, "streams.ingest", 1, 40),
+        (3, "sink", 1, 40), (4, "streams.ingest", 2, 40), (5, "producer", None, None),
+    ]  # fmt: skip
+    insert = sql.SQL(
+        "INSERT INTO {} (dl_partition, dl_offset, received_at, stage, code, reason, topic, "
+        "partition, \"offset\") VALUES (0, %s, %s, %s, 'invalid_json', 'x', 'iiot.telemetry', "
+        "%s, %s)"
+    ).format(table)
+    for dl_offset, stage, partition, offset in letters:
+        at = T0 + timedelta(seconds=dl_offset)
+        writer.execute(insert, (dl_offset, at, stage, partition, offset))
+    later = ["0009_deadletter_origin", "0010_plain"]
+    assert migrate(migrator, schema, settings) == ("plain", later)
+    keys = sql.SQL(
+        "SELECT origin_topic, origin_partition, origin_offset, stage, dl_offset "
+        "FROM {} ORDER BY 1, 2, 3"
+    ).format(table)
+    rows = writer.execute(keys).fetchall()
+    assert rows == [
+        ("iiot.deadletter", 0, 5, "producer", 5),  # never in Kafka: its letter's position
+        ("iiot.telemetry", 1, 40, "streams.ingest", 1),  # the stream's first letter wins
+        ("iiot.telemetry", 2, 40, "streams.ingest", 4),
+    ]
+    writer.execute(sql.SQL("SELECT * FROM {}").format(sql.Identifier(schema, "v_deadletter")))
