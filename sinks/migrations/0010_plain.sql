@@ -51,11 +51,13 @@ DECLARE
 BEGIN
     FOR grantee IN
         SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-        WHERE c.oid IN ('partition_policy'::regclass, 'schema_migrations'::regclass) AND a.grantee <> c.relowner
+        WHERE c.oid IN ('partition_policy'::regclass, 'schema_migrations'::regclass)
+          AND a.grantee <> c.relowner
           AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
     LOOP
-        EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON partition_policy, schema_migrations FROM %s',
-                       CASE grantee WHEN 0 THEN 'PUBLIC' ELSE grantee::regrole::text END);
+        EXECUTE format(
+            'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON partition_policy, schema_migrations'
+            ' FROM %s', CASE grantee WHEN 0 THEN 'PUBLIC' ELSE grantee::regrole::text END);
     END LOOP;
 END
 $$;

@@ -8,7 +8,7 @@ DECLARE
 BEGIN
     FOR grantee IN
         SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
-        WHERE c.oid IN ('schema_migrations'::regclass) AND a.grantee <> c.relowner
+        WHERE c.oid = 'schema_migrations'::regclass AND a.grantee <> c.relowner
           AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
     LOOP
         EXECUTE format('REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON schema_migrations FROM %s',

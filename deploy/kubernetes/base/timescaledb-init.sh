@@ -33,7 +33,7 @@ ALTER ROLE iiot_writer LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'writ
 ALTER ROLE iiot_reader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'reader_password';
 -- Belt and braces: even a table the reader could write to is refused in a read-only transaction.
 ALTER ROLE iiot_reader SET default_transaction_read_only = on;
--- A dashboard query that runs away is cancelled, not left to load the database (docs/operations.md).
+-- A runaway dashboard query is cancelled, not left to load the database (docs/operations.md).
 ALTER ROLE iiot_reader SET statement_timeout = '30s';
 
 SELECT 'CREATE DATABASE iiot OWNER iiot_migrator'
