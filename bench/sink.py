@@ -67,9 +67,11 @@ def as_row(s: Sample) -> Row:
             s.product, orjson.dumps(s.metrics).decode())  # fmt: skip
 
 
-def fresh_schema(conn: psycopg.Connection, settings: Settings, name: str) -> str:
-    migrate(conn, name, settings)
-    maintain(conn, name, now=T0, days_ahead=1)  # partitions exist, as the sink would make
+def fresh_schema(settings: Settings, name: str) -> str:
+    """Made by its owner, the migrator; the bench then writes as the writer, as the sink does."""
+    with psycopg.connect(settings.pg_migrator_dsn, autocommit=True) as owner:
+        migrate(owner, name, settings)
+        maintain(owner, name, now=T0, days_ahead=1)  # partitions exist, as the sink would make
     return name
 
 
@@ -170,7 +172,7 @@ def main() -> None:
     conn = psycopg.connect(settings.pg_writer_dsn, autocommit=True)
     try:
         for schema in schemas:
-            fresh_schema(conn, settings, schema)
+            fresh_schema(settings, schema)
         with tempfile.TemporaryDirectory() as tmp:
             copy_s = bare_copy(conn, schemas[0], samples, Path(tmp) / "telemetry.bin")
         produce(settings, samples)
@@ -184,7 +186,7 @@ def main() -> None:
             assert n == args.rows, f"{schema}: {n} rows, expected {args.rows}"
     finally:  # on a connection of its own: the one above may be what failed
         conn.close()
-        with psycopg.connect(settings.pg_writer_dsn, autocommit=True) as cleanup:
+        with psycopg.connect(settings.pg_migrator_dsn, autocommit=True) as cleanup:
             for schema in schemas:
                 drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
                 cleanup.execute(drop.format(sql.Identifier(schema)))

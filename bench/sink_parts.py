@@ -153,7 +153,7 @@ def main() -> None:
         parts = [("Kafka consume", timed(args.rows, lambda: consume_all(settings, args.rows)))]
         rows, decoding = decode_parts(values)
         for schema in schemas:
-            fresh_schema(conn, settings, schema)
+            fresh_schema(settings, schema)
         writing, plan = db_parts(conn, schemas, rows)
         show = sql.SQL("SHOW {}")
         server = {
@@ -161,7 +161,7 @@ def main() -> None:
         }
     finally:
         conn.close()
-        with psycopg.connect(settings.pg_writer_dsn, autocommit=True) as cleanup:
+        with psycopg.connect(settings.pg_migrator_dsn, autocommit=True) as cleanup:
             drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
             for schema in schemas:
                 cleanup.execute(drop.format(sql.Identifier(schema)))

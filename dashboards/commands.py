@@ -54,8 +54,8 @@ def build(
         weights=settings.digitization_weights,
     )
     try:
-        manifest = write(out, spec, Database.from_dsn(settings.pg_reader_dsn, db_host),
-                         dashboards_path)  # fmt: skip
+        db = Database.from_dsn(settings.pg_reader_dsn, db_host, settings.grafana_pg_sslmode)
+        manifest = write(out, spec, db, dashboards_path)
     except OSError as exc:
         raise _fail(f"cannot write {out}: {exc.strerror}") from None
     flag = "on" if spec.timescaledb else "off"

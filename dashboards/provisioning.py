@@ -33,12 +33,16 @@ class Database:
     host: str = "127.0.0.1:5432"
     name: str = "iiot"
     user: str = "iiot_reader"
+    # IIOT_GRAFANA_PG_SSLMODE: disable on the local stack's loopback; require, or verify-full
+    # with the server's CA in Grafana, wherever the database is reached over a network.
+    sslmode: str = "disable"
 
     @classmethod
-    def from_dsn(cls, dsn: str, host: str | None = None) -> Database:
+    def from_dsn(cls, dsn: str, host: str | None = None, sslmode: str = "disable") -> Database:
         parts = urlsplit(dsn)
         address = host or f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}"
-        return cls(address, parts.path.lstrip("/") or "iiot", parts.username or "iiot_reader")
+        name = parts.path.lstrip("/") or "iiot"
+        return cls(address, name, parts.username or "iiot_reader", sslmode)
 
 
 def datasource(build: Build, db: Database) -> Json:
@@ -53,7 +57,7 @@ def datasource(build: Build, db: Database) -> Json:
         "editable": False,
         "jsonData": {
             "database": db.name,
-            "sslmode": "disable",
+            "sslmode": db.sslmode,
             "postgresVersion": 1500,
             "timescaledb": build.timescaledb,  # per deployment: $__timeGroup → time_bucket
             "timeInterval": "1m",  # the OEE window: no panel buckets finer than that

@@ -72,10 +72,17 @@ class Settings(BaseSettings):
     kafka_ssl_cert_file: str = Field("", description="PEM client certificate (mutual TLS).")
     kafka_ssl_key_file: str = Field("", description="PEM key of the client certificate.")
 
-    # PostgreSQL: the writer runs migrations and sinks; the reader is Grafana's read-only role.
+    # PostgreSQL, one role per job (docs/operations.md, "Roles"): the migrator owns the schema
+    # and runs `db migrate`/`db maintain`; the writer (the sink) writes rows only; the reader
+    # is Grafana's read-only role.
+    pg_migrator_dsn: str = "postgresql://iiot_migrator:iiot_migrator@127.0.0.1:5432/iiot"
     pg_writer_dsn: str = "postgresql://iiot_writer:iiot_writer@127.0.0.1:5432/iiot"
     pg_reader_dsn: str = "postgresql://iiot_reader:iiot_reader@127.0.0.1:5432/iiot"
     pg_schema: str = Field("iiot", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    grafana_pg_sslmode: Literal["disable", "require", "verify-ca", "verify-full"] = Field(
+        "disable",
+        description="sslmode of Grafana's datasource: disable on loopback, verify-full beyond.",
+    )
 
     # MQTT broker for device adapters
     mqtt_host: str = "127.0.0.1"

@@ -36,11 +36,12 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _connect(settings: Settings):  # type: ignore[no-untyped-def]
+def _connect(settings: Settings, dsn: str | None = None):  # type: ignore[no-untyped-def]
+    """The writer's connection, or `dsn`'s (the migrator's, for schema work)."""
     import psycopg
 
     try:
-        return psycopg.connect(settings.pg_writer_dsn, autocommit=True, connect_timeout=5)
+        return psycopg.connect(dsn or settings.pg_writer_dsn, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         reason = " ".join(str(exc).split())
         raise _fail(f"PostgreSQL did not answer ({reason}); is it up? `iiot stack up`") from None
@@ -49,7 +50,7 @@ def _connect(settings: Settings):  # type: ignore[no-untyped-def]
 def run_migrations(settings: Settings, schema: str) -> tuple[str, list[str]]:
     from sinks.migrate import MigrationError, migrate
 
-    with _connect(settings) as conn:
+    with _connect(settings, settings.pg_migrator_dsn) as conn:
         try:
             return migrate(conn, schema, settings)
         except MigrationError as exc:
@@ -76,7 +77,7 @@ def db_maintain(
 
     settings = get_settings()
     schema = schema or settings.pg_schema
-    with _connect(settings) as conn:
+    with _connect(settings, settings.pg_migrator_dsn) as conn:  # DROP and REFRESH: the owner's
         report = maintain(conn, schema, days_ahead=days_ahead)
     if not (report.created or report.dropped or report.refreshed):
         console.print(f"schema {schema}: TimescaleDB keeps itself (its jobs); nothing to do")
@@ -91,7 +92,11 @@ def sink(
     ctx: typer.Context,
     schema: SchemaOption = None,
     migrate_first: Annotated[
-        bool, typer.Option("--migrate/--no-migrate", help="Run `db migrate` before starting.")
+        bool,
+        typer.Option(
+            "--migrate/--no-migrate",
+            help="Run `db migrate` (as IIOT_PG_MIGRATOR_DSN) before starting.",
+        ),
     ] = True,
 ) -> None:
     """Consume the pipeline's topics into the database until Ctrl-C; a status line every 5 s."""

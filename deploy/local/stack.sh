@@ -336,6 +336,17 @@ pg_bootstrap() {
   as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCKET_DIR" -p "$PG_PORT" -U postgres \
     -d postgres <"$HERE/postgres/bootstrap.sql" >"$PG_HOME/bootstrap.log" 2>&1 ||
     { tail -n 20 "$PG_HOME/bootstrap.log" >&2; die "postgres: bootstrap of roles/database failed"; }
+  sha256sum <"$HERE/postgres/bootstrap.sql" | as_pg tee "$PG_HOME/bootstrap.sha256" >/dev/null
+}
+
+# A running cluster gets bootstrap.sql again when the file changed since it was last applied
+# (new roles or grants reach existing dev stacks and CI machines on their next `up`).
+pg_bootstrap_if_changed() {
+  local applied wanted
+  applied=$(cat "$PG_HOME/bootstrap.sha256" 2>/dev/null || true)
+  wanted=$(sha256sum <"$HERE/postgres/bootstrap.sql")
+  [[ $applied == "$wanted" ]] ||
+    { pg_bootstrap; note "postgres: roles and grants updated from bootstrap.sql"; }
 }
 
 pg_up() {
@@ -344,6 +355,7 @@ pg_up() {
   pg_install
   pg_locate create
   if pg_running && pg_answers; then
+    pg_bootstrap_if_changed
     echo "postgres  $HOST:$PG_PORT  already running"; return 0
   fi
   if ! pg_running; then

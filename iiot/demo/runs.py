@@ -70,7 +70,7 @@ def earlier_runs(home: Path, current: str) -> list[RunRecord]:
 def discard(record: RunRecord, settings: Settings, home: Path | None = None) -> None:
     """Drop a run's schema and topics (and its directory under `home`). Its consumer groups
     lose their offsets with the topics, and Kafka drops empty groups itself."""
-    with psycopg.connect(settings.pg_writer_dsn, autocommit=True, connect_timeout=10) as conn:
+    with psycopg.connect(settings.pg_migrator_dsn, autocommit=True, connect_timeout=10) as conn:
         conn.execute(
             sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(record.schema))
         )

@@ -177,6 +177,8 @@ def test_no_literal_secret_in_the_file(tmp_path: Path) -> None:
     services = resolved(env_file)["services"]
     writer = urlsplit(environment(services["sink"])["IIOT_PG_WRITER_DSN"]).password
     assert writer == chosen["WRITER_PASSWORD"]
+    migrator = urlsplit(environment(services["migrate"])["IIOT_PG_MIGRATOR_DSN"]).password
+    assert migrator == chosen["MIGRATOR_PASSWORD"]
     assert environment(services["grafana"])[PASSWORD_ENV] == chosen["READER_PASSWORD"]
     db = environment(services["timescaledb"])
     assert db["POSTGRES_PASSWORD"] == chosen["POSTGRES_PASSWORD"]
@@ -241,14 +243,20 @@ def test_database_addresses_and_roles(services: dict[str, Any]) -> None:
     roles = set(re.findall(r"CREATE ROLE (\w+)", bootstrap))
     container_ports = {target for _, _, target in published(db)}
     assert container_ports == {5432}
-    passwords = {"iiot_writer": db_env["WRITER_PASSWORD"], "iiot_reader": db_env["READER_PASSWORD"]}
+    passwords = {
+        "iiot_migrator": db_env["MIGRATOR_PASSWORD"],
+        "iiot_writer": db_env["WRITER_PASSWORD"],
+        "iiot_reader": db_env["READER_PASSWORD"],
+    }
     dsns = [
         (name, value)
         for name in PIPELINE
         for key, value in environment(services[name]).items()
         if key.startswith("IIOT_PG_") and key.endswith("_DSN")
     ]
-    assert {name for name, _ in dsns} == {"migrate", "sink", "dashboards"}
+    # One role per job: the schema's owner migrates, the sink writes rows, Grafana reads.
+    users = {name: urlsplit(dsn).username for name, dsn in dsns}
+    assert users == {"migrate": "iiot_migrator", "sink": "iiot_writer", "dashboards": "iiot_reader"}
     for name, dsn in dsns:
         parts = urlsplit(dsn)
         assert (parts.hostname, parts.port) == ("timescaledb", 5432), name
@@ -263,6 +271,23 @@ def test_database_addresses_and_roles(services: dict[str, Any]) -> None:
     assert init.is_file() and os.access(init, os.X_OK)
     subprocess.run(["bash", "-n", str(init)], check=True)
     assert all(ip == "127.0.0.1" for ip, _, _ in published(db))
+
+
+def test_every_port_is_published_on_loopback_by_default(services: dict[str, Any]) -> None:
+    """Nothing answers beyond this host unless .env says so: Grafana, Kafka, PostgreSQL."""
+    found = {name: published(service) for name, service in services.items()}
+    assert {name for name, ports in found.items() if ports} == INFRA
+    for name, ports in found.items():
+        assert all(ip == "127.0.0.1" for ip, _, _ in ports), f"{name}: {ports}"
+
+
+def test_grafana_is_opened_to_the_network_only_on_purpose(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(ENV_EXAMPLE.read_text() + "GRAFANA_BIND=0.0.0.0\nGRAFANA_PORT=8080\n")
+    services = resolved(env_file)["services"]
+    assert published(services["grafana"]) == [("0.0.0.0", 8080, 3000)]
+    for name in INFRA - {"grafana"}:  # the others stay on loopback
+        assert all(ip == "127.0.0.1" for ip, _, _ in published(services[name])), name
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def private_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 def test_init_roles_gives_the_deployments_passwords(private_postgres: int) -> None:
     chosen = {
         "POSTGRES_PASSWORD": 'adm\'in "quoted" $HOME ;--',  # psql quotes it, no shell sees it
+        "MIGRATOR_PASSWORD": secrets.token_urlsafe(12),
         "WRITER_PASSWORD": secrets.token_urlsafe(12),
         "READER_PASSWORD": secrets.token_urlsafe(12),
     }
@@ -59,16 +60,18 @@ def test_init_roles_gives_the_deployments_passwords(private_postgres: int) -> No
             password=password, connect_timeout=5, autocommit=True,
         )  # fmt: skip
 
-    with login("iiot_writer", chosen["WRITER_PASSWORD"]) as writer:
-        owner = writer.execute(
+    with login("iiot_migrator", chosen["MIGRATOR_PASSWORD"]) as migrator:
+        owner = migrator.execute(
             "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'iiot'"
         ).fetchone()
-        assert owner == ("iiot_writer",)
+        assert owner == ("iiot_migrator",)
+    with login("iiot_writer", chosen["WRITER_PASSWORD"]) as writer:
+        assert writer.execute("SELECT current_user").fetchone() == ("iiot_writer",)
     with login("iiot_reader", chosen["READER_PASSWORD"]) as reader:
         assert reader.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
     with login("postgres", chosen["POSTGRES_PASSWORD"]) as admin:
         assert admin.execute("SELECT current_user").fetchone() == ("postgres",)
     # bootstrap.sql's development passwords no longer open anything.
-    for user in ("iiot_writer", "iiot_reader", "postgres"):
+    for user in ("iiot_migrator", "iiot_writer", "iiot_reader", "postgres"):
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
             login(user, user)

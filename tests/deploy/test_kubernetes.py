@@ -16,6 +16,7 @@ import re
 import subprocess
 import tomllib
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
@@ -61,6 +62,24 @@ KAFKA_REPLICATION_KEYS = {
     "share.coordinator.state.topic.min.isr",
 }
 KAFKA_SIZING_KEYS = {"num.network.threads", "num.io.threads", "node.id"}  # Kafka's defaults
+# Pod Security's "restricted" profile, on every container and init container itself.
+RESTRICTED = {
+    "runAsNonRoot": True,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+# Where each image writes, the root filesystem being read-only: each must be a volume. The
+# pipeline's: the temp dir (Faust's data dir, streams/app.py); its spool is a volume already.
+WRITES = {
+    PIPELINE_IMAGE: {"/tmp"},
+    "apache/kafka": {"/var/lib/kafka/data", "/opt/kafka/config", "/opt/kafka/logs", "/tmp"},
+    "timescale/timescaledb": {"/var/lib/postgresql/data", "/var/run/postgresql", "/tmp"},
+    "grafana/grafana-oss": {"/var/lib/grafana", "/var/log/grafana", "/tmp"},
+}
+# Images whose user is a name (or root, stepping down itself): runAsNonRoot needs a number.
+NAMED_USERS = {"apache/kafka", "timescale/timescaledb"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -189,6 +208,76 @@ def test_every_container_has_resources_and_probes(objects: list[dict[str, Any]])
                 assert "readinessProbe" in container and "livenessProbe" in container, where
 
 
+def unrestricted(objects: list[dict[str, Any]]) -> list[str]:
+    """What breaks the restricted securityContext or leaves a written path on the read-only
+    root, container by container."""
+    problems = []
+    for workload, spec in pod_specs(objects):
+        pod = spec.get("securityContext", {})
+        if (
+            pod.get("runAsNonRoot") is not True
+            or pod.get("seccompProfile") != RESTRICTED["seccompProfile"]
+        ):
+            problems.append(f"{workload['kind']}/{workload['metadata']['name']}: pod context")
+        volumes = {v["name"] for v in spec.get("volumes", [])} | {
+            c["metadata"]["name"] for c in workload["spec"].get("volumeClaimTemplates", [])
+        }
+        for container in containers(spec):
+            where = label(workload, container)
+            context = container.get("securityContext", {})
+            problems += [
+                f"{where}: securityContext.{key} is {context.get(key)!r}, not {wanted!r}"
+                for key, wanted in RESTRICTED.items()
+                if context.get(key) != wanted
+            ]
+            if context.get("privileged") or context.get("capabilities", {}).get("add"):
+                problems.append(f"{where}: privileged or capabilities added")
+            image = container["image"].split(":")[0]
+            user = context.get("runAsUser", pod.get("runAsUser"))
+            if user == 0 or (image in NAMED_USERS and not isinstance(user, int)):
+                problems.append(f"{where}: runAsUser {user!r}")
+            mounted = {m["mountPath"] for m in container.get("volumeMounts", [])
+                       if m["name"] in volumes}  # fmt: skip
+            if image not in WRITES:
+                problems.append(f"{where}: where does {image} write? (WRITES)")
+            elif not WRITES[image] <= mounted:
+                problems.append(f"{where}: no volume at {sorted(WRITES[image] - mounted)}")
+    return problems
+
+
+def test_every_container_runs_restricted(objects: list[dict[str, Any]]) -> None:
+    assert unrestricted(objects) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["no context", "escalation", "root", "writable root", "no tmp", "unknown image"],
+)
+def test_a_container_without_the_restricted_context_fails(
+    objects: list[dict[str, Any]], change: str
+) -> None:
+    """The check above can fail: a new container, or one changed, that is not restricted."""
+    broken = yaml.safe_load(yaml.safe_dump(objects))
+    sink = next(o for o in broken if o["kind"] == "Deployment" and o["metadata"]["name"] == "sink")
+    container = sink["spec"]["template"]["spec"]["containers"][0]
+    if change == "no context":
+        sink["spec"]["template"]["spec"]["initContainers"].append(
+            {"name": "new", "image": container["image"], "volumeMounts": [
+                {"name": "tmp", "mountPath": "/tmp"}]}
+        )  # fmt: skip
+    elif change == "escalation":
+        container["securityContext"]["allowPrivilegeEscalation"] = True
+    elif change == "root":
+        container["securityContext"]["runAsUser"] = 0
+    elif change == "writable root":
+        del container["securityContext"]["readOnlyRootFilesystem"]
+    elif change == "no tmp":
+        container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "tmp"]
+    else:
+        container["image"] = "busybox:1.37"
+    assert len(unrestricted(broken)) == 1 + (change == "no context") * (len(RESTRICTED) - 1)
+
+
 def test_images_are_pinned(objects: list[dict[str, Any]]) -> None:
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     for workload, spec in pod_specs(objects):
@@ -258,6 +347,23 @@ def test_only_grafana_reads_the_readers_password(objects: list[dict[str, Any]]) 
             names = {v["name"] for v in container.get("env", []) if v["name"].startswith("IIOT_")}
             expected = {PASSWORD_ENV} if container["name"] == "grafana" else set()
             assert names == expected, label(workload, container)
+
+
+def test_each_part_logs_in_as_the_role_of_its_job(objects: list[dict[str, Any]]) -> None:
+    """The migrator's password only where the schema is changed, the writer's only in the
+    sink: no pipeline container holds both."""
+    roles = {}
+    for workload, container in pipeline_containers(objects):
+        env = container_env(objects, container)
+        users = {urlsplit(v).username for k, v in env.items() if k.startswith("IIOT_PG_")
+                 and k.endswith("_DSN") and urlsplit(v).password}  # fmt: skip
+        if users:
+            roles[label(workload, container)] = users
+    assert roles == {
+        "Job/migrate: migrate": {"iiot_migrator"},
+        "CronJob/maintain: maintain": {"iiot_migrator"},
+        "Deployment/sink: sink": {"iiot_writer"},
+    }
 
 
 def test_secrets_are_never_committed() -> None:

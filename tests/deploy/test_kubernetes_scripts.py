@@ -44,7 +44,8 @@ def test_database_init_makes_deploy_locals_roles_and_grants() -> None:
 @pytest.mark.integration
 def test_database_init_on_a_real_postgresql(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The script on a PostgreSQL of this test's own, from no roles and no database: the
-    Secret's passwords log in, the writer migrates, the reader reads and cannot write."""
+    Secret's passwords log in, the migrator migrates, the writer writes rows, the reader reads
+    and cannot write."""
     stack = PrivateStack(tmp_path_factory.mktemp("stack"))
     try:
         stack.up("postgres")
@@ -52,9 +53,13 @@ def test_database_init_on_a_real_postgresql(tmp_path_factory: pytest.TempPathFac
         admin = f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres"
         with psycopg.connect(admin, autocommit=True) as conn:  # start from nothing
             conn.execute("DROP DATABASE iiot")
-            conn.execute("DROP ROLE iiot_writer")
-            conn.execute("DROP ROLE iiot_reader")
-        chosen = {"PG_WRITER_PASSWORD": "w" + uuid.uuid4().hex, "PG_READER_PASSWORD": "r'x y"}
+            for role in ("iiot_migrator", "iiot_writer", "iiot_reader"):
+                conn.execute(f"DROP ROLE {role}")
+        chosen = {
+            "PG_MIGRATOR_PASSWORD": "m" + uuid.uuid4().hex,
+            "PG_WRITER_PASSWORD": "w" + uuid.uuid4().hex,
+            "PG_READER_PASSWORD": "r'x y",
+        }
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             **chosen,
@@ -72,12 +77,18 @@ def test_database_init_on_a_real_postgresql(tmp_path_factory: pytest.TempPathFac
                 host="127.0.0.1", port=port, dbname="iiot", user=role, password=password
             )
 
-        with pytest.raises(psycopg.OperationalError):
-            psycopg.connect(dsn("iiot_writer", "iiot_writer"))  # deploy/local's is not valid
+        for role in ("iiot_migrator", "iiot_writer"):  # deploy/local's passwords are not valid
+            with pytest.raises(psycopg.OperationalError):
+                psycopg.connect(dsn(role, role))
+        migrator = dsn("iiot_migrator", chosen["PG_MIGRATOR_PASSWORD"])
+        with psycopg.connect(migrator, autocommit=True) as conn:
+            flavour, applied = migrate(conn, "iiot", Settings())
+            assert (flavour, bool(applied)) == ("plain", True)  # no TimescaleDB on this server
         writer = psycopg.connect(dsn("iiot_writer", chosen["PG_WRITER_PASSWORD"]), autocommit=True)
         with writer:
-            flavour, applied = migrate(writer, "iiot", Settings())
-            assert (flavour, bool(applied)) == ("plain", True)  # no TimescaleDB on this server
+            writer.execute("INSERT INTO iiot.city VALUES ('qufu', '曲阜', 'Qufu', 35.6, 116.99)")
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                writer.execute("DROP TABLE iiot.city")
         reader = psycopg.connect(dsn("iiot_reader", chosen["PG_READER_PASSWORD"]), autocommit=True)
         with reader:
             assert reader.execute("SELECT count(*) FROM iiot.telemetry").fetchone() == (0,)

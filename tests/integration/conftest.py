@@ -48,13 +48,21 @@ def _connect(dsn: str) -> psycopg.Connection:
 
 @pytest.fixture(scope="session")
 def pg_schema(settings: Settings) -> Iterator[str]:
-    """A schema of this run's own, created by the writer and dropped afterwards."""
+    """A schema of this run's own, created by the migrator and dropped afterwards."""
     schema = f"test_{RUN_ID}"
-    with _connect(settings.pg_writer_dsn) as conn:
+    with _connect(settings.pg_migrator_dsn) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     yield schema
-    with _connect(settings.pg_writer_dsn) as conn:
+    with _connect(settings.pg_migrator_dsn) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def migrator(settings: Settings, pg_schema: str) -> Iterator[psycopg.Connection]:
+    """The schema's owner: migrations, `db maintain`, tables made by a test."""
+    with _connect(settings.pg_migrator_dsn) as conn:
+        conn.execute(f"SET search_path TO {pg_schema}")
+        yield conn
 
 
 @pytest.fixture

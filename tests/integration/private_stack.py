@@ -56,6 +56,9 @@ class PrivateStack:
         """Settings that point at this private stack."""
         values: dict[str, object] = {
             "kafka_bootstrap": f"127.0.0.1:{self.ports['KAFKA']}",
+            "pg_migrator_dsn": (
+                f"postgresql://iiot_migrator:iiot_migrator@127.0.0.1:{self.ports['PG']}/iiot"
+            ),
             "pg_writer_dsn": (
                 f"postgresql://iiot_writer:iiot_writer@127.0.0.1:{self.ports['PG']}/iiot"
             ),

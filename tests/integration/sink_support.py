@@ -29,9 +29,10 @@ Record = tuple[Topic, str, bytes]
 
 
 def own_topics_and_schema(
-    kafka: Settings, writer: psycopg.Connection, pg_schema: str, test_name: str
+    kafka: Settings, owner: psycopg.Connection, pg_schema: str, test_name: str
 ) -> Iterator[Settings]:
-    """Settings with topics and a migrated schema of one test's own; removed afterwards."""
+    """Settings with topics and a schema of one test's own, migrated by `owner` (the
+    migrator's connection); removed afterwards."""
     name = test_name.removeprefix("test_")[:20]
     settings = kafka.model_copy(
         update={
@@ -43,10 +44,10 @@ def own_topics_and_schema(
         }
     )
     kafka_admin.ensure_topics(settings)
-    migrate(writer, settings.pg_schema, settings)
+    migrate(owner, settings.pg_schema, settings)
     yield settings
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
-    writer.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.pg_schema)))
+    owner.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(settings.pg_schema)))
 
 
 def births(devices: int) -> list[Record]:

@@ -42,15 +42,19 @@ def _range(data: dashboard_data.Dataset) -> TimeRange:
 
 @pytest.fixture
 def plain_schema(
-    writer: psycopg.Connection, pg_schema: str, settings: Settings, data: dashboard_data.Dataset
+    migrator: psycopg.Connection,
+    writer: psycopg.Connection,
+    pg_schema: str,
+    settings: Settings,
+    data: dashboard_data.Dataset,
 ) -> Iterator[str]:
     """A schema migrated as `iiot db migrate` does, the run written, roll-ups refreshed."""
     make: Callable[[str], str]
-    for make in fresh_schemas(writer, pg_schema):
+    for make in fresh_schemas(migrator, pg_schema):
         schema = make("dash")
-        assert migrate(writer, schema, settings)[0] == "plain"
+        assert migrate(migrator, schema, settings)[0] == "plain"
         dashboard_data.write(writer, schema, data)
-        maintain(writer, schema)  # plain PostgreSQL: roll-ups are as fresh as this
+        maintain(migrator, schema)  # plain PostgreSQL: roll-ups are as fresh as this
         yield schema
 
 

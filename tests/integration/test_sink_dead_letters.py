@@ -21,9 +21,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def sink_settings(
-    kafka: Settings, writer: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
+    kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
-    yield from s.own_topics_and_schema(kafka, writer, pg_schema, request.node.name)
+    yield from s.own_topics_and_schema(kafka, migrator, pg_schema, request.node.name)
 
 
 def _letters(conn: psycopg.Connection, schema: str, *more: str) -> list[tuple[object, ...]]:

@@ -28,10 +28,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def sink_settings(
-    kafka: Settings, writer: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
+    kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
     """Topics and a schema of this test's own: other tests of the run write to the run's."""
-    yield from s.own_topics_and_schema(kafka, writer, pg_schema, request.node.name)
+    yield from s.own_topics_and_schema(kafka, migrator, pg_schema, request.node.name)
 
 
 def everything() -> list[s.Record]:

@@ -55,7 +55,7 @@ def test_postgres_restart_mid_stream(kafka: Settings, private_stack: PrivateStac
         sink_batch_rows=300,
     )
     kafka_admin.ensure_topics(settings)
-    with psycopg.connect(settings.pg_writer_dsn, autocommit=True) as conn:
+    with psycopg.connect(settings.pg_migrator_dsn, autocommit=True) as conn:
         migrate(conn, settings.pg_schema, settings)
     s.produce(settings, s.births(DEVICES) + s.samples(DEVICES, PER_DEVICE))
 

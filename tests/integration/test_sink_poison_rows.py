@@ -28,14 +28,14 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def sink_settings(
-    kafka: Settings, writer: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
+    kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
-    yield from s.own_topics_and_schema(kafka, writer, pg_schema, request.node.name)
+    yield from s.own_topics_and_schema(kafka, migrator, pg_schema, request.node.name)
 
 
 @pytest.fixture
-def schemas(writer: psycopg.Connection, pg_schema: str) -> Iterator[Callable[[str], str]]:
-    yield from s.fresh_schemas(writer, pg_schema)
+def schemas(migrator: psycopg.Connection, pg_schema: str) -> Iterator[Callable[[str], str]]:
+    yield from s.fresh_schemas(migrator, pg_schema)
 
 
 def test_a_sample_dated_9999_is_dead_lettered_and_the_rest_lands(
@@ -72,13 +72,17 @@ POISON = {
 
 @pytest.mark.parametrize("kinds", [*([kind] for kind in POISON), list(POISON)], ids=str)
 def test_any_error_of_one_row_isolates_that_row_only(
-    kinds: list[str], settings: Settings, writer: psycopg.Connection, schemas: Callable[[str], str]
+    kinds: list[str],
+    settings: Settings,
+    migrator: psycopg.Connection,
+    writer: psycopg.Connection,
+    schemas: Callable[[str], str],
 ) -> None:
     """Only psycopg's row errors were isolated: an int8 dumper's OverflowError (a seq of
     2^63, should one ever pass the edge), a partition that cannot be made, anything else
     raised for one row, stopped the sink. Rows are built directly, as they reach the writer."""
     schema = schemas("poison")
-    migrate(writer, schema, settings)
+    migrate(migrator, schema, settings)
     good = [fast_row(value) for _, _, value in s.samples(2, 10)]
     batch = Batch()
     for n, row in enumerate(good):

@@ -11,8 +11,9 @@ bootstrap=${BOOTSTRAP_SQL:-/iiot/bootstrap.sql} # elsewhere when the tests run i
 psql -X -q -v ON_ERROR_STOP=1 -U "$admin" -d postgres -f "$bootstrap"
 # psql quotes :'var' itself, so any character in a password is safe here.
 psql -X -q -v ON_ERROR_STOP=1 -U "$admin" -d postgres \
-  -v writer="${WRITER_PASSWORD:?}" -v reader="${READER_PASSWORD:?}" \
-  -v admin_password="${POSTGRES_PASSWORD:?}" <<'SQL'
+  -v migrator="${MIGRATOR_PASSWORD:?}" -v writer="${WRITER_PASSWORD:?}" \
+  -v reader="${READER_PASSWORD:?}" -v admin_password="${POSTGRES_PASSWORD:?}" <<'SQL'
+ALTER ROLE iiot_migrator PASSWORD :'migrator';
 ALTER ROLE iiot_writer PASSWORD :'writer';
 ALTER ROLE iiot_reader PASSWORD :'reader';
 ALTER ROLE postgres PASSWORD :'admin_password';
