@@ -11,18 +11,15 @@ the stream and a batch recompute agree to the last digit.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-import orjson
-
 from iiot.kpi import oee_ratios
 from iiot.messages import Sample
 from iiot.results import OeeWindow
-from iiot.types import ID_PATTERN, LEVELS, MAX_INT, Level, State, format_ts
+from iiot.types import MAX_INT, Level, State
 
 STATE_FIELDS: dict[str, str] = {
     "running": "run_ms",
@@ -250,12 +247,13 @@ def oee_window(
         entity_id=entity_id,
         window_start=from_ms(start_ms),
         window_end=from_ms(start_ms + parts.window_ms),
-        **_numbers(parts, revision, late_samples),
+        **window_numbers(parts, revision, late_samples),
     )
 
 
-def _numbers(p: Parts, revision: int, late_samples: int) -> dict[str, Any]:
-    """An `OeeWindow`'s fields from `revision` on, in the model's order."""
+def window_numbers(p: Parts, revision: int, late_samples: int) -> dict[str, Any]:
+    """An `OeeWindow`'s fields from `revision` on, in the model's order (also what
+    `iiot.wire.oee_json` writes without the model)."""
     planned_s = p.planned_ms / 1000
     run_s = p.run_ms / 1000
     ideal_run_s = p.ideal_run_us / 1_000_000
@@ -270,58 +268,3 @@ def _numbers(p: Parts, revision: int, late_samples: int) -> dict[str, Any]:
         "performance": ratios.performance, "quality": ratios.quality, "oee": ratios.oee,
         "performance_suspect": ratios.performance_suspect,
     }  # fmt: skip
-
-
-_CACHE_LIMIT = 100_000
-_known_ids: set[str] = set()
-_starts: dict[int, str] = {}  # window start (ms) → its wire spelling
-
-
-def oee_window_json(
-    level: Level, entity_id: str, start_ms: int, parts: Parts, revision: int, late_samples: int
-) -> tuple[str, bytes] | None:
-    """`(window.key, encode(window))` of `oee_window(...)`, without pydantic (~5× cheaper:
-    the stream worker sends one for every window that changed, every second). None where
-    the model could refuse it — a negative or non-integer part, more good than made, more
-    time than the window — and `oee_window` then says why; tests/unit/test_oee_windows.py
-    holds the bytes to pydantic's."""
-    p = parts
-    counts = (p.window_ms - 1, p.devices - 1, p.run_ms, p.idle_ms, p.setup_ms, p.down_ms,
-              p.planned_stop_ms, p.ideal_run_us, p.count_total, p.count_good, p.samples,
-              revision, late_samples)  # fmt: skip
-    if not (
-        set(map(type, counts)) == _INT  # strict: no bool, no float
-        and min(counts) >= 0
-        and max(counts) <= MAX_INT
-        and p.count_good <= p.count_total
-        and p.unknown_ms >= 0
-        and level in _LEVELS
-        and (entity_id in _known_ids or _new_id(entity_id))
-    ):
-        return None
-    start = _starts.get(start_ms) or _start(start_ms)
-    end = _starts.get(start_ms + p.window_ms) or _start(start_ms + p.window_ms)
-    message = {"v": 1, "level": level, "entity_id": entity_id, "window_start": start,
-               "window_end": end, **_numbers(p, revision, late_samples)}  # fmt: skip
-    return f"{level}:{entity_id}:{start}", orjson.dumps(message)
-
-
-_LEVELS = frozenset(LEVELS)
-_INT = {int}
-_ID = re.compile(ID_PATTERN)
-
-
-def _new_id(entity_id: object) -> bool:
-    if type(entity_id) is not str or not _ID.fullmatch(entity_id):
-        return False
-    if len(_known_ids) >= _CACHE_LIMIT:
-        _known_ids.clear()
-    _known_ids.add(entity_id)
-    return True
-
-
-def _start(ms: int) -> str:
-    if len(_starts) >= _CACHE_LIMIT:
-        _starts.clear()
-    text = _starts[ms] = format_ts(from_ms(ms))
-    return text

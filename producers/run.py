@@ -15,7 +15,7 @@ from confluent_kafka import KafkaException
 from rich.console import Console, RenderableType
 
 from iiot import kafka_admin
-from iiot.collector import few_collections
+from iiot.gc_tuning import few_collections
 from iiot.settings import Settings
 from iiot.topics import Topic
 from iiot.types import format_ts

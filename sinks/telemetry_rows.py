@@ -1,7 +1,7 @@
 """A Sample's JSON straight to its telemetry row, for the samples that are plainly valid.
 
-`iiot.plain_sample` checks the contract's rules on the wire spelling without pydantic (~1 µs
-against ~5 µs, most of the sink's time per row); anything it declines takes
+`iiot.wire.plain_sample` checks the contract's rules on the wire spelling without pydantic
+(~1 µs against ~5 µs, most of the sink's time per row); anything it declines takes
 `iiot.contract.decode` as before: the fast path only ever accepts what pydantic accepts,
 with the same values (tests/unit/test_sink_telemetry_rows.py compares the two).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import orjson
 
-from iiot.plain_sample import DATETIME, plain_sample
+from iiot.wire.plain_sample import DATETIME, plain_sample
 from sinks.tables import JSONB_V1, Row
 
 

@@ -29,10 +29,11 @@ from iiot import topics
 from iiot.contract import ContractError, decode, encode
 from iiot.kafka_security import faust_credentials
 from iiot.messages import DeviceBirth
-from iiot.oee import Parts, Reading, oee_window, oee_window_json
+from iiot.oee import Parts, Reading, oee_window
 from iiot.results import Alarm
 from iiot.settings import Settings
 from iiot.topics import Topic
+from iiot.wire.oee_json import oee_window_json
 from streams.alarms import AlarmRules, AlarmState
 from streams.batch import Batch, Batches, Outbox, send_all
 from streams.device_state import DeviceConfig, DeviceState, Emitted, Outcome

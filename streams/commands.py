@@ -17,7 +17,7 @@ def stream(
     import faust  # heavy: only when the command runs
 
     from iiot import kafka_admin
-    from iiot.collector import quieten
+    from iiot.gc_tuning import quieten
     from iiot.settings import get_settings
     from streams.app import create_app, internal_topics
     from streams.runtime import use_uvloop
@@ -31,5 +31,5 @@ def stream(
     except kafka_admin.BrokerUnreachable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    quieten()  # iiot/collector.py: ~5 µs a sample of young collections (bench/README.md)
+    quieten()  # iiot/gc_tuning.py: ~5 µs a sample of young collections (bench/README.md)
     faust.Worker(app, loglevel=loglevel.upper(), quiet=True).execute_from_commandline()

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from iiot.contract import ContractError, decode, refused
 from iiot.messages import DeviceBirth, Sample
 from iiot.oee import Reading
-from iiot.plain_sample import EPOCH_MS, plain_sample
 from iiot.results import DeadLetter
+from iiot.wire.plain_sample import EPOCH_MS, plain_sample
 
 STAGE = "streams.ingest"
 

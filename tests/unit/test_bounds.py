@@ -11,9 +11,10 @@ import pytest
 
 from iiot.contract import ContractError, decode, encode
 from iiot.messages import DeviceBirth, Sample
-from iiot.oee import Parts, Reading, device_windows, oee_window, oee_window_json, roll_up
+from iiot.oee import Parts, Reading, device_windows, oee_window, roll_up
 from iiot.settings import DigitizationWeights
 from iiot.types import MAX_INT
+from iiot.wire.oee_json import oee_window_json
 from streams.device_state import DeviceConfig, DeviceState, Outcome
 from streams.rollup_state import RollupState
 from tests.conftest import BIRTH, SAMPLE

@@ -16,11 +16,11 @@ from iiot.oee import (
     Reading,
     device_windows,
     oee_window,
-    oee_window_json,
     ordered,
     roll_up,
 )
 from iiot.types import MAX_INT, STATES
+from iiot.wire.oee_json import oee_window_json
 
 MIN = 60_000
 

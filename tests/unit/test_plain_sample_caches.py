@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from iiot import plain_sample as fast
 from iiot.contract import decode
 from iiot.messages import Sample
 from iiot.oee import to_ms
+from iiot.wire import plain_sample as fast
 from tests.conftest import SAMPLE
 
 START = datetime(2026, 11, 26, tzinfo=UTC)
