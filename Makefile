@@ -52,7 +52,13 @@ test: install
 	$(BIN)/iiot stack up
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
+
+## Types: mypy, strict on iiot/, the KPI code and the compiled simulator (pyproject.toml).
+.PHONY: typecheck
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
 
 unit: install
 	$(BIN)/pytest tests/unit

@@ -23,10 +23,10 @@ MAX_INT = 2**63 - 1
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 
-STATES = ("running", "idle", "setup", "down", "planned_stop")
 State = Literal["running", "idle", "setup", "down", "planned_stop"]
-LEVELS = ("device", "line", "plant", "enterprise", "city", "province")
+STATES: tuple[State, ...] = ("running", "idle", "setup", "down", "planned_stop")
 Level = Literal["device", "line", "plant", "enterprise", "city", "province"]
+LEVELS: tuple[Level, ...] = ("device", "line", "plant", "enterprise", "city", "province")
 
 MODEL_CONFIG = ConfigDict(
     strict=True,

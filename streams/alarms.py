@@ -115,7 +115,7 @@ class AlarmState:
             return self._raise(device_id, "counter_reset", at_ms, "a part counter went down")
         return self._clear(device_id, "counter_reset", at_ms, "counters rising again")
 
-    def persistent(self) -> tuple:
+    def persistent(self) -> tuple[dict[str, int], int | None, int]:
         """What must survive a restart (the newest time is learnt again from samples)."""
         return (dict(self.open), self.down_since_ms, self.low_windows)
 

@@ -28,11 +28,13 @@ from iiot.types import (
     MAX_METRICS,
     METRIC_PATTERN,
     STATES,
+    State,
 )
 
 T = TypeVar("T")
 _FIELDS = frozenset(Sample.model_fields)
-_STATES = frozenset(STATES)
+# A state as its State; any other value, string or not, is no key (unhashable: TypeError).
+_STATES: dict[str, State] = {state: state for state in STATES}
 _ID = re.compile(ID_PATTERN)
 _METRIC = re.compile(METRIC_PATTERN)
 # The wire spelling `format_ts` writes: UTC, milliseconds, so `_to_utc_ms` has nothing to do.
@@ -60,7 +62,7 @@ class Times(NamedTuple, Generic[T]):
 
 # What `plain_sample` gives: the sample's fields in the order of a telemetry row, the
 # metrics as a dict and `ts` as the `Times` read it.
-Fields = tuple[str, int, T, str, int, int, float | None, str | None, dict[str, float]]
+Fields = tuple[str, int, T, State, int, int, float | None, str | None, dict[str, float]]
 
 
 def plain_sample(value: bytes, times: Times[T]) -> Fields[T] | None:
@@ -77,9 +79,9 @@ def plain_sample(value: bytes, times: Times[T]) -> Fields[T] | None:
         if type(m) is not dict or not _FIELDS.issuperset(m):
             return None
         v = m.get("v", 1)
-        device_id, state, seq = m["device_id"], m["state"], m["seq"]
+        device_id, state, seq = m["device_id"], _STATES.get(m["state"]), m["seq"]
         total, good = m["count_total"], m["count_good"]
-        if not (type(v) is int and v == 1 and state in _STATES and type(state) is str):
+        if not (type(v) is int and v == 1 and state is not None):
             return None
         if not (type(seq) is int and type(total) is int and type(good) is int):
             return None
