@@ -52,6 +52,7 @@ test: install
 	$(BIN)/iiot stack up
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest
 
@@ -66,6 +67,7 @@ unit: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 stack-down:
 	$(BIN)/iiot stack down

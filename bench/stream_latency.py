@@ -61,7 +61,7 @@ def main() -> None:
     kafka_admin.ensure_topics(settings)
     env = dict(os.environ, IIOT_TOPIC_PREFIX=settings.topic_prefix)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "iiot.cli", "stream"],
+        [sys.executable, "-m", "cli", "stream"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -158,7 +158,7 @@ def bench_confluent(settings: Settings, total: int) -> float:
 
 
 def faust_command(profile: str | None) -> list[str]:
-    worker = [sys.executable, "-m", "iiot.cli", "stream"]
+    worker = [sys.executable, "-m", "cli", "stream"]
     if profile is None:
         return worker
     spy = Path(sys.executable).parent / "py-spy"

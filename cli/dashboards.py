@@ -9,18 +9,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from cli.errors import fail, say
 from iiot.settings import get_settings
 
 app = typer.Typer(help="Grafana dashboards as code: build provisioning, check it, push it.")
 console = Console()
-err_console = Console(stderr=True)
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Build directory.")]
 DEFAULT_OUT = Path("build/grafana")
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @app.command("build")
@@ -46,9 +41,9 @@ def build(
 
     settings = get_settings()
     if language not in LANGUAGES:
-        raise _fail(f"--language must be one of {', '.join(LANGUAGES)}, not {language!r}", 2)
+        raise fail(f"--language must be one of {', '.join(LANGUAGES)}, not {language!r}", 2)
     spec = Build(
-        language=language,  # type: ignore[arg-type]
+        language=language,
         schema=schema or settings.pg_schema,
         timescaledb=settings.grafana_timescaledb if timescaledb is None else timescaledb,
         weights=settings.digitization_weights,
@@ -57,7 +52,7 @@ def build(
         db = Database.from_dsn(settings.pg_reader_dsn, db_host, settings.grafana_pg_sslmode)
         manifest = write(out, spec, db, dashboards_path)
     except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror}") from None
+        raise fail(f"cannot write {out}: {exc.strerror}") from None
     flag = "on" if spec.timescaledb else "off"
     console.print(
         f"wrote {len(manifest['dashboards'])} dashboards, {len(manifest['folders'])} folders "  # type: ignore[arg-type]
@@ -72,9 +67,9 @@ def check(out: OutOption = DEFAULT_OUT) -> None:
 
     problems = check_build(out)
     for problem in problems:
-        err_console.print(problem, highlight=False, soft_wrap=True)
+        say(problem)
     if problems:
-        raise _fail(f"{len(problems)} problem(s) in {out}")
+        raise fail(f"{len(problems)} problem(s) in {out}")
     console.print(f"{out}: ok")
 
 
@@ -91,11 +86,11 @@ def push(
     settings = get_settings()
     problems = check_build(out)
     if problems:
-        raise _fail(f"{out} does not pass `iiot dashboards check`: {problems[0]}")
+        raise fail(f"{out} does not pass `iiot dashboards check`: {problems[0]}")
     try:
         report = push_build(connect(url or settings.grafana_url, settings.grafana_token), out)
     except PushError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(
         f"Grafana {report.version}: {len(report.folders)} folders, datasource "
         f"{', '.join(report.datasources)}, dashboards {', '.join(report.dashboards)}"

@@ -1,4 +1,9 @@
-"""The `iiot` command line: one entry point for every part of the pipeline."""
+"""The `iiot` command line: one entry point for every part of the pipeline.
+
+The composition root: the one module that puts the parts' commands together. Every part and
+every heavy client (confluent-kafka, Faust, psycopg, paho) is imported inside the command that
+needs it, so `iiot --help` loads none of them (tests/unit/test_cli_imports.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from iiot import __version__, kafka_admin, stack
+from cli import dashboards, registry, sink, stream
+from cli.demo.command import demo
+from cli.errors import fail, say
+from cli.simulate import simulate
+from iiot import __version__
 from iiot.contract import MODELS, ContractError, decode
 from iiot.settings import get_settings
 
@@ -27,13 +36,6 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 
 console = Console()
-err_console = Console(stderr=True)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line error and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -89,13 +91,15 @@ def validate(
                 valid += 1
             except ContractError as exc:
                 invalid += 1
-                err_console.print(f"line {number}: {exc.reason}", highlight=False, soft_wrap=True)
+                say(f"line {number}: {exc.reason}")
     console.print(f"{valid} valid, {invalid} invalid {model} message(s)")
     if invalid:
         raise typer.Exit(1)
 
 
 def _print_status() -> bool:
+    from cli import stack  # psycopg, paho: only when the command runs
+
     table = Table(title="local services")
     for column in ("service", "address", "state", "detail"):
         table.add_column(column)
@@ -110,6 +114,9 @@ def _print_status() -> bool:
 @stack_app.command("up")
 def stack_up() -> None:
     """Install if needed, start, wait until each service answers, create the topics."""
+    from cli import stack
+    from iiot import kafka_admin
+
     try:
         stack.run_script("up")
         created = kafka_admin.ensure_topics(get_settings())
@@ -126,6 +133,8 @@ def stack_down(
     purge: Annotated[bool, typer.Option(help="Also delete all data of the services.")] = False,
 ) -> None:
     """Stop the local services; their data is kept unless --purge."""
+    from cli import stack
+
     try:
         stack.run_script("down", *(["--purge"] if purge else []))
     except stack.StackError as exc:
@@ -142,6 +151,8 @@ def stack_status() -> None:
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the pipeline's topics (with IIOT_TOPIC_PREFIX) that are missing."""
+    from iiot import kafka_admin
+
     try:
         created = kafka_admin.ensure_topics(get_settings())
     except kafka_admin.BrokerUnreachable as exc:
@@ -149,40 +160,14 @@ def topics_create() -> None:
     console.print(f"created: {', '.join(created) or 'none, all exist'}")
 
 
-# Commands of the other parts are registered below, one line each, e.g.
-#   app.command("simulate")(simulators.commands.simulate)
-# Their modules import heavy clients (Faust, confluent-kafka) inside the command functions,
-# so `iiot --help` stays fast. This is the one place `iiot` imports the parts: the CLI is the
-# composition root; the parts themselves still talk only through topics.
-
-from simulators import commands as simulator_commands  # noqa: E402
-
+# The parts' commands, one line each. Their modules import the parts and heavy clients inside
+# the command functions, so registering them costs nothing.
 registry_app = typer.Typer(help="The device registry (iiot.registry).")
 app.add_typer(registry_app, name="registry")
-registry_app.command("export")(simulator_commands.export)
-
-from sinks import commands as sink_commands  # noqa: E402  (composition root, see above)
-
-app.add_typer(sink_commands.db_app, name="db")
-app.add_typer(sink_commands.sink_app, name="sink")
-
-from streams import commands as stream_commands  # noqa: E402  (composition root, see above)
-
-app.command("stream")(stream_commands.stream)
-
-import simulators  # noqa: E402  (composition root: the simulator is handed to the producer)
-from producers import commands as producer_commands  # noqa: E402
-
-app.command("simulate")(producer_commands.simulate_command(simulators))
-
-from iiot.demo.command import demo  # noqa: E402  (runs the parts above as processes)
-
+registry_app.command("export")(registry.export)
+app.add_typer(sink.db_app, name="db")
+app.add_typer(sink.sink_app, name="sink")
+app.command("stream")(stream.stream)
+app.command("simulate")(simulate)
 app.command("demo")(demo)
-
-from dashboards import commands as dashboard_commands  # noqa: E402  (composition root)
-
-app.add_typer(dashboard_commands.app, name="dashboards")
-
-
-if __name__ == "__main__":
-    app()
+app.add_typer(dashboards.app, name="dashboards")

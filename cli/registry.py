@@ -1,4 +1,4 @@
-"""Typer commands of the simulator, registered on `iiot` by iiot/cli.py (the composition root)."""
+"""`iiot registry export`: the simulated province's device registry."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from simulators.options import SimulationOptions
-from simulators.registry import registry_export
-from simulators.simulation import Simulation
+from cli.errors import fail
 
 
 def export(
@@ -20,15 +18,18 @@ def export(
 ) -> None:
     """Write the simulated registry (every device's DeviceBirth) as YAML or JSON."""
     if format not in ("yaml", "json"):
-        typer.echo(f"error: --format must be yaml or json, not {format!r}", err=True)
-        raise typer.Exit(2)
-    text = registry_export(Simulation(SimulationOptions(devices=devices, seed=seed)), format)
+        raise fail(f"--format must be yaml or json, not {format!r}", 2)
+    from simulators import Simulation, SimulationOptions, registry_export
+
+    text = registry_export(
+        Simulation(SimulationOptions(devices=devices, seed=seed)),
+        "json" if format == "json" else "yaml",
+    )
     if out is None:
         typer.echo(text, nl=False)
         return
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        typer.echo(f"error: cannot write {out}: {exc.strerror}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"wrote {devices} devices to {out}", err=True)

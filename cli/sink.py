@@ -1,4 +1,4 @@
-"""`iiot db migrate|maintain` and `iiot sink [status]`: the sinks' command line.
+"""`iiot db migrate|maintain` and `iiot sink [status]`: the sink's command line.
 
 Heavy clients (psycopg, confluent-kafka) are imported inside the commands so `iiot --help`
 stays fast.
@@ -7,18 +7,17 @@ stays fast.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.errors import fail, say
+from cli.signals import StopSignals
 from iiot.settings import Settings, get_settings
 
 console = Console()
-err_console = Console(stderr=True)
 
 db_app = typer.Typer(help="The database: migrations and upkeep (docs/schema.md).")
 sink_app = typer.Typer(
@@ -31,11 +30,6 @@ SchemaOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
 def _connect(settings: Settings, dsn: str | None = None):  # type: ignore[no-untyped-def]
     """The writer's connection, or `dsn`'s (the migrator's, for schema work)."""
     import psycopg
@@ -44,7 +38,7 @@ def _connect(settings: Settings, dsn: str | None = None):  # type: ignore[no-unt
         return psycopg.connect(dsn or settings.pg_writer_dsn, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
         reason = " ".join(str(exc).split())
-        raise _fail(f"PostgreSQL did not answer ({reason}); is it up? `iiot stack up`") from None
+        raise fail(f"PostgreSQL did not answer ({reason}); is it up? `iiot stack up`") from None
 
 
 def run_migrations(settings: Settings, schema: str) -> tuple[str, list[str]]:
@@ -54,7 +48,7 @@ def run_migrations(settings: Settings, schema: str) -> tuple[str, list[str]]:
         try:
             return migrate(conn, schema, settings)
         except MigrationError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
 
 
 @db_app.command("migrate")
@@ -110,24 +104,15 @@ def sink(
     schema = schema or settings.pg_schema
     if migrate_first:
         run_migrations(settings, schema)
-    stop = threading.Event()
     sink_ = Sink(settings, schema)
-
-    def on_signal(*_: object) -> None:
-        if stop.is_set():  # a second Ctrl-C: give up waiting for the database
-            sink_.flusher.abort.set()
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    err_console.print(
-        f"sink: {settings.kafka_bootstrap} → schema {schema}; Ctrl-C stops (twice: at once)"
-    )
+    say(f"sink: {settings.kafka_bootstrap} → schema {schema}; Ctrl-C stops (twice: at once)")
     tune_interpreter()
-    try:
-        sink_.run(until=stop.is_set)
-    except SinkAborted as exc:
-        raise _fail(f"{exc}; uncommitted messages are read again on the next start") from None
+    # A second signal: give up waiting for the database.
+    with StopSignals(then_at_once=sink_.flusher.abort.set) as signals:
+        try:
+            sink_.run(until=signals.requested)
+        except SinkAborted as exc:
+            raise fail(f"{exc}; uncommitted messages are read again on the next start") from None
 
 
 @sink_app.command("status")

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 from paho.mqtt import client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from iiot.kafka_admin import BrokerUnreachable, broker_summary
 from iiot.settings import Settings, get_settings
@@ -70,7 +71,7 @@ def _check_postgres(settings: Settings) -> ServiceStatus:
 def _check_mqtt(settings: Settings, timeout_s: float = 3.0) -> ServiceStatus:
     address = f"{settings.mqtt_host}:{settings.mqtt_port}"
     connected = threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="iiot-stack-status")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="iiot-stack-status")
     client.on_connect = lambda _c, _u, _f, reason, _p: (
         connected.set() if not reason.is_failure else None
     )

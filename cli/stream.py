@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from cli.errors import fail
+
 
 def stream(
     loglevel: Annotated[str, typer.Option(help="Faust log level.")] = "warning",
@@ -14,6 +16,7 @@ def stream(
 
     Start more workers with the same settings to share the partitions; stop with Ctrl-C.
     """
+    # Faust's worker stops on SIGINT and SIGTERM alike by itself (mode.Worker).
     import faust  # heavy: only when the command runs
 
     from iiot import kafka_admin
@@ -29,7 +32,6 @@ def stream(
         kafka_admin.ensure_topics(settings)
         kafka_admin.ensure_named_topics(internal_topics(app), settings)
     except kafka_admin.BrokerUnreachable as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
     quieten()  # iiot/gc_tuning.py: ~5 µs a sample of young collections (bench/README.md)
     faust.Worker(app, loglevel=loglevel.upper(), quiet=True).execute_from_commandline()

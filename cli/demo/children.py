@@ -56,7 +56,7 @@ def start(name: str, args: Sequence[str], env: dict[str, str], log_dir: Path) ->
     log = log_dir / f"{name}.log"
     with log.open("ab") as out:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "iiot.cli", *args],
+            [sys.executable, "-m", "cli", *args],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,

@@ -13,21 +13,22 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.live import Live
 
-from iiot.demo import children, runs
-from iiot.demo.children import Child, ChildFailed
-from iiot.demo.display import live_panel, summary_view
-from iiot.demo.interrupts import Interrupts
-from iiot.demo.plan import DemoPlan, default_start, new_run_id
-from iiot.demo.probe import Probe, Reading
-from iiot.demo.summary import Summary, read_summary
+from cli.demo import children
+from cli.demo.children import Child, ChildFailed
+from cli.demo.plan import DemoPlan, default_start, new_run_id
+from cli.errors import fail
+from cli.signals import StopSignals
 from iiot.settings import get_settings
+
+if TYPE_CHECKING:  # probe, summary, runs and display load psycopg and confluent-kafka:
+    from cli.demo.probe import Probe, Reading  # imported when the demo runs, not at `--help`
+    from cli.demo.summary import Summary
 
 DEFAULT_FAULTS = "malformed=0.0005,duplicate=0.001,out_of_order=0.001,late=0.0005,gap=0.0002"
 TICK_S = 1.0
@@ -44,7 +45,7 @@ class Interrupted(Exception):
 @dataclass
 class DemoRun:
     plan: DemoPlan
-    interrupts: Interrupts
+    interrupts: StopSignals
     show: bool  # live panel and tables (off for --json)
     parts: list[Child] = field(default_factory=list)
     began: float = field(default_factory=time.monotonic)  # the command's start
@@ -100,6 +101,8 @@ class DemoRun:
 
     def watch(self, probe: Probe) -> Reading | None:
         """Publishing, then draining, with the live panel; returns the last reading."""
+        from cli.demo.display import live_panel
+
         reading: Reading | None = None
         phase = "running the pipeline: simulator → Kafka → stream worker → sink"
         drain: Drain | None = None
@@ -164,7 +167,7 @@ def _report_failure(exc: ChildFailed) -> None:
     err_console.print(f"[dim]── last lines of {exc.child.log} ──[/]", highlight=False)
     for line in children.tail(exc.child.log):
         err_console.print(f"[dim]{line}[/]", highlight=False, markup=False)
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    fail(str(exc))
 
 
 def shown(path: Path) -> str:
@@ -187,6 +190,8 @@ def _grafana_hint(plan: DemoPlan) -> str:
 
 
 def _finish(run: DemoRun, summary: Summary, as_json: bool) -> None:
+    from cli.demo.display import summary_view
+
     plan = run.plan
     doc = {
         "run_id": plan.run_id, "topic_prefix": plan.topic_prefix, "schema": plan.schema,
@@ -208,6 +213,10 @@ def _finish(run: DemoRun, summary: Summary, as_json: bool) -> None:
 
 
 def _run(run: DemoRun, keep: int) -> None:
+    from cli.demo import runs
+    from cli.demo.display import live_panel
+    from cli.demo.probe import Probe
+
     plan = run.plan
     runs.write_record(plan)
     up = "starting the local services (first time: installs them, a few minutes)"
@@ -270,7 +279,11 @@ def demo(
         devices, speed, duration, seed, faults, start_at or default_start(), new_run_id(),
         home.resolve(), get_settings(),
     )  # fmt: skip
-    with Interrupts() as interrupts:
+    import psycopg
+
+    from cli.demo.summary import read_summary
+
+    with StopSignals() as interrupts:
         run = DemoRun(plan, interrupts, show=not as_json)
         try:
             _run(run, keep)
@@ -285,8 +298,5 @@ def demo(
         try:
             summary = read_summary(plan.settings.pg_reader_dsn, plan.schema, plan.end)
         except psycopg.Error as exc:
-            err_console.print(
-                f"[bold red]error:[/] reading the views: {' '.join(str(exc).split())}"
-            )
-            raise typer.Exit(1) from None
+            raise fail(f"reading the views: {' '.join(str(exc).split())}") from None
         _finish(run, summary, as_json)

@@ -10,9 +10,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from iiot.demo.plan import DemoPlan
-from iiot.demo.probe import COUNTED_VIEWS, Reading
-from iiot.demo.summary import EnterpriseLine, Summary
+from cli.demo.plan import DemoPlan
+from cli.demo.probe import COUNTED_VIEWS, Reading
+from cli.demo.summary import EnterpriseLine, Summary
 
 
 def _minutes(seconds: float) -> str:
@@ -86,7 +86,11 @@ def totals_table(summary: Summary) -> Table:
 
 
 def _newest_hour(summary: Summary) -> str:
-    hours = {line.digitization_hour for line in summary.lines if line.digitization_complete}
+    hours = {
+        line.digitization_hour
+        for line in summary.lines
+        if line.digitization_complete and line.digitization_hour is not None
+    }
     return f"{max(hours):%H:%M} UTC" if hours else "none complete"
 
 

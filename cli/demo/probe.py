@@ -16,8 +16,8 @@ import psycopg
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from psycopg import sql
 
+from cli.demo.plan import DemoPlan
 from iiot import topics
-from iiot.demo.plan import DemoPlan
 from iiot.kafka_security import kafka_config
 from iiot.topics import Topic
 

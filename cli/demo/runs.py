@@ -15,8 +15,8 @@ import psycopg
 from confluent_kafka import KafkaException
 from psycopg import sql
 
+from cli.demo.plan import DemoPlan
 from iiot import kafka_admin
-from iiot.demo.plan import DemoPlan
 from iiot.settings import Settings
 
 RECORD = "run.json"

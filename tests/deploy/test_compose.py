@@ -24,8 +24,8 @@ import pytest
 import yaml
 from typer.main import get_command
 
+from cli.main import app
 from dashboards.provisioning import PASSWORD_ENV
-from iiot.cli import app
 from iiot.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -433,7 +433,7 @@ def test_grafana_mounts_what_dashboards_build_writes(
     args[args.index("--out") + 1] = str(tmp_path / "grafana")
     env = {"PATH": os.environ.get("PATH", ""), **environment(builder)}
     subprocess.run(
-        [sys.executable, "-m", "iiot.cli", *args], env=env, cwd=tmp_path, check=True, timeout=300
+        [sys.executable, "-m", "cli", *args], env=env, cwd=tmp_path, check=True, timeout=300
     )
     built = tmp_path / "grafana"
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from iiot.stack import REPO_ROOT
+from cli.stack import REPO_ROOT
 from tests.integration.private_stack import free_port
 
 PGLITE_DIR = REPO_ROOT / "deploy" / "local" / "pglite"

@@ -14,8 +14,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cli.stack import STACK_SCRIPT
 from iiot.settings import Settings
-from iiot.stack import STACK_SCRIPT
 
 
 def free_port() -> int:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from dashboards.api import PushError, connect, push
 from dashboards.context import Build
 from dashboards.provisioning import PASSWORD_ENV, Database, write
-from iiot.cli import app
 from tests.integration.fake_grafana import TOKEN, FakeGrafana, serve
 
 pytestmark = pytest.mark.integration

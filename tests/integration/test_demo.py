@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from iiot.demo import runs
+from cli.demo import runs
 from iiot.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def demo_home(kafka: Settings, tmp_path: Path) -> Iterator[Path]:
 
 
 def demo(home: Path, *options: str) -> list[str]:
-    command = [sys.executable, "-m", "iiot.cli", "demo", "--devices", str(DEVICES)]
+    command = [sys.executable, "-m", "cli", "demo", "--devices", str(DEVICES)]
     return [*command, "--home", str(home), "--keep", "0", *options]
 
 

@@ -141,7 +141,7 @@ def test_samples_become_windows_in_postgres_all_over_sasl(
     migrate(writer, settings.pg_schema, settings)
     log = (tmp_path / "stream.log").open("wb")
     worker = subprocess.Popen(
-        [sys.executable, "-m", "iiot.cli", "stream"], env=env_of(settings), stdout=log, stderr=log
+        [sys.executable, "-m", "cli", "stream"], env=env_of(settings), stdout=log, stderr=log
     )
     try:
         with Publisher(settings, tmp_path / "spool.sqlite") as publisher:
@@ -182,7 +182,7 @@ def test_samples_become_windows_in_postgres_all_over_sasl(
 def test_a_wrong_password_is_refused_in_one_line(sasl_stack: PrivateStack) -> None:
     settings = sasl_settings(sasl_stack, "not-" + PASSWORD, topic_prefix="sasl-wrong.")
     done = subprocess.run(
-        [sys.executable, "-m", "iiot.cli", "topics", "create"],
+        [sys.executable, "-m", "cli", "topics", "create"],
         env=env_of(settings),
         capture_output=True,
         text=True,

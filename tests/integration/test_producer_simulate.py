@@ -41,7 +41,7 @@ def own_prefix(kafka: Settings) -> Iterator[Settings]:
 
 def simulate(settings: Settings, spool: Path, *options: str) -> dict[str, Any]:
     """`iiot simulate --speed max --duration 600 --json` with `options`: its summary."""
-    command = [sys.executable, "-m", "iiot.cli", "simulate", "--devices", str(DEVICES)]
+    command = [sys.executable, "-m", "cli", "simulate", "--devices", str(DEVICES)]
     command += ["--speed", "max", "--duration", "600", "--json", "--spool", str(spool)]
     env = dict(os.environ, IIOT_TOPIC_PREFIX=settings.topic_prefix)
     env["IIOT_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap

@@ -158,7 +158,7 @@ def test_sink_status_shows_lag_and_rows(
 ) -> None:
     from typer.testing import CliRunner
 
-    from iiot.cli import app
+    from cli.main import app
 
     s.produce(sink_settings, s.births(2) + s.samples(2, 5))
     s.drain(sink_settings, sink_settings.pg_schema)

@@ -83,7 +83,7 @@ def start_worker(settings: Settings) -> subprocess.Popen:
     # Its log goes to a file: an unread pipe would fill up and stall the worker.
     with tempfile.NamedTemporaryFile(prefix="iiot-stream-", suffix=".log", delete=False) as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "iiot.cli", "stream"], env=env, stdout=log, stderr=log
+            [sys.executable, "-m", "cli", "stream"], env=env, stdout=log, stderr=log
         )
 
 

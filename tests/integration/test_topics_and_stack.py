@@ -6,8 +6,8 @@ import pytest
 from confluent_kafka.admin import ConfigResource, ResourceType
 from typer.testing import CliRunner
 
+from cli.main import app
 from iiot import kafka_admin, topics
-from iiot.cli import app
 from iiot.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from iiot.cli import app
+from cli.main import app
 from iiot.contract import MODELS
 
 runner = CliRunner()

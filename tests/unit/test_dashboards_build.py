@@ -12,11 +12,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from cli.main import app
 from dashboards.catalog import FOLDERS, render_all
 from dashboards.check import check, check_dashboard, queries, referenced_variables
 from dashboards.context import DATASOURCE_UID, Build, UnknownView
 from dashboards.provisioning import Database, write
-from iiot.cli import app
 from iiot.types import ID_PATTERN
 
 BUILDS = [Build(language=lang, timescaledb=ts) for lang in ("zh", "en", "both") for ts in (0, 1)]

@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from iiot.cli import app
+from cli.main import app
 from iiot.settings import Settings, get_settings
 
 

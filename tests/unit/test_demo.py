@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from iiot.demo import command
-from iiot.demo.command import Drain
-from iiot.demo.plan import DemoPlan, default_start, new_run_id
-from iiot.demo.probe import Reading
-from iiot.demo.summary import Parts
+from cli.demo import command
+from cli.demo.command import Drain
+from cli.demo.plan import DemoPlan, default_start, new_run_id
+from cli.demo.probe import Reading
+from cli.demo.summary import Parts
 from iiot.settings import Settings
 
 

@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from iiot.cli import app
-from producers.commands import parse_faults, parse_speed, parse_start
+from cli.main import app
+from cli.simulate import parse_faults, parse_speed, parse_start
 from producers.stats import Rate
 
 runner = CliRunner()

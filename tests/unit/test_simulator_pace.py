@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from iiot.cli import app
+from cli.main import app
 from iiot.messages import DeviceBirth
 from iiot.topics import Topic
 from simulators import Emitted, pace
