@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from iiot import kafka_admin, topics
 from iiot.contract import ContractError, decode
@@ -39,12 +41,18 @@ def own_prefix(kafka: Settings) -> Iterator[Settings]:
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
 
 
-def simulate(settings: Settings, spool: Path, *options: str) -> dict[str, Any]:
-    """`iiot simulate --speed max --duration 600 --json` with `options`: its summary."""
+def simulate_command(settings: Settings, spool: Path) -> tuple[list[str], dict[str, str]]:
     command = [sys.executable, "-m", "cli", "simulate", "--devices", str(DEVICES)]
-    command += ["--speed", "max", "--duration", "600", "--json", "--spool", str(spool)]
+    command += ["--json", "--spool", str(spool)]
     env = dict(os.environ, IIOT_TOPIC_PREFIX=settings.topic_prefix)
     env["IIOT_KAFKA_BOOTSTRAP"] = settings.kafka_bootstrap
+    return command, env
+
+
+def simulate(settings: Settings, spool: Path, *options: str) -> dict[str, Any]:
+    """`iiot simulate --speed max --duration 600 --json` with `options`: its summary."""
+    command, env = simulate_command(settings, spool)
+    command += ["--speed", "max", "--duration", "600"]
     done = subprocess.run(
         [*command, *options], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
     )
@@ -132,3 +140,47 @@ def test_a_second_run_with_the_same_spool_continues_every_devices_seq(
     # The second run started at the wall clock, to the second (not at the fixed default).
     assert len(second_ts) == second["handed"] - DEVICES
     assert before - 1 <= min(second_ts) <= time.time()
+
+
+def records_on(settings: Settings, topic: str) -> int:
+    """Records on `topic` (all partitions), 0 while it does not exist."""
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"test-{uuid.uuid4().hex}"}
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
+        if meta is None or meta.error is not None:
+            return 0
+        ends = (
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
+            for p in meta.partitions
+        )
+        return sum(high - low for low, high in ends)
+    finally:
+        consumer.close()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_simulate_cleanly_whichever_it_is(
+    own_prefix: Settings, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Ctrl-C and `docker stop`/Kubernetes (SIGTERM) alike: the loop stops, what was handed
+    is flushed to Kafka, the summary is printed, exit 0 (cli/signals.py)."""
+    command, env = simulate_command(own_prefix, tmp_path / "spool.sqlite")
+    command += ["--speed", "60", "--duration", "0"]  # until stopped
+    telemetry = topics.name(topics.Topic.TELEMETRY, own_prefix)
+    with subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        deadline = time.monotonic() + 60
+        while records_on(own_prefix, telemetry) < DEVICES and time.monotonic() < deadline:
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            time.sleep(0.5)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err[-2000:]
+    summary = json.loads(out.strip().splitlines()[-1])  # the last line: the summary
+    assert summary["handed"] > DEVICES
+    assert summary["delivered"] == summary["handed"] == summary["accepted"]
+    assert summary["left_in_spool"] == summary["failed"] == 0
+    assert records_on(own_prefix, telemetry) == summary["handed"] - DEVICES  # births: registry

@@ -52,3 +52,23 @@ def test_validate_missing_file_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path / "nope.jsonl")])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: cannot read") and result.stderr.count("\n") == 1
+
+
+def test_validate_prints_brackets_of_the_message_literally(
+    tmp_path: Path, sample: dict[str, Any]
+) -> None:
+    """Rich would read `[key]` and `[a-z]` as markup and drop them (cli/errors.py)."""
+    path = tmp_path / "samples.jsonl"
+    path.write_text(json.dumps(dict(sample, metrics={"Hydraulic-Bar": 1.0})) + "\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 1: metrics.Hydraulic-Bar.[key]: String should match pattern "
+        "'^[a-z][a-z0-9_]{0,63}$' (got 'Hydraulic-Bar')"
+    ]
+
+
+def test_an_error_is_printed_literally() -> None:
+    result = runner.invoke(app, ["schema", "[bold]Reading[/]"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: unknown model '[bold]Reading[/]'; choose one of:")
