@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +24,8 @@ from iiot.messages import Sample
 from iiot.results import OeeWindow
 from iiot.settings import Settings
 from iiot.topics import Topic
-from sinks.tables import TARGETS
+from sinks.sink_status import group_lag
+from sinks.tables import ROUTES, TARGETS
 from tests.conftest import SAMPLE
 from tests.integration import sink_support as s
 
@@ -180,3 +186,34 @@ def test_sink_status_shows_lag_and_rows(
     assert [cell.strip() for cell in line.split("│")[1:5]] == ["iiot.telemetry", "10", "16", "6"]
     rows = next(x for x in result.output.splitlines() if "│ telemetry" in x)
     assert rows.split("│")[2].strip() == "10"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_sink_process_cleanly_whichever_it_is(
+    sink_settings: Settings, writer: psycopg.Connection, signum: signal.Signals
+) -> None:
+    """`iiot sink` stopped by Ctrl-C or by `docker stop`/Kubernetes (SIGTERM): it writes what
+    it holds, commits the offsets and exits 0 (cli/signals.py)."""
+    env = dict(os.environ, IIOT_TOPIC_PREFIX=sink_settings.topic_prefix)
+    env |= {"IIOT_PG_SCHEMA": sink_settings.pg_schema, "IIOT_SINK_BATCH_S": "0.2"}
+    records = s.births(2) + s.samples(2, 20)
+    s.produce(sink_settings, records)
+    command = [sys.executable, "-m", "cli", "sink", "--no-migrate"]
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        deadline = time.monotonic() + 60
+        while s.count(writer, sink_settings.pg_schema, "telemetry") < 40:
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            assert time.monotonic() < deadline, "the sink did not write the samples in 60 s"
+            time.sleep(0.3)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err[-2000:]
+    assert "Traceback" not in err  # the last line is the sink's own, not a dying one
+    assert err.strip().splitlines()[-1].startswith(f"sink: {sink_settings.kafka_bootstrap} → ")
+    lags = group_lag(sink_settings, tuple(ROUTES))
+    assert {lag.topic: lag.lag for lag in lags if lag.newest} == {
+        Topic.REGISTRY: 0,
+        Topic.TELEMETRY: 0,
+    }
