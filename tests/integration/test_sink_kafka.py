@@ -208,7 +208,7 @@ def test_a_signal_stops_the_sink_process_cleanly_whichever_it_is(
             assert time.monotonic() < deadline, "the sink did not write the samples in 60 s"
             time.sleep(0.3)
         process.send_signal(signum)
-        out, err = process.communicate(timeout=60)
+        _, err = process.communicate(timeout=60)
     assert process.returncode == 0, err[-2000:]
     assert "Traceback" not in err  # the last line is the sink's own, not a dying one
     assert err.strip().splitlines()[-1].startswith(f"sink: {sink_settings.kafka_bootstrap} → ")
