@@ -313,6 +313,13 @@ def test_pipeline_services_share_one_build_and_image(services: dict[str, Any]) -
     assert all("entrypoint" not in services[n] for n in PIPELINE)
 
 
+def test_the_pipeline_stops_on_dockers_own_sigterm(services: dict[str, Any]) -> None:
+    """`docker stop` sends SIGTERM, which the parts stop on as on Ctrl-C (cli/signals.py)."""
+    assert {n: services[n].get("stop_signal", "SIGTERM") for n in PIPELINE} == dict.fromkeys(
+        PIPELINE, "SIGTERM"
+    )
+
+
 def test_the_build_context_holds_every_package() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     packages = {

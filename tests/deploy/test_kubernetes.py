@@ -405,8 +405,9 @@ def test_the_simulator_only_in_the_demo(
     simulator = named(demo, "Deployment")["simulator"]
     assert simulator["spec"]["replicas"] == 1
     (container,) = simulator["spec"]["template"]["spec"]["containers"]
-    # `iiot simulate` stops cleanly on SIGINT; Kubernetes sends SIGTERM.
-    assert "kill -INT 1" in " ".join(container["lifecycle"]["preStop"]["exec"]["command"])
+    # `iiot simulate` stops cleanly on the SIGTERM Kubernetes sends: no preStop hook needed.
+    assert "lifecycle" not in container
+    assert simulator["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 30
 
 
 # --------------------------------------------------------------------------------------------
