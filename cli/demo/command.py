@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from cli.demo import children
 from cli.demo.children import Child, ChildFailed
@@ -165,8 +166,8 @@ class Drain:
 
 def _report_failure(exc: ChildFailed) -> None:
     err_console.print(f"[dim]── last lines of {exc.child.log} ──[/]", highlight=False)
-    for line in children.tail(exc.child.log):
-        err_console.print(f"[dim]{line}[/]", highlight=False, markup=False)
+    for line in children.tail(exc.child.log):  # as written: a log line is not markup
+        err_console.print(Text(line, style="dim"), highlight=False)
     fail(str(exc))
 
 
