@@ -18,6 +18,13 @@ def say(message: str) -> None:
     err_console.print(Text(message), highlight=False, soft_wrap=True)
 
 
+def warn(message: str) -> None:
+    """`warning: message`: something went wrong that does not stop the command."""
+    err_console.print(
+        Text.assemble(("warning:", "yellow"), " ", message), highlight=False, soft_wrap=True
+    )
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print `error: message` and return the exit to raise: `raise fail(...)`."""
     err_console.print(

@@ -23,7 +23,7 @@ from rich.text import Text
 from cli.demo import children
 from cli.demo.children import Child, ChildFailed
 from cli.demo.plan import DemoPlan, default_start, new_run_id
-from cli.errors import fail
+from cli.errors import fail, say, warn
 from cli.signals import StopSignals
 from iiot.settings import get_settings
 
@@ -165,7 +165,7 @@ class Drain:
 
 
 def _report_failure(exc: ChildFailed) -> None:
-    err_console.print(f"[dim]── last lines of {exc.child.log} ──[/]", highlight=False)
+    err_console.print(Text(f"── last lines of {exc.child.log} ──", style="dim"), highlight=False)
     for line in children.tail(exc.child.log):  # as written: a log line is not markup
         err_console.print(Text(line, style="dim"), highlight=False)
     fail(str(exc))
@@ -226,7 +226,7 @@ def _run(run: DemoRun, keep: int) -> None:
     if discarded and run.show:
         console.print(f"dropped earlier demo runs: {', '.join(discarded)}", highlight=False)
     if problem:
-        err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
+        warn(problem)
     migrated = f"schema {plan.schema} migrated"
     run.one_shot("migrate", ["db", "migrate"], "migrating", migrated, 300)
     run.start_parts()
@@ -294,7 +294,7 @@ def demo(
             raise typer.Exit(1) from None
         except Interrupted:
             run.stop_parts()
-            err_console.print(f"interrupted; every part stopped. Logs: {shown(plan.run_dir)}/")
+            say(f"interrupted; every part stopped. Logs: {shown(plan.run_dir)}/")
             raise typer.Exit(130) from None
         try:
             summary = read_summary(plan.settings.pg_reader_dsn, plan.schema, plan.end)
