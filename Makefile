@@ -28,7 +28,7 @@ lock:
 	"$$tmp/bin/pip" install --quiet --upgrade pip; \
 	"$$tmp/bin/pip" install --quiet -e '.[dev]'; \
 	{ echo "# Exact versions of every package of \`pip install -e '.[dev]'\`, for CPython 3.11 on Linux."; \
-	  echo "# Used by make install, CI (make test) and the Dockerfile. Refresh: make lock (docs/contributing.md)."; \
+	  echo "# Used by make install, CI and the Dockerfile; make lock rewrites it (docs/dependencies.md)."; \
 	  "$$tmp/bin/pip" freeze --exclude-editable; } > constraints.txt
 
 install: $(VENV)/.installed $(SIMULATOR_COMPILED) $(PGLITE)/node_modules/.installed tools $(KUSTOMIZE)
