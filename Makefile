@@ -9,7 +9,7 @@ KUSTOMIZE := $(VENV)/.kustomize-$(KUSTOMIZE_VERSION)
 SIMULATOR_HOT := $(addprefix simulators/,wire.py machine.py process.py simulation.py)
 SIMULATOR_COMPILED := $(VENV)/.simulator-compiled
 
-.PHONY: install tools demo test lint unit stack-up stack-down clean lock
+.PHONY: install tools demo test lint unit stack-up stack-down clean
 
 # Re-install only when the dependencies change: the ranges (pyproject.toml) or the pins
 # (constraints.txt, so every machine, CI and the image get the same versions).
@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 ## Refresh constraints.txt: the newest versions pyproject.toml allows, resolved by pip in a
 ## fresh venv of CPython 3.11 (the image's Python), then `make install` brings .venv to them.
+.PHONY: lock
 lock:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "make lock: needs CPython 3.11 (PYTHON=python3.11)")'
 	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
