@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import typer.main
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "bench" / "README.md"]
 PAGES += sorted((ROOT / "deploy").glob("*/README.md"))
 

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 RUNS = sorted((ROOT / "bench" / "results").glob("*.json"))
 KEYS = {"script", "date", "command", "commit", "machine", "load_1min", "unit", "figures"}
 KEYS |= {"peers", "ratios", "variant", "note"}
