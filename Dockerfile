@@ -10,11 +10,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # Every dependency ships manylinux wheels for CPython 3.11, so no compiler is needed. The
-# source only builds the wheel; it does not stay in the image. The simulator runs as pure
-# Python here: its mypyc compilation is a `make install` step of the development machines
-# (simulators/native.py), and .dockerignore keeps their compiled files out of the context.
+# versions are constraints.txt's, the ones the tests ran with (`make lock` refreshes them),
+# not whatever is newest on build day. The source only builds the wheel; it does not stay in
+# the image. The simulator runs as pure Python here: its mypyc compilation is a
+# `make install` step of the development machines (simulators/native.py), and .dockerignore
+# keeps their compiled files out of the context.
 COPY . /tmp/src
-RUN pip install /tmp/src && rm -rf /tmp/src
+RUN pip install -c /tmp/src/constraints.txt /tmp/src && rm -rf /tmp/src
 
 # Not root, and a numeric uid so Kubernetes' runAsNonRoot can verify it. /var/lib/iiot holds
 # what the parts keep: the simulator's spool, Faust's data dir (the working directory), the

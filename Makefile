@@ -11,12 +11,26 @@ SIMULATOR_COMPILED := $(VENV)/.simulator-compiled
 
 .PHONY: install tools demo test lint unit stack-up stack-down clean
 
-# Re-install only when the dependencies change.
-$(VENV)/.installed: pyproject.toml
+# Re-install only when the dependencies change: the ranges (pyproject.toml) or the pins
+# (constraints.txt, so every machine, CI and the image get the same versions).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
+
+## Refresh constraints.txt: the newest versions pyproject.toml allows, resolved by pip in a
+## fresh venv of CPython 3.11 (the image's Python), then `make install` brings .venv to them.
+.PHONY: lock
+lock:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "make lock: needs CPython 3.11 (PYTHON=python3.11)")'
+	set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp"; \
+	"$$tmp/bin/pip" install --quiet --upgrade pip; \
+	"$$tmp/bin/pip" install --quiet -e '.[dev]'; \
+	{ echo "# Exact versions of every package of \`pip install -e '.[dev]'\`, for CPython 3.11 on Linux."; \
+	  echo "# Used by make install, CI and the Dockerfile; make lock rewrites it (docs/dependencies.md)."; \
+	  "$$tmp/bin/pip" freeze --exclude-editable; } > constraints.txt
 
 install: $(VENV)/.installed $(SIMULATOR_COMPILED) $(PGLITE)/node_modules/.installed tools $(KUSTOMIZE)
 
@@ -77,7 +91,8 @@ clean:
 	rm -f simulators/*.so simulators/_compiled.json
 
 ## Stream worker throughput beside a consume+parse loop and Quix Streams (a venv of its own:
-## quixstreams pins an older confluent-kafka than the pipeline uses).
+## quixstreams pins an older confluent-kafka than the pipeline uses, so constraints.txt,
+## which pins the pipeline's, does not apply there: pip resolves this venv afresh).
 .venv-bench/.installed: pyproject.toml
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/pip install --quiet -e '.[dev]' 'quixstreams>=3.20'

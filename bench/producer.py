@@ -40,6 +40,11 @@ from producers.kafka_client import client_config
 from producers.publisher import Publisher
 from simulators import Simulation, SimulationOptions, native
 
+try:
+    from bench import results
+except ImportError:  # run as a file: bench/ is first on sys.path
+    import results  # type: ignore[no-redef]
+
 REPO = Path(__file__).resolve().parents[1]
 POM = REPO / "bench/kafka-tools/pom.xml"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "iiot-bench"
@@ -310,6 +315,7 @@ def main() -> None:
         future.result(30)
     pairs = sample_payloads(args.devices, 200_000)
     size = sum(len(v) for _, v in pairs) / len(pairs)
+    load_before = os.getloadavg()[0]
     print(f"{os.cpu_count()} CPUs, load {load()} (1/5 min) before; payloads {size:.0f} B average")
     codec, linger = settings.producer_compression, settings.producer_linger_ms
     print(f"{codec}, linger.ms {linger}, acks=all, idempotent")
@@ -335,6 +341,28 @@ def main() -> None:
     finally:
         kafka_admin.delete_prefixed_topics(prefix, settings)
     print_results(rows)
+    record(rows, load_before)
+
+
+def record(rows: dict[str, tuple[dict[str, float], str]], load_before: float) -> None:
+    """The run to bench/results/: rates and rates per CPU second, ours against the peers'."""
+    ours = (SIMULATE, WORKERS, "Publisher alone", "simulator alone (no Kafka)")
+    figures, peers = {}, {}
+    for name, (result, _) in rows.items():
+        kept = figures if name in ours else peers
+        kept[name] = result["rate"]
+        kept[f"{name}, per CPU s"] = result["records"] / result["cpu_s"]
+    ratios = {f"{name} / {RAW}": figures[name] / peers[RAW] for name in ours}
+    ratios[f"{SIMULATE} / {RAW_QUIET}"] = figures[SIMULATE] / peers[RAW_QUIET]
+    results.record(
+        "bench/producer.py",
+        "records/s",
+        figures=figures,
+        peers=peers,
+        ratios=ratios,
+        loads=[load_before, *(float(after.split("/")[0]) for _, after in rows.values())],
+        note=f"simulator: {native.status()}",
+    )
 
 
 if __name__ == "__main__":

@@ -9,12 +9,18 @@ Usage: .venv/bin/python bench/simulator_rate.py [devices] [simulated_s]
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import UTC, datetime
 
 from iiot.topics import Topic
 from simulators import FaultRates, Simulation, SimulationOptions
+
+try:
+    from bench import results
+except ImportError:  # run as a file: bench/ is first on sys.path
+    import results  # type: ignore[no-redef]
 
 MID_SHIFT = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 SOME_FAULTS = FaultRates(
@@ -46,13 +52,22 @@ def main() -> None:
     devices = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     duration_s = float(sys.argv[2]) if len(sys.argv) > 2 else 300.0
     print(f"simulator, one process: {devices:,} devices, {duration_s:g} simulated s")
+    loads, figures = [os.getloadavg()[0]], {}
     for label, faults in (("no faults", FaultRates()), ("faults on", SOME_FAULTS)):
         samples, wall_s, cpu_s = measure(devices, duration_s, faults)
         rate, cpu_rate = samples / wall_s, samples / cpu_s
+        figures |= {label: rate, f"{label}, per CPU s": cpu_rate}
         print(
             f"  {label}: {samples:,} samples in {wall_s:.2f} s = {rate:,.0f} samples/s"
             f" ({rate / 100_000:.2f}× the 100,000/s goal); per CPU second {cpu_rate:,.0f}"
         )
+    results.record(
+        "bench/simulator_rate.py",
+        "samples/s",
+        figures=figures,
+        loads=loads,
+        note=f"{devices:,} devices, {duration_s:g} simulated s",
+    )
 
 
 if __name__ == "__main__":

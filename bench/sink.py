@@ -30,6 +30,7 @@ import psycopg
 from confluent_kafka import Producer
 from psycopg import sql
 
+from bench import results
 from iiot import kafka_admin, topics
 from iiot.contract import encode
 from iiot.kafka_security import kafka_config
@@ -166,7 +167,8 @@ def main() -> None:
     settings = Settings(topic_prefix=f"bench-{run}.", sink_batch_rows=50_000, sink_batch_s=1.0)
     samples = make_samples(args.rows, args.devices)
     tune_interpreter()  # as `iiot sink` does; the test data is out of the collector's way
-    print(f"load before: {os.getloadavg()[0]:.2f} (1-min avg, {os.cpu_count()} cores)")
+    load_before = os.getloadavg()[0]
+    print(f"load before: {load_before:.2f} (1-min avg, {os.cpu_count()} cores)")
     kafka_admin.ensure_topics(settings)
     schemas = [f"bench_{run}_{kind}" for kind in ("copy", "sink", "naive")]
     conn = psycopg.connect(settings.pg_writer_dsn, autocommit=True)
@@ -204,6 +206,19 @@ def main() -> None:
           f"{args.rows / sink_total_s / copy_rate:>14.0%}")  # fmt: skip
     print(f"{'naive INSERT per row':<34}{naive_rate:>12,.0f}{naive_rate / copy_rate:>14.0%}")
     print(f"sink / naive: {sink_rate / naive_rate:.1f}×; goal ≥ 100,000 rows/s and ≥ 50% of COPY")
+    ours = {STEADY: sink_rate, JOIN: args.rows / sink_total_s}
+    results.record(
+        "bench/sink.py",
+        "rows/s",
+        figures=ours,
+        peers={CEILING: copy_rate, NAIVE: naive_rate},
+        ratios={f"{name} / {CEILING}": rate / copy_rate for name, rate in ours.items()},
+        loads=[load_before, load_sink],
+    )
+
+
+CEILING, NAIVE = "bare COPY from a file (ceiling)", "naive INSERT per row"
+STEADY, JOIN = "iiot sink from Kafka (steady)", "iiot sink, incl. group join"
 
 
 if __name__ == "__main__":

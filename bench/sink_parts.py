@@ -28,6 +28,7 @@ import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from psycopg import sql
 
+from bench import results
 from bench.sink import fresh_schema, make_samples, produce
 from iiot import kafka_admin, topics
 from iiot.contract import decode, encode
@@ -143,7 +144,8 @@ def main() -> None:
     run = uuid.uuid4().hex[:6]
     settings = Settings(topic_prefix=f"bench-{run}.")
     samples = make_samples(args.rows, args.devices)
-    print(f"load before: {os.getloadavg()[0]:.2f} (1-min avg, {os.cpu_count()} cores)")
+    load_before = os.getloadavg()[0]
+    print(f"load before: {load_before:.2f} (1-min avg, {os.cpu_count()} cores)")
     kafka_admin.ensure_topics(settings)
     schemas = [f"bench_{run}_{kind}" for kind in ("direct", "staged")]
     conn = psycopg.connect(settings.pg_writer_dsn, autocommit=True)
@@ -174,6 +176,8 @@ def main() -> None:
     print("EXPLAIN (ANALYZE, BUFFERS, WAL) of one INSERT … ON CONFLICT batch, every key there:")
     print("\n".join(f"  {line}" for line in plan))
     print("server:", ", ".join(f"{k}={v[0] if v else '?'}" for k, v in server.items()))
+    figures = dict(parts + decoding + writing)
+    results.record("bench/sink_parts.py", "µs/row", figures=figures, loads=[load_before])
 
 
 if __name__ == "__main__":

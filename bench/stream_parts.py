@@ -34,6 +34,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
+from bench import results
 from iiot import topics
 from iiot.oee import Reading
 from iiot.settings import Settings
@@ -204,9 +205,12 @@ def main() -> None:
     gc.collect()
     gc.freeze()  # the events are kept for the whole run, as Kafka would hold them
 
+    figures: dict[str, float] = {}
+
     def per_sample(spent: dict[str, float]) -> None:
         for name, seconds in spent.items():
             print(f"  {name:<52}{seconds / samples * 1e6:8.2f}")
+            figures[name] = seconds / samples * 1e6
 
     print(f"\nthe worker's device path{'µs/sample':>38}")
     if args.profile:
@@ -219,10 +223,10 @@ def main() -> None:
                 "batch writes (state dumps, sends)": spent["write"],
                 "window emits (timer)": spent["emit"],
                 "total, ours": sum(spent.values())})  # fmt: skip
-    if args.no_parts:
-        return
-    print(f"\nparts of take alone, on the same samples{'µs/sample':>22}")
-    per_sample(parts_alone(settings, events))
+    if not args.no_parts:
+        print(f"\nparts of take alone, on the same samples{'µs/sample':>22}")
+        per_sample(parts_alone(settings, events))
+    results.record("bench/stream_parts.py", "µs/sample (CPU)", figures=figures, loads=[one])
 
 
 if __name__ == "__main__":

@@ -44,6 +44,11 @@ from iiot.settings import Settings
 from iiot.topics import Topic
 from simulators import Emitted, Simulation, SimulationOptions
 
+try:
+    from bench import results
+except ImportError:  # run as a file: bench/ is first on sys.path
+    import results  # type: ignore[no-redef]
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -240,6 +245,7 @@ def main() -> None:
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:6]
     births, samples = simulated(args.devices, args.samples)
+    loads = [os.getloadavg()[0]]
     print(f"{len(samples):,} samples of {args.devices:,} devices; load {load()}", flush=True)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
 
@@ -270,6 +276,7 @@ def main() -> None:
         print_profile(args.profile)
     rates[FLOOR] = consumed(FLOOR, floor, "faust-floor", births, samples, run_id)
     if args.only:
+        record(rates, faust_row, loads)
         return
     with tempfile.TemporaryDirectory() as state_dir:
 
@@ -288,6 +295,20 @@ def main() -> None:
         f"{faust_rate / quix_rate:.2f}× Quix Streams; goal ≥ 20,000/s per worker and ahead of "
         f"Quix: {'met' if faust_rate >= 20_000 and faust_rate > quix_rate else 'NOT met'}; "
         f"load {load()} on {os.cpu_count()} cores"
+    )
+    record(rates, faust_row, loads)
+
+
+def record(rates: dict[str, float], faust_row: str, loads: list[float]) -> None:
+    """The run to bench/results/: the worker's rate, its peers', and the ratios to each."""
+    peers = {name: rate for name, rate in rates.items() if name != faust_row}
+    results.record(
+        "bench/stream_worker.py",
+        "samples/s",
+        figures={faust_row: rates[faust_row]},
+        peers=peers,
+        ratios={f"{faust_row} / {name}": rates[faust_row] / rate for name, rate in peers.items()},
+        loads=loads,
     )
 
 

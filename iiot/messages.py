@@ -21,7 +21,7 @@ CycleSeconds = Annotated[float, Field(gt=0, le=86_400)]
 
 
 class Sample(BaseModel):
-    """One reading of one device (DESIGN.md, "Sample")."""
+    """One reading of one device (docs/contract.md, "Sample")."""
 
     model_config = MODEL_CONFIG
 

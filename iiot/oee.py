@@ -1,4 +1,4 @@
-"""Device OEE windows from samples: the interval rules of DESIGN.md as pure functions.
+"""Device OEE windows from samples: the interval rules of docs/kpi.md as pure functions.
 
 A sample's state holds from its `ts` to the next sample's `ts`, at most `max_gap`; the time
 beyond is unknown. Counter deltas are measured at the end of an interval and belong, with

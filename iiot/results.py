@@ -193,7 +193,9 @@ class DeadLetter(BaseModel):
     partition: Count | None = None
     offset: Count | None = None
     sample_index: Count = Field(
-        0, description="Which sample of a batch record was refused; 0 for a whole record."
+        0,
+        description="Which sample of a batch record was refused; 0 for a whole record"
+        " (always 0 today: batch records are planned, not built).",
     )
     key: Annotated[str, Field(max_length=1_000)] | None = None
     timestamp_ms: Count | None = Field(None, description="The source record's timestamp.")

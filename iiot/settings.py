@@ -84,7 +84,7 @@ class Settings(BaseSettings):
         description="sslmode of Grafana's datasource: disable on loopback, verify-full beyond.",
     )
 
-    # MQTT broker for device adapters
+    # MQTT broker (for the planned device adapters; only `iiot stack status` reads it yet)
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = Field(1883, ge=1, le=65535)
 

@@ -1,7 +1,7 @@
-"""Topic names and their layout (DESIGN.md, "Topics").
+"""Topic names and their layout (docs/contract.md, "Topics").
 
-The names here are the logical ones; `name()` adds `IIOT_TOPIC_PREFIX`. Recordings store the
-logical names, so a recording replays into any prefix.
+The names here are the logical ones; `name()` adds `IIOT_TOPIC_PREFIX`, `logical()` takes
+it off again.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Publishing to Kafka: idempotent producer, disk spool, device adapters, record and replay."""
+"""Publishing to Kafka: idempotent producer, disk spool, seq numbering."""

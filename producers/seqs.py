@@ -1,6 +1,6 @@
 """`seq` for readings that come without one: per device, rising by one, never repeated.
 
-DESIGN.md: the producer assigns `seq` and keeps it across its own restarts, since
+docs/producer.md: the producer assigns `seq` and keeps it across its own restarts, since
 (device_id, seq) identifies a sample downstream and a repeated seq would be dropped there as
 a duplicate. The marks live in the spool's SQLite file (its lock keeps a second process
 away, so one book has one writer).

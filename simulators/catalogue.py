@@ -1,7 +1,7 @@
 """What the simulated province is made of: equipment kinds, industries and enterprises.
 
-Enterprise names are Shandong-like and illustrative (DESIGN.md's industries per city); they
-are sample data, not claims about those companies' shop floors.
+Enterprise names are Shandong-like and illustrative (the industries per city of
+docs/architecture.md); they are sample data, not claims about those companies' shop floors.
 """
 
 from __future__ import annotations

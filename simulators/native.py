@@ -3,7 +3,7 @@
 `make install` runs `python -m simulators.compile`: mypyc compiles HOT (the per-sample path:
 wire, machine, process, simulation) into extension modules beside their sources
 (gitignored), which Python imports before a `.py` of the same name. They make the same
-stream byte for byte (tests/unit/test_simulator_compiled.py) with over a third fewer
+stream byte for byte (tests/unit/simulators/test_simulator_compiled.py) with over a third fewer
 instructions per sample (bench/README.md). Nothing needs them: without a compiler (the
 Docker image) nothing is built and the pure-Python modules run.
 

@@ -179,8 +179,8 @@ class Simulation:
     ) -> Iterator[Emitted]:
         """Births first, then samples in delivery order, as fast as they can be computed.
 
-        Each device's seqs continue above `seq_base[device_id]` (0 = from 1; DESIGN.md: a
-        seq never restarts, so a run that follows another continues its numbers); nothing
+        Each device's seqs continue above `seq_base[device_id]` (0 = from 1; docs/contract.md:
+        a seq never restarts, so a run that follows another continues its numbers); nothing
         else depends on it. `reserve`, if given, is told before each batch how far each
         device's seq may get in it, so a crash never leaves a number to be used again.
         """

@@ -150,7 +150,7 @@ class DeviceState:
         The same rules as `device_windows`, as differences: the last reading's hold is cut
         at the new one, its counter delta is now measured, and the new reading holds. The
         sums are integers, so the result is exactly what a recompute gives (the property
-        test in tests/unit/test_device_state.py checks it).
+        test in tests/unit/streams/test_device_state.py checks it).
         """
         window_ms, max_gap_ms = config.window_ms, config.max_gap_ms
         start = last.ts_ms - last.ts_ms % window_ms

@@ -1,4 +1,4 @@
-"""Shared test data: a valid example of every message, as DESIGN.md shows them."""
+"""Shared test data: a valid example of every message, as docs/contract.md shows them."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ BIRTH: dict[str, Any] = {
     "ideal_cycle_s": 12.5,
 }
 
-# DESIGN.md's worked example: 30 s running, 15 s down, 15 s planned stop;
+# The worked example of docs/kpi.md: 30 s running, 15 s down, 15 s planned stop;
 # 3 parts at ideal 8 s, 1 bad → A = 30/45, P = 24/30, Q = 2/3, OEE = 16/45.
 OEE_WINDOW: dict[str, Any] = {
     "v": 1,

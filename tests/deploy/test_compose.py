@@ -306,7 +306,8 @@ def test_pipeline_services_share_one_build_and_image(services: dict[str, Any]) -
     assert Path(context) == REPO
     text = (REPO / dockerfile).read_text()
     assert re.search(r"^FROM python:3\.11-slim$", text, re.M)
-    assert re.search(r"^RUN pip install /tmp/src", text, re.M)
+    # the versions the tests ran with (constraints.txt), not the newest on build day
+    assert re.search(r"^RUN pip install -c /tmp/src/constraints\.txt /tmp/src", text, re.M)
     assert re.search(r'^ENTRYPOINT \["iiot"\]$', text, re.M)
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and users[-1].split(":")[0] not in {"root", "0"}
@@ -327,7 +328,8 @@ def test_the_build_context_holds_every_package() -> None:
     }
     allowed = set((REPO / ".dockerignore").read_text().split())
     assert "*" in allowed  # everything else stays out (.venv, .stack, node_modules)
-    for needed in {f"{p}/" for p in packages} | {"pyproject.toml", pyproject["project"]["readme"]}:
+    files = {"pyproject.toml", "constraints.txt", pyproject["project"]["readme"]}
+    for needed in {f"{p}/" for p in packages} | files:
         assert f"!{needed}" in allowed, needed
 
 

@@ -1,4 +1,4 @@
-"""The WASM TimescaleDB of DESIGN.md behind a socket (deploy/local/pglite), for one test module.
+"""The WASM TimescaleDB behind a socket (deploy/local/pglite), for one test module.
 
 Its npm packages are installed by `make install` (`npm ci` in deploy/local/pglite). It serves
 one client at a time and plain statements only; psycopg in autocommit runs migrations on it.

@@ -1,4 +1,4 @@
-"""The TimescaleDB path of the migrations, on the WASM TimescaleDB (npm, DESIGN.md)."""
+"""The TimescaleDB path of the migrations, on the WASM TimescaleDB (npm, docs/contributing.md)."""
 
 from __future__ import annotations
 

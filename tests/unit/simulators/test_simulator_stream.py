@@ -24,7 +24,7 @@ from iiot.topics import Topic
 from simulators import Emitted, FaultRates, Simulation, SimulationOptions
 
 Parts = dict[str, float]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SOME_FAULTS = FaultRates(
     duplicate=0.01, out_of_order=0.01, late=0.01, gap=0.002, counter_reset=0.002,
     clock_skew=0.01, malformed=0.01,
@@ -51,7 +51,7 @@ def test_same_seed_and_options_give_a_byte_identical_stream() -> None:
 
 def test_stream_does_not_depend_on_the_process_hash_seed() -> None:
     script = (
-        "import sys; sys.path.insert(0, 'tests/unit'); "
+        "import sys; sys.path.insert(0, 'tests/unit/simulators'); "
         "from test_simulator_stream import digest, run, SOME_FAULTS; "
         "print(digest(run(seed=3, devices=12, duration_s=600, faults=SOME_FAULTS)))"
     )

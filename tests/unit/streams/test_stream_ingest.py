@@ -15,7 +15,7 @@ from iiot.messages import Sample
 from iiot.oee import Reading
 from streams.ingest import Source, fast_reading, read_sample, sample_reading
 from tests.conftest import SAMPLE
-from tests.unit.test_sink_telemetry_rows import FIELDS, JSON_VALUES, ODD, raw
+from tests.unit.sinks.test_sink_telemetry_rows import FIELDS, JSON_VALUES, ODD, raw
 
 DEVICE = SAMPLE["device_id"]
 KEYS = [DEVICE.encode(), DEVICE.encode(), b"cnc-001", b"", None, DEVICE.encode("utf-16")]

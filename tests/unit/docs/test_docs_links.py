@@ -9,7 +9,7 @@ import pytest
 
 from iiot.settings import Settings
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PAGES += sorted((ROOT / "deploy").glob("*/README.md"))
 

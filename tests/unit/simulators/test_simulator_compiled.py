@@ -14,7 +14,7 @@ import pytest
 
 from simulators import native
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ALL_FAULTS = {
     "duplicate": 0.02, "out_of_order": 0.02, "late": 0.01, "gap": 0.005,
     "counter_reset": 0.005, "clock_skew": 0.01, "malformed": 0.01,

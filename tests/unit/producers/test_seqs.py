@@ -80,7 +80,7 @@ def test_seqs_handed_out_before_a_sigkill_are_never_handed_out_again(tmp_path: P
     path, used = tmp_path / "spool.sqlite", tmp_path / "used.txt"
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD, str(path), str(used)],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
         stdout=subprocess.PIPE,
         text=True,
     )

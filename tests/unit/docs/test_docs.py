@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from iiot.contract import MODELS
 
-CONTRACT = (Path(__file__).parents[2] / "docs" / "contract.md").read_text()
+CONTRACT = (Path(__file__).parents[3] / "docs" / "contract.md").read_text()
 
 
 def fields(model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from producers.spool import Record, Spool, SpoolLocked
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def records(n: int, start: int = 0) -> list[Record]:
