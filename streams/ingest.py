@@ -6,6 +6,7 @@ reason and where it came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from iiot.contract import ContractError, decode, refused
@@ -49,6 +50,9 @@ def read_birth(source: Source) -> DeviceBirth:
     return birth
 
 
+AGREEING = 3  # samples in a row that set a partition's event time when it has none, or move it
+
+
 @dataclass(slots=True)
 class FutureGuard:
     """Refuses samples far ahead of the newest event time accepted in their partition.
@@ -56,22 +60,60 @@ class FutureGuard:
     Measured in event time, never the wall clock, so a recording from last year replays to
     the same results. The partition's newest time (not the device's) is the reference, so a
     device returning from a long gap is not mistaken for a clock jump.
+
+    The reference moves with the partition: forgotten when the partition is revoked or
+    assigned, then taken from `restored` (what the partition's last owner wrote to the
+    changelog). No single sample ever sets it: a partition without one accepts samples until
+    AGREEING of them in a row lie within the tolerance of each other, and a partition whose
+    samples all jumped ahead (a whole shop silent over a weekend) follows them once AGREEING
+    in a row agree; the first ones of the jump are refused. One skewed clock among others
+    never gets there: a sample near the reference starts the count again.
     """
 
     tolerance_ms: int
-    newest_ms: dict[int, int] = field(default_factory=dict)
+    restored: Callable[[int], int | None] = lambda _partition: None
+    newest_ms: dict[int, int] = field(default_factory=dict)  # partition → its reference
+    looked_up: set[int] = field(default_factory=set)  # partitions `restored` was asked for
+    ahead: dict[int, tuple[int, int]] = field(default_factory=dict)  # partition → (top, n)
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """The partitions moved (revoked or assigned): their next owner's changelog rules."""
+        for partition in partitions:
+            self.newest_ms.pop(partition, None)
+            self.looked_up.discard(partition)
+            self.ahead.pop(partition, None)
 
     def check(self, partition: int, ts_ms: int) -> None:
         """Raises for a sample at `ts_ms` (its time in epoch ms) too far ahead."""
         newest = self.newest_ms.get(partition)
-        if newest is not None and ts_ms > newest + self.tolerance_ms:
+        if newest is not None and ts_ms <= newest + self.tolerance_ms:  # the usual case
+            if ts_ms > newest:
+                self.newest_ms[partition] = ts_ms
+            if self.ahead:
+                self.ahead.pop(partition, None)  # the partition's time is here: no jump
+            return
+        if newest is None and partition not in self.looked_up:
+            self.looked_up.add(partition)
+            restored = self.restored(partition)
+            if restored is not None:
+                self.newest_ms[partition] = restored
+                return self.check(partition, ts_ms)
+        top, agreeing = self.ahead.get(partition, (ts_ms, 0))
+        if abs(ts_ms - top) > self.tolerance_ms:
+            top, agreeing = ts_ms, 0
+        top, agreeing = max(top, ts_ms), agreeing + 1
+        if agreeing >= AGREEING:
+            del self.ahead[partition]
+            self.newest_ms[partition] = top
+            return
+        self.ahead[partition] = top, agreeing
+        if newest is not None:
             ahead_s = (ts_ms - newest) / 1000
             raise ContractError(
                 "future_ts",
                 f"ts: {ahead_s:.0f} s ahead of the newest event time in the partition "
                 f"(limit {self.tolerance_ms / 1000:.0f} s): is the device clock right?",
             )
-        self.newest_ms[partition] = max(newest or ts_ms, ts_ms)
 
 
 def read_sample(source: Source) -> Sample:
