@@ -122,5 +122,5 @@ async def send_all(producer: faust.types.ProducerT, out: Outbox) -> None:
     delivered = [
         await send(topic, key, value, partition, None, None) for topic, key, value, partition in out
     ]
-    if delivered:
-        await asyncio.gather(*delivered)
+    for delivery in delivered:  # one by one: no gather's callback a future
+        await delivery
