@@ -211,7 +211,8 @@ def create_app(settings: Settings) -> faust.App:
         """A send failed: nothing of it may be committed. Stop; the restart replays (and
         re-emits every window its recovered state holds)."""
         log.critical(
-            "%s not delivered (%s: %s): stopping the worker; it resumes from its last commit",
+            "%s not written or not delivered (%s: %s): stopping the worker; it resumes "
+            "from its last commit",
             what, type(error).__name__, error,
         )  # fmt: skip
         await app.crash(error)
