@@ -34,6 +34,7 @@ from iiot.settings import Settings
 from iiot.topics import Topic
 from streams.alarms import AlarmRules, AlarmState
 from streams.batch import Batch, Batches, Outbox, send_all
+from streams.clock import PartitionClocks
 from streams.device_state import DeviceConfig, DeviceState, Emitted, Outcome
 from streams.held import HeldSamples
 from streams.ingest import FutureGuard, Source, fast_reading, read_birth, read_sample
@@ -137,7 +138,7 @@ def create_app(settings: Settings) -> faust.App:
     device_table = app.Table("device-state", partitions=n, key_type=str, value_type=bytes)
     birth_table = app.Table("births", partitions=n, key_type=str, value_type=bytes)
     held_table = app.Table("held-samples", partitions=n, key_type=str, value_type=bytes)
-    # partition → the newest event time its FutureGuard accepted, for its next owner
+    # partition → its FutureGuard state at its last batch ends, for its next owner
     clock_table = app.Table("partition-clock", partitions=n, key_type=str, value_type=bytes)
     member_table = app.Table("rollup-members", partitions=1, key_type=str, value_type=bytes)
     alarm_table = app.Table("alarm-state", partitions=n, key_type=str, value_type=bytes)
@@ -146,11 +147,8 @@ def create_app(settings: Settings) -> faust.App:
     rollup = RollupState(
         window_ms, settings.digitization_window_s * 1000, settings.digitization_weights
     )
-    future = FutureGuard(
-        settings.future_tolerance_s * 1000,
-        restored=lambda partition: int(raw) if (raw := clock_table.get(str(partition))) else None,
-    )
-    clock_written: dict[int, int] = {}  # partition → the clock its changelog holds
+    future = FutureGuard(settings.future_tolerance_s * 1000, restored=lambda *at: clocks.at(*at))
+    clocks = PartitionClocks(clock_table, future)
     dirty: dict[str, set[int]] = defaultdict(set)  # device → windows changed, not yet emitted
     counters: defaultdict[str, int] = defaultdict(int)
     rules = AlarmRules(
@@ -200,12 +198,12 @@ def create_app(settings: Settings) -> faust.App:
 
     def moved(partitions: set) -> None:
         """Partitions revoked or assigned: their event time is what their changelog says
-        (`clock_table`, read when their first sample comes), not what this worker last saw."""
+        where the stream resumes (streams/clock.py), not what this worker last saw."""
         numbers = {tp.partition for tp in partitions}
         future.forget(numbers)
+        clocks.forget(numbers)
         for number in numbers:
             swept_ms.pop(number, None)
-            clock_written.pop(number, None)
 
     async def lost(error: BaseException, what: str) -> None:
         """A send failed: nothing of it may be committed. Stop; the restart replays (and
@@ -328,10 +326,7 @@ def create_app(settings: Settings) -> faust.App:
             alarm_state = alarms_of.copies[device_id]
             batch.put(alarm_table, partition_of[device_id], device_id, alarm_state.dumps())
         held.write(batch)
-        for partition, newest_ms in future.newest_ms.items():
-            if clock_written.get(partition) != newest_ms:
-                batch.put(clock_table, partition, str(partition), str(newest_ms).encode())
-                clock_written[partition] = newest_ms
+        clocks.write(batch)
         await send_all(app.producer, [*batch.out, *feed_record(batch.feed)])
 
     device_batches = Batches(write_devices, BATCH_MAX, lost)
@@ -349,6 +344,9 @@ def create_app(settings: Settings) -> faust.App:
                 source = source_of(event)
                 register(batch, partition, read_birth(source), source.value or b"")
                 return
+            if partition not in future.resumed:  # its first record since it was assigned
+                future.resume(partition, message.offset)
+            batch.ends[partition] = message.offset + 1
             # Plainly valid samples skip pydantic; anything else is read (or refused) by it.
             read = fast_reading(event.key, event.value)
             if read is None:

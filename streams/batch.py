@@ -43,6 +43,7 @@ class Batch:
     readings: defaultdict[str, list[Reading]] = field(default_factory=lambda: defaultdict(list))
     alarms: set[str] = field(default_factory=set)  # devices whose alarm state changed
     held: dict[str, int] = field(default_factory=dict)  # device → partition: held samples
+    ends: dict[int, int] = field(default_factory=dict)  # telemetry partition → next offset
     feed: list = field(default_factory=list)  # device windows for the roll-ups
     members: dict[str, list] = field(default_factory=dict)  # roll-up members to write
     out: Outbox = field(default_factory=list)

@@ -51,6 +51,9 @@ def read_birth(source: Source) -> DeviceBirth:
 
 
 AGREEING = 3  # samples in a row that set a partition's event time when it has none, or move it
+# What the guard knows of a partition: its newest event time, and the samples far from it
+# that agree so far (their newest, how many).
+GuardState = tuple[int | None, int | None, int]
 
 
 @dataclass(slots=True)
@@ -61,27 +64,40 @@ class FutureGuard:
     the same results. The partition's newest time (not the device's) is the reference, so a
     device returning from a long gap is not mistaken for a clock jump.
 
-    The reference moves with the partition: forgotten when the partition is revoked or
-    assigned, then taken from `restored` (what the partition's last owner wrote to the
-    changelog). No single sample ever sets it: a partition without one accepts samples until
-    AGREEING of them in a row lie within the tolerance of each other, and a partition whose
-    samples all jumped ahead (a whole shop silent over a weekend) follows them once AGREEING
-    in a row agree; the first ones of the jump are refused. One skewed clock among others
-    never gets there: a sample near the reference starts the count again.
+    The state moves with the partition: forgotten when it is revoked or assigned, it is
+    `restored` where the stream resumes (streams/clock.py). No single sample ever sets the
+    reference: a partition without one accepts samples until AGREEING of them in a row lie
+    within the tolerance of each other, and a partition whose samples all jumped ahead (a
+    whole shop silent over a weekend) follows them once AGREEING in a row agree; the first
+    ones of the jump are refused. One skewed clock among others never gets there: a sample
+    near the reference starts the count again.
     """
 
     tolerance_ms: int
-    restored: Callable[[int], int | None] = lambda _partition: None
+    # (partition, offset) → the state where the stream resumes at that offset, if known
+    restored: Callable[[int, int], GuardState | None] = lambda _partition, _offset: None
     newest_ms: dict[int, int] = field(default_factory=dict)  # partition → its reference
-    looked_up: set[int] = field(default_factory=set)  # partitions `restored` was asked for
+    resumed: set[int] = field(default_factory=set)  # partitions `resume`d since they moved
     ahead: dict[int, tuple[int, int]] = field(default_factory=dict)  # partition → (top, n)
 
     def forget(self, partitions: Iterable[int]) -> None:
-        """The partitions moved (revoked or assigned): their next owner's changelog rules."""
+        """The partitions moved (revoked or assigned): what this worker saw is no guide."""
         for partition in partitions:
             self.newest_ms.pop(partition, None)
-            self.looked_up.discard(partition)
+            self.resumed.discard(partition)
             self.ahead.pop(partition, None)
+
+    def resume(self, partition: int, offset: int) -> None:
+        """The partition's first record since it moved is at `offset`: take up its state."""
+        self.resumed.add(partition)
+        newest, top, agreeing = self.restored(partition, offset) or (None, None, 0)
+        if newest is not None:
+            self.newest_ms[partition] = newest
+        if top is not None:
+            self.ahead[partition] = top, agreeing
+
+    def state(self, partition: int) -> GuardState:
+        return self.newest_ms.get(partition), *self.ahead.get(partition, (None, 0))
 
     def check(self, partition: int, ts_ms: int) -> None:
         """Raises for a sample at `ts_ms` (its time in epoch ms) too far ahead."""
@@ -92,12 +108,6 @@ class FutureGuard:
             if self.ahead:
                 self.ahead.pop(partition, None)  # the partition's time is here: no jump
             return
-        if newest is None and partition not in self.looked_up:
-            self.looked_up.add(partition)
-            restored = self.restored(partition)
-            if restored is not None:
-                self.newest_ms[partition] = restored
-                return self.check(partition, ts_ms)
         top, agreeing = self.ahead.get(partition, (ts_ms, 0))
         if abs(ts_ms - top) > self.tolerance_ms:
             top, agreeing = ts_ms, 0

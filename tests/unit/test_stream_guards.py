@@ -3,11 +3,13 @@ skewed first samples, and the compact, bounded form of samples held for their bi
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from iiot.contract import ContractError
 from iiot.oee import Reading
 from streams.batch import Batch
+from streams.clock import HISTORY, PartitionClocks
 from streams.held import (
     HELD_FOR_MS,
     HELD_ROW_MAX_BYTES,
@@ -16,7 +18,9 @@ from streams.held import (
     Held,
     HeldSamples,
 )
-from streams.ingest import AGREEING, FutureGuard
+from streams.ingest import AGREEING, FutureGuard, GuardState
+from tests.conftest import SAMPLE
+from tests.unit.test_sink_telemetry_rows import raw
 
 MIN = 60_000
 T0 = 1_795_000_000_000  # 2026-11-18, in epoch ms
@@ -33,13 +37,14 @@ def refused(guard: FutureGuard, partition: int, ts_ms: int) -> bool:
 
 
 def test_a_partition_back_after_its_time_moved_on_is_judged_by_its_changelog() -> None:
-    clock: dict[int, int] = {}  # what the partition's owners wrote, as `partition-clock`
-    guard = FutureGuard(TOLERANCE, restored=clock.get)
+    written: dict[int, GuardState] = {}  # what the partition's owners wrote
+    guard = FutureGuard(TOLERANCE, restored=lambda partition, _offset: written.get(partition))
     assert not any(refused(guard, 0, T0 + i * 1_000) for i in range(10))
     assert guard.newest_ms[0] == T0 + 9_000
     guard.forget({0})  # revoked: another worker holds it for 20 min of event time
-    clock[0] = T0 + 20 * MIN
+    written[0] = (T0 + 20 * MIN, None, 0)
     guard.forget({0})  # assigned again
+    guard.resume(0, 1_234)
     assert not refused(guard, 0, T0 + 20 * MIN + 1_000)  # not 20 min ahead of T0 + 9 s
     assert refused(guard, 0, T0 + 30 * MIN)  # still a guard
 
@@ -56,14 +61,16 @@ def test_a_skewed_first_sample_of_a_fresh_partition_sets_nothing(skew_ms: int) -
 
 
 def test_a_skewed_first_sample_after_a_move_is_refused_against_the_changelog() -> None:
-    guard = FutureGuard(TOLERANCE, restored={1: T0}.get)
+    guard = FutureGuard(TOLERANCE, restored=lambda _partition, _offset: (T0, None, 0))
+    guard.resume(1, 0)
     assert refused(guard, 1, T0 + 3_600_000)
     assert not refused(guard, 1, T0 + 1_000)
     assert guard.newest_ms[1] == T0 + 1_000
 
 
 def test_one_skewed_clock_among_others_never_moves_the_partition() -> None:
-    guard = FutureGuard(TOLERANCE, restored={0: T0}.get)
+    guard = FutureGuard(TOLERANCE)
+    guard.newest_ms[0] = T0
     results = []
     for i in range(50):
         results.append(refused(guard, 0, T0 + 3_600_000 + i * 1_000))  # a device 1 h ahead
@@ -73,7 +80,8 @@ def test_one_skewed_clock_among_others_never_moves_the_partition() -> None:
 
 def test_a_partition_whose_samples_all_jumped_ahead_follows_them() -> None:
     # A shop silent over a weekend: the samples of Monday agree among themselves.
-    guard = FutureGuard(TOLERANCE, restored={0: T0}.get)
+    guard = FutureGuard(TOLERANCE)
+    guard.newest_ms[0] = T0
     monday = T0 + 2 * 24 * 3_600_000
     outcomes = [refused(guard, 0, monday + i * 1_000) for i in range(10)]
     assert outcomes == [True] * (AGREEING - 1) + [False] * (10 - AGREEING + 1)
@@ -146,12 +154,36 @@ def test_samples_held_too_long_expire_once_each_and_the_rest_stay() -> None:
 
 
 def test_held_values_of_the_former_form_are_read() -> None:
-    from tests.conftest import SAMPLE
-    from tests.unit.test_sink_telemetry_rows import raw
+    # Before, a device's held samples were a list of their JSON texts.
+    former = orjson.dumps([raw(SAMPLE).decode()])
+    held = Held.loads(former, SAMPLE["device_id"], 4)
+    assert held.partition == 4 and held.rows[0][0] is None
+    assert held.rows[0][1].seq == SAMPLE["seq"]
 
-    value = Held.loads(
-        b"[" + __import__("orjson").dumps(raw(SAMPLE).decode()) + b"]", SAMPLE["device_id"], 4
-    )
-    assert (
-        value.partition == 4 and value.rows[0][0] is None and value.rows[0][1].seq == SAMPLE["seq"]
-    )
+
+def test_a_replay_from_the_last_commit_judges_as_the_first_run_did() -> None:
+    # Samples 1 s apart, one 301 s ahead of its time at offset 12: refused the first time.
+    # The worker wrote batches up to offset 59, its commit was at offset 10: the replay
+    # must refuse it again, though it is within 5 min of the newest time written (59 s).
+    times = [T0 + i * 1_000 + (301_000 if i == 12 else 0) for i in range(60)]
+    table = Table()
+
+    def run(resume_at: int) -> list[bool]:
+        guard = FutureGuard(TOLERANCE)
+        clocks = PartitionClocks(table, guard)  # type: ignore[arg-type]
+        guard.restored = clocks.at
+        guard.resume(0, resume_at)
+        outcomes, batch = [], Batch()
+        for offset in range(resume_at, len(times)):
+            outcomes.append(refused(guard, 0, times[offset]))
+            batch.ends[0] = offset + 1
+            if offset % 5 == 4:  # a batch written
+                clocks.write(batch)
+                batch = Batch()
+        return outcomes
+
+    first = run(0)
+    assert first[12] and sum(first) == 1
+    assert run(10) == first[10:]
+    assert run(13) == first[13:]  # resumed after it: the next ones are fine
+    assert len(orjson.loads(table["0"])) <= HISTORY
