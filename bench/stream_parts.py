@@ -75,9 +75,12 @@ class Producer:
     def __init__(self) -> None:
         self.records = self.bytes = 0
 
-    async def send(self, topic, key, value, partition, timestamp, headers) -> None:
+    async def send(self, topic, key, value, partition, timestamp, headers) -> asyncio.Future:
         self.records += 1
         self.bytes += len(value or b"")
+        delivered = asyncio.get_running_loop().create_future()  # as the broker confirmed it
+        delivered.set_result(None)
+        return delivered
 
 
 def simulated(settings: Settings, devices: int, samples: int) -> list[Event]:

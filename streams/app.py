@@ -36,15 +36,10 @@ from iiot.topics import Topic
 from iiot.wire.oee_json import oee_window_json
 from streams.alarms import AlarmRules, AlarmState
 from streams.batch import Batch, Batches, Outbox, send_all
+from streams.clock import PartitionClocks
 from streams.device_state import DeviceConfig, DeviceState, Emitted, Outcome
-from streams.ingest import (
-    FutureGuard,
-    Source,
-    fast_reading,
-    read_birth,
-    read_sample,
-    sample_reading,
-)
+from streams.held import HeldSamples
+from streams.ingest import FutureGuard, Source, fast_reading, read_birth, read_sample
 from streams.rollup_state import RollupState
 from streams.runtime import FAUST_SETTINGS
 
@@ -54,7 +49,6 @@ T = TypeVar("T")
 SWEEP_EVERY_MS = 5_000  # of event time, per partition: how often to look for silent devices
 FED_WINDOWS = b"windows"  # key of a roll-up feed record holding device windows
 FED_PER_RECORD = 2_000
-MAX_HELD_PER_DEVICE = 1_000  # samples waiting for their device's birth
 # Records per batch at most; a batch is also written on the emit timer (the checkpoint, as
 # Quix Streams has one): each touched device's state is written once per batch, so bigger
 # batches mean fewer changelog records, and the timer bounds what a batch adds to latency.
@@ -147,6 +141,8 @@ def create_app(settings: Settings) -> faust.App:
     device_table = app.Table("device-state", partitions=n, key_type=str, value_type=bytes)
     birth_table = app.Table("births", partitions=n, key_type=str, value_type=bytes)
     held_table = app.Table("held-samples", partitions=n, key_type=str, value_type=bytes)
+    # partition → its FutureGuard state at its last batch ends, for its next owner
+    clock_table = app.Table("partition-clock", partitions=n, key_type=str, value_type=bytes)
     member_table = app.Table("rollup-members", partitions=1, key_type=str, value_type=bytes)
     alarm_table = app.Table("alarm-state", partitions=n, key_type=str, value_type=bytes)
 
@@ -154,7 +150,8 @@ def create_app(settings: Settings) -> faust.App:
     rollup = RollupState(
         window_ms, settings.digitization_window_s * 1000, settings.digitization_weights
     )
-    future = FutureGuard(settings.future_tolerance_s * 1000)
+    future = FutureGuard(settings.future_tolerance_s * 1000, restored=lambda *at: clocks.at(*at))
+    clocks = PartitionClocks(clock_table, future)
     dirty: dict[str, set[int]] = defaultdict(set)  # device → windows changed, not yet emitted
     counters: defaultdict[str, int] = defaultdict(int)
     rules = AlarmRules(
@@ -182,20 +179,51 @@ def create_app(settings: Settings) -> faust.App:
 
     state_of = Decoded(device_table, lambda raw: DeviceState.loads(raw) if raw else DeviceState())
     alarms_of = Decoded(alarm_table, lambda raw: AlarmState.loads(raw) if raw else AlarmState())
-    held_of = Decoded(held_table, lambda raw: orjson.loads(raw) if raw else [])
+    held = HeldSamples(held_table)
     config_for = Decoded(
         birth_table, lambda raw: config_of(decode(DeviceBirth, raw)) if raw else None
     )
 
     @app.on_partitions_revoked.connect
-    async def hand_on(*_args: Any, **_kwargs: Any) -> None:
+    async def hand_on(_app: Any, revoked: set, **_kwargs: Any) -> None:
         """Write the open batches and wait for them before the partitions move on (see
         streams/batch.py); then drop the decoded copies: the tables are the truth."""
         await device_batches.flush()
         await member_batches.flush()
         await app.producer.flush()
-        for decoded in (state_of, alarms_of, config_for, held_of):
+        for decoded in (state_of, alarms_of, config_for):
             decoded.copies.clear()
+        moved(revoked)
+
+    @app.on_partitions_assigned.connect
+    async def take_over(_app: Any, assigned: set, **_kwargs: Any) -> None:
+        moved(assigned)
+
+    def moved(partitions: set) -> None:
+        """Partitions revoked or assigned: their event time is what their changelog says
+        where the stream resumes (streams/clock.py), not what this worker last saw."""
+        numbers = {tp.partition for tp in partitions}
+        future.forget(numbers)
+        clocks.forget(numbers)
+        for number in numbers:
+            swept_ms.pop(number, None)
+
+    async def lost(error: BaseException, what: str) -> None:
+        """A send failed: nothing of it may be committed. Stop; the restart replays (and
+        re-emits every window its recovered state holds)."""
+        log.critical(
+            "%s not written or not delivered (%s: %s): stopping the worker; it resumes "
+            "from its last commit",
+            what, type(error).__name__, error,
+        )  # fmt: skip
+        await app.crash(error)
+
+    async def send_or_stop(out: Outbox, what: str) -> None:
+        try:
+            await send_all(app.producer, out)
+        except Exception as exc:
+            await lost(exc, what)
+            raise
 
     def apply(batch: Batch, config: DeviceConfig, device_id: str, reading: Reading) -> None:
         state = state_of.copies.get(device_id) or state_of(device_id)  # a call less, usually
@@ -247,6 +275,7 @@ def create_app(settings: Settings) -> faust.App:
         """Offline alarms: devices of this partition silent beyond their max_gap (called
         every SWEEP_EVERY_MS of the partition's event time)."""
         now_ms = swept_ms[partition] = future.newest_ms[partition]
+        expire_held(batch, partition, now_ms)
         for device_id, (device_partition, max_gap_ms) in list(watched.items()):
             if device_partition != partition:
                 continue
@@ -299,11 +328,11 @@ def create_app(settings: Settings) -> faust.App:
         for device_id in batch.alarms:
             alarm_state = alarms_of.copies[device_id]
             batch.put(alarm_table, partition_of[device_id], device_id, alarm_state.dumps())
-        for device_id, partition in batch.held.items():
-            batch.put(held_table, partition, device_id, orjson.dumps(held_of.copies[device_id]))
+        held.write(batch)
+        clocks.write(batch)
         await send_all(app.producer, [*batch.out, *feed_record(batch.feed)])
 
-    device_batches = Batches(write_devices, BATCH_MAX)
+    device_batches = Batches(write_devices, BATCH_MAX, lost)
 
     @app.agent(inputs)
     async def devices(stream: faust.StreamT) -> None:
@@ -318,6 +347,9 @@ def create_app(settings: Settings) -> faust.App:
                 source = source_of(event)
                 register(batch, partition, read_birth(source), source.value or b"")
                 return
+            if partition not in future.resumed:  # its first record since it was assigned
+                future.resume(partition, message.offset)
+            batch.ends[partition] = message.offset + 1
             # Plainly valid samples skip pydantic; anything else is read (or refused) by it.
             read = fast_reading(event.key, event.value)
             if read is None:
@@ -329,11 +361,12 @@ def create_app(settings: Settings) -> faust.App:
             refuse(batch, source_of(event), error)
             return
         partition_of[device_id] = partition
-        if future.newest_ms[partition] - swept_ms.get(partition, 0) >= SWEEP_EVERY_MS:
+        now_ms = future.newest_ms.get(partition)  # None until the partition's time is known
+        if now_ms is not None and now_ms - swept_ms.get(partition, 0) >= SWEEP_EVERY_MS:
             sweep_silent(batch, partition)
         config = config_for.copies.get(device_id) or config_for(device_id)
         if config is None:
-            hold(batch, source_of(event), device_id)
+            hold(batch, event, device_id, reading)
             return
         apply(batch, config, device_id, reading)
 
@@ -343,32 +376,36 @@ def create_app(settings: Settings) -> faust.App:
         config = config_for.copies[device_id] = config_of(birth)
         batch.send(feed, b"birth", raw)
         counters["births"] += 1
-        held = held_of(device_id)
-        held_of.copies.pop(device_id)
-        batch.held.pop(device_id, None)
-        if device_id in held_table:
-            batch.drop(held_table, partition, device_id)
+        released = held.release(batch, device_id)
         partition_of[device_id] = partition
-        for held_raw in held:  # validated when it was held
-            apply(batch, config, *sample_reading(device_id, held_raw.encode()))
+        for _, reading in released.rows if released else ():  # validated when held
+            apply(batch, config, device_id, reading)
 
-    def hold(batch: Batch, source: Source, device_id: str) -> None:
-        """Keep samples that came before their device's birth (a startup race), bounded."""
-        held = held_of(device_id)
-        if len(held) >= MAX_HELD_PER_DEVICE:
-            refuse(
-                batch,
-                source,
-                ContractError(
-                    "unknown_device",
-                    f"device_id: no DeviceBirth for {device_id!r} on iiot.registry after "
-                    f"{MAX_HELD_PER_DEVICE} samples: publish the birth first",
-                ),
-            )
+    def hold(batch: Batch, event: faust.EventT, device_id: str, reading: Reading) -> None:
+        """Keep samples that came before their device's birth (streams/held.py)."""
+        message = event.message
+        why_not = held.hold(batch, device_id, message.partition, message.offset, reading)
+        if why_not:
+            refuse(batch, source_of(event), unknown_device(device_id, why_not))
             return
-        held.append((source.value or b"").decode())
-        batch.held[device_id] = source.partition  # written once per batch, like the state
         counters["held"] += 1
+
+    def unknown_device(device_id: str, why: str) -> ContractError:
+        return ContractError(
+            "unknown_device",
+            f"device_id: no DeviceBirth for {device_id!r} on iiot.registry, {why}: "
+            "publish the birth first",
+        )
+
+    def expire_held(batch: Batch, partition: int, now_ms: int) -> None:
+        """Held samples too old for a birth to come: one dead letter each, where it came
+        from; the payload is the held reading, the original bytes are not kept."""
+        for device_id, offset, reading in held.expire(batch, partition, now_ms):
+            key = device_id.encode()
+            value = orjson.dumps(dict(zip(Reading._fields, reading, strict=True)))
+            source = Source(Topic.TELEMETRY.value, partition, offset, key, value, None)
+            why = "held past its time (payload: the reading held, not the original record)"
+            refuse(batch, source, unknown_device(device_id, why))
 
     async def emit_device_windows() -> None:
         pending = list(dirty.items())
@@ -381,7 +418,7 @@ def create_app(settings: Settings) -> faust.App:
                 emitted = state.windows.get(start)
                 if emitted is not None:  # else final, and emitted when it was dropped
                     emit_device_window(out, fed, device_id, start, emitted)
-        await send_all(app.producer, [*out, *feed_record(fed)])
+        await send_or_stop([*out, *feed_record(fed)], "emitted device windows")
 
     app.timer(settings.stream_emit_interval_s)(emit_device_windows)
     # The device path as the worker runs it, for bench/stream_parts.py (no Kafka, no Faust).
@@ -395,6 +432,10 @@ def create_app(settings: Settings) -> faust.App:
             (feed_topic, FED_WINDOWS, orjson.dumps(fed[i : i + FED_PER_RECORD]), None)
             for i in range(0, len(fed), FED_PER_RECORD)
         ]
+
+    @held_table.on_recover
+    async def rebuild_held() -> None:
+        held.rebuild()
 
     @device_table.on_recover
     async def re_emit_devices() -> None:
@@ -422,7 +463,7 @@ def create_app(settings: Settings) -> faust.App:
         await send_all(app.producer, batch.out)
 
     forgot_at = [0]  # members seen when old windows were last forgotten
-    member_batches = Batches(write_members, BATCH_MAX)
+    member_batches = Batches(write_members, BATCH_MAX, lost)
 
     @app.agent(feed)
     async def rollups(stream: faust.StreamT) -> None:
@@ -454,7 +495,7 @@ def create_app(settings: Settings) -> faust.App:
         out: Outbox = [(oee_topic, w.key.encode(), encode(w), None) for w in oee]
         name = digitization_out.get_topic_name()
         out += [(name, w.key.encode(), encode(w), None) for w in digitization]
-        await send_all(app.producer, out)
+        await send_or_stop(out, "emitted roll-up windows")
         counters["rollups_emitted"] += len(oee)
         counters["digitization_emitted"] += len(digitization)
 

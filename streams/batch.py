@@ -6,9 +6,10 @@ comes, but the state it changed is written once per batch (one changelog record 
 touched device, whatever its number of samples) and the results go out together.
 
 Why no state is lost: the stream does not ack its records itself (`noack()`); a batch's
-records are acked only after its changelog records and results are handed to the producer,
-and the consumer flushes the producer before it commits an offset
-(faust/transport/consumer.py, Consumer._commit_offsets: `producer.flush()`, then `_commit`).
+records are acked only after the broker confirmed every changelog record and result of the
+batch (`send_all` awaits the delivery futures, once per batch). A send that fails (the
+producer's flush before a commit does not say) stops the worker without acking the batch,
+so nothing is committed past a lost send: it restarts and replays from its last commit.
 A crash before the commit replays the batch: its samples are then duplicates of the state
 already written, or apply again to the state before it. Records not yet acked when the
 worker stops or loses a partition are simply not committed (the app sets
@@ -42,6 +43,7 @@ class Batch:
     readings: defaultdict[str, list[Reading]] = field(default_factory=lambda: defaultdict(list))
     alarms: set[str] = field(default_factory=set)  # devices whose alarm state changed
     held: dict[str, int] = field(default_factory=dict)  # device → partition: held samples
+    ends: dict[int, int] = field(default_factory=dict)  # telemetry partition → next offset
     feed: list = field(default_factory=list)  # device windows for the roll-ups
     members: dict[str, list] = field(default_factory=dict)  # roll-up members to write
     out: Outbox = field(default_factory=list)
@@ -70,8 +72,15 @@ class Batches:
     """Feeds a stream's records to `process` and, every `max_records` records or when the
     timer calls `flush`, hands the batch to `write` and acks its records."""
 
-    def __init__(self, write: Callable[[Batch], Awaitable[None]], max_records: int) -> None:
-        self.write, self.max_records = write, max_records
+    def __init__(
+        self,
+        write: Callable[[Batch], Awaitable[None]],
+        max_records: int,
+        lost: Callable[[BaseException, str], Awaitable[None]],
+    ) -> None:
+        """`lost(error, what)` is called once if a batch could not be written."""
+        self.write, self.max_records, self.lost = write, max_records, lost
+        self.failed: BaseException | None = None  # then no batch is acked any more
         self.batch = Batch()
         self.stream: faust.StreamT | None = None
         self.lock = asyncio.Lock()  # one batch written at a time, in order
@@ -87,9 +96,14 @@ class Batches:
     async def flush(self) -> None:
         async with self.lock:
             batch, self.batch = self.batch, Batch()
-            if not batch.events:
+            if not batch.events or self.failed is not None:
                 return
-            await self.write(batch)
+            try:
+                await self.write(batch)
+            except Exception as exc:
+                self.failed = exc
+                await self.lost(exc, f"a batch of {len(batch.events)} records")
+                raise
             assert self.stream is not None
             for event in batch.events:
                 await self.stream.ack(event)
@@ -101,8 +115,13 @@ def _key(table: faust.Table, key: str) -> bytes:
 
 
 async def send_all(producer: faust.types.ProducerT, out: Outbox) -> None:
-    """Hand every record to the producer. Straight to the producer: `Topic.send` wraps
-    each record in futures and sensor calls that cost more than the send itself."""
+    """Hand every record to the producer, then wait until the broker has them all: raises
+    the first failed send (too large, expired, not authorized, …). Straight to the
+    producer: `Topic.send` wraps each record in futures and sensor calls that cost more
+    than the send itself."""
     send = producer.send
-    for topic, key, value, partition in out:
-        await send(topic, key, value, partition, None, None)
+    delivered = [
+        await send(topic, key, value, partition, None, None) for topic, key, value, partition in out
+    ]
+    for delivery in delivered:  # one by one: no gather's callback a future
+        await delivery

@@ -6,6 +6,7 @@ reason and where it came from.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from iiot.contract import ContractError, decode, refused
@@ -49,6 +50,12 @@ def read_birth(source: Source) -> DeviceBirth:
     return birth
 
 
+AGREEING = 3  # samples in a row that set a partition's event time when it has none, or move it
+# What the guard knows of a partition: its newest event time, and the samples far from it
+# that agree so far (their newest, how many).
+GuardState = tuple[int | None, int | None, int]
+
+
 @dataclass(slots=True)
 class FutureGuard:
     """Refuses samples far ahead of the newest event time accepted in their partition.
@@ -56,22 +63,67 @@ class FutureGuard:
     Measured in event time, never the wall clock, so a recording from last year replays to
     the same results. The partition's newest time (not the device's) is the reference, so a
     device returning from a long gap is not mistaken for a clock jump.
+
+    The state moves with the partition: forgotten when it is revoked or assigned, it is
+    `restored` where the stream resumes (streams/clock.py). No single sample ever sets the
+    reference: a partition without one accepts samples until AGREEING of them in a row lie
+    within the tolerance of each other, and a partition whose samples all jumped ahead (a
+    whole shop silent over a weekend) follows them once AGREEING in a row agree; the first
+    ones of the jump are refused. One skewed clock among others never gets there: a sample
+    near the reference starts the count again.
     """
 
     tolerance_ms: int
-    newest_ms: dict[int, int] = field(default_factory=dict)
+    # (partition, offset) → the state where the stream resumes at that offset, if known
+    restored: Callable[[int, int], GuardState | None] = lambda _partition, _offset: None
+    newest_ms: dict[int, int] = field(default_factory=dict)  # partition → its reference
+    resumed: set[int] = field(default_factory=set)  # partitions `resume`d since they moved
+    ahead: dict[int, tuple[int, int]] = field(default_factory=dict)  # partition → (top, n)
+
+    def forget(self, partitions: Iterable[int]) -> None:
+        """The partitions moved (revoked or assigned): what this worker saw is no guide."""
+        for partition in partitions:
+            self.newest_ms.pop(partition, None)
+            self.resumed.discard(partition)
+            self.ahead.pop(partition, None)
+
+    def resume(self, partition: int, offset: int) -> None:
+        """The partition's first record since it moved is at `offset`: take up its state."""
+        self.resumed.add(partition)
+        newest, top, agreeing = self.restored(partition, offset) or (None, None, 0)
+        if newest is not None:
+            self.newest_ms[partition] = newest
+        if top is not None:
+            self.ahead[partition] = top, agreeing
+
+    def state(self, partition: int) -> GuardState:
+        return self.newest_ms.get(partition), *self.ahead.get(partition, (None, 0))
 
     def check(self, partition: int, ts_ms: int) -> None:
         """Raises for a sample at `ts_ms` (its time in epoch ms) too far ahead."""
         newest = self.newest_ms.get(partition)
-        if newest is not None and ts_ms > newest + self.tolerance_ms:
+        if newest is not None and ts_ms <= newest + self.tolerance_ms:  # the usual case
+            if ts_ms > newest:
+                self.newest_ms[partition] = ts_ms
+            if self.ahead:
+                self.ahead.pop(partition, None)  # the partition's time is here: no jump
+            return
+        top, agreeing = self.ahead.get(partition, (ts_ms, 0))
+        if abs(ts_ms - top) > self.tolerance_ms:
+            top, agreeing = ts_ms, 0
+        top, agreeing = max(top, ts_ms), agreeing + 1
+        if agreeing >= AGREEING:
+            del self.ahead[partition]
+            self.newest_ms[partition] = top
+            return
+        self.ahead[partition] = top, agreeing
+        if newest is not None:
             ahead_s = (ts_ms - newest) / 1000
             raise ContractError(
                 "future_ts",
                 f"ts: {ahead_s:.0f} s ahead of the newest event time in the partition "
                 f"(limit {self.tolerance_ms / 1000:.0f} s): is the device clock right?",
             )
-        self.newest_ms[partition] = max(newest or ts_ms, ts_ms)
 
 
 def read_sample(source: Source) -> Sample:

@@ -27,6 +27,7 @@ from iiot.settings import Settings
 from iiot.topics import Topic
 from simulators import Emitted, FaultRates, Simulation, SimulationOptions
 from streams.app import create_app, internal_topics
+from streams.ingest import FutureGuard
 
 pytestmark = pytest.mark.integration
 
@@ -89,13 +90,15 @@ def start_worker(settings: Settings) -> subprocess.Popen:
 
 def reference(settings: Settings, events: list[Emitted], partitions: list[int]):
     """What the stream must give, computed apart from it with the same pure functions:
-    drop invalid, future (partition newest + tolerance), duplicate and late (device newest −
-    grace) samples in delivery order, then window each device's accepted samples."""
+    drop invalid, future (streams.ingest.FutureGuard: partition newest + tolerance), duplicate
+    and late (device newest − grace) samples in delivery order, then window each device's
+    accepted samples."""
     births = {
         e.key.decode(): decode(DeviceBirth, e.value) for e in events if e.topic == Topic.REGISTRY
     }
     accepted: dict[str, list[Reading]] = defaultdict(list)
-    seen, newest_device, newest_partition = set(), {}, {}
+    seen, newest_device = set(), {}
+    guard = FutureGuard(settings.future_tolerance_s * 1000)
     dead = 0
     for e, partition in zip(events, partitions, strict=True):
         if e.topic != Topic.TELEMETRY:
@@ -106,11 +109,11 @@ def reference(settings: Settings, events: list[Emitted], partitions: list[int]):
             dead += 1
             continue
         ts = to_ms(sample.ts)
-        top = newest_partition.get(partition)
-        if top is not None and ts > top + settings.future_tolerance_s * 1000:
+        try:
+            guard.check(partition, ts)
+        except ContractError:
             dead += 1
             continue
-        newest_partition[partition] = max(top or ts, ts)
         if (sample.device_id, sample.seq) in seen:
             continue
         seen.add((sample.device_id, sample.seq))
