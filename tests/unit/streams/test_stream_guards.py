@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from tests.unit.test_sink_telemetry_rows import raw
 
 from iiot.contract import ContractError
 from iiot.oee import Reading
@@ -21,6 +20,7 @@ from streams.held import (
 )
 from streams.ingest import AGREEING, FutureGuard, GuardState
 from tests.conftest import SAMPLE
+from tests.unit.sinks.test_sink_telemetry_rows import raw
 
 MIN = 60_000
 T0 = 1_795_000_000_000  # 2026-11-18, in epoch ms
