@@ -91,6 +91,7 @@ def sasl_settings(
         kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_username="iiot",
         kafka_password=password,
+        pg_migrator_dsn=shared_pg.pg_migrator_dsn,
         pg_writer_dsn=shared_pg.pg_writer_dsn,
         pg_reader_dsn=shared_pg.pg_reader_dsn,
         **(tls | overrides),
@@ -120,6 +121,7 @@ def oee_device_windows(conn: psycopg.Connection, schema: str) -> int:
 @pytest.mark.parametrize("protocol", ["SASL_PLAINTEXT", "SASL_SSL"])
 def test_samples_become_windows_in_postgres_all_over_sasl(
     sasl_stack: PrivateStack,
+    migrator: psycopg.Connection,
     writer: psycopg.Connection,
     pg_schema: str,
     tmp_path: Path,
@@ -138,7 +140,7 @@ def test_samples_become_windows_in_postgres_all_over_sasl(
     )
     assert "1 broker(s)" in kafka_admin.broker_summary(settings)
     kafka_admin.ensure_topics(settings)
-    migrate(writer, settings.pg_schema, settings)
+    migrate(migrator, settings.pg_schema, settings)
     log = (tmp_path / "stream.log").open("wb")
     worker = subprocess.Popen(
         [sys.executable, "-m", "cli", "stream"], env=env_of(settings), stdout=log, stderr=log
@@ -174,7 +176,7 @@ def test_samples_become_windows_in_postgres_all_over_sasl(
         worker.terminate()
         worker.wait(timeout=30)
         log.close()
-        writer.execute(
+        migrator.execute(
             sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(settings.pg_schema))
         )
 
