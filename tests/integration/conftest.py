@@ -7,13 +7,14 @@ other's data. A service that does not answer fails the test with what to do; nev
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 
 from iiot import kafka_admin
 from iiot.settings import Settings
+from tests.integration import sink_support
 from tests.integration.private_stack import PrivateStack
 
 pytestmark = pytest.mark.integration
@@ -85,3 +86,17 @@ def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateS
     stack = PrivateStack(tmp_path_factory.mktemp("stack"))
     yield stack
     stack.purge()
+
+
+@pytest.fixture
+def sink_settings(
+    kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
+    """Topics and a schema of this test's own: other tests of the run write to the run's."""
+    yield from sink_support.own_topics_and_schema(kafka, migrator, pg_schema, request.node.name)
+
+
+@pytest.fixture
+def schemas(migrator: psycopg.Connection, pg_schema: str) -> Iterator[Callable[[str], str]]:
+    """Fresh schemas under this run's, by name (sink_support.fresh_schemas)."""
+    yield from sink_support.fresh_schemas(migrator, pg_schema)

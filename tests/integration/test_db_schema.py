@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -14,7 +14,7 @@ from simulators import Simulation, SimulationOptions
 from simulators.catalogue import ENTERPRISES
 from sinks.migrate import migrate, pending_files
 from sinks.partitions import maintain, partitions_of
-from tests.integration.sink_support import T0, check_rollups, fresh_schemas, insert_examples
+from tests.integration.sink_support import T0, check_rollups, insert_examples
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +24,6 @@ VIEWS = (
     "v_alarm_open", "v_deadletter", "v_metric_rollup", "v_oee_rollup", "v_city",
 )  # fmt: skip
 TABLES = ("enterprise", "device", "telemetry", "oee", "digitization", "alarm", "deadletter")
-
-
-@pytest.fixture
-def schemas(migrator: psycopg.Connection, pg_schema: str) -> Iterator[Callable[[str], str]]:
-    yield from fresh_schemas(migrator, pg_schema)
 
 
 def test_migrations_from_zero_then_again(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -17,13 +16,6 @@ from iiot.topics import Topic
 from tests.integration import sink_support as s
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sink_settings(
-    kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
-) -> Iterator[Settings]:
-    yield from s.own_topics_and_schema(kafka, migrator, pg_schema, request.node.name)
 
 
 def _letters(conn: psycopg.Connection, schema: str, *more: str) -> list[tuple[object, ...]]:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -30,14 +29,6 @@ from tests.conftest import SAMPLE
 from tests.integration import sink_support as s
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sink_settings(
-    kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
-) -> Iterator[Settings]:
-    """Topics and a schema of this test's own: other tests of the run write to the run's."""
-    yield from s.own_topics_and_schema(kafka, migrator, pg_schema, request.node.name)
 
 
 def everything() -> list[s.Record]:

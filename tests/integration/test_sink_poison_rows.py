@@ -3,7 +3,7 @@ dead-lettered with its reason, and the rows around it land."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
@@ -24,18 +24,6 @@ from tests.conftest import SAMPLE
 from tests.integration import sink_support as s
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sink_settings(
-    kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
-) -> Iterator[Settings]:
-    yield from s.own_topics_and_schema(kafka, migrator, pg_schema, request.node.name)
-
-
-@pytest.fixture
-def schemas(migrator: psycopg.Connection, pg_schema: str) -> Iterator[Callable[[str], str]]:
-    yield from s.fresh_schemas(migrator, pg_schema)
 
 
 def test_a_sample_dated_9999_is_dead_lettered_and_the_rest_lands(
