@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from iiot.settings import Settings
 from tests.faults import outcome
 from tests.faults.outcome import Snapshot
@@ -105,4 +107,5 @@ def judge(
     figures = figures_of(run, compared)
     figures["problems"] = outcome.problems(figures)
     matrix.add(name, figures)
-    assert not figures["problems"], "\n".join(figures["problems"])
+    if figures["problems"]:
+        pytest.fail("\n".join(figures["problems"]), pytrace=False)

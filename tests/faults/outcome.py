@@ -1,9 +1,9 @@
 """What a run left in the database, and how it differs from the run without the fault.
 
-KPI windows are compared by their values — every column but `revision` (how often a window
-was corrected is no KPI, and a restart may correct it once more) — at every level and for
-digitization; floats within 1e-9 relative, as roll-ups may add the same parts in another
-order.
+KPI windows are compared by their values — every column but `revision` and `arrived_at`
+(how often a window was corrected and when it landed are no KPI; a restart may correct it
+once more) — at every level and for digitization; floats within 1e-9 relative, as roll-ups
+may add the same parts in another order.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from iiot.settings import Settings
 
 OEE_KEY = ("level", "entity_id", "window_start")
 DIGITIZATION_KEY = ("enterprise_id", "window_start")
-NOT_COMPARED = {"revision"}
+NOT_COMPARED = {"revision", "arrived_at"}  # how often and when, not what
 
 SampleKey = tuple[str, int, str]  # device_id, seq, ts
 Source = tuple[str, int, int]  # where a refused record sat: topic, partition, offset
@@ -109,6 +109,7 @@ def window_differences(base: Snapshot, run: Snapshot) -> dict[str, Any]:
     return {
         "total": sum(sum(c.values()) for c in per_level.values()),
         "compared": len(base.windows),
+        "compared_by_level": dict(Counter(level_of(i) for i in base.windows).most_common()),
         "by_level": levels,
         "columns": dict(columns.most_common()),
     }
