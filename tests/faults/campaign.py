@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -248,3 +249,21 @@ class Injector:
 
     def close(self) -> int:
         return self.producer.flush(60)
+
+    def wait_for_good_samples(self, at_least: int = 100, timeout_s: float = 60.0) -> None:
+        """Until every partition holds good samples: the campaign comes between them, never
+        first (a partition's first sample is what its future guard measures from)."""
+        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap,
+                             "group.id": "faults-campaign-probe"})  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                meta = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
+                parts = [TopicPartition(self.topic, p) for p in meta.partitions]
+                highs = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
+                if parts and min(highs) >= at_least:
+                    return
+                time.sleep(0.5)
+        finally:
+            consumer.close()
+        raise TimeoutError(f"no {at_least} good samples in every partition of {self.topic}")

@@ -27,7 +27,7 @@ from iiot.demo.probe import Probe, Reading
 from iiot.settings import Settings
 from sinks.migrate import migrate
 
-# The good input of every scenario: 24 devices (4 enterprises in 3 cities), two factory
+# The good input of every scenario: 24 devices (4 enterprises, 4 cities), two factory
 # hours from 08:30 China time at 60× (120 wall seconds, so a 60 s outage falls inside the
 # run), with the simulator's own faults that are valid input (duplicates, out-of-order and
 # late samples, gaps, counter resets) and malformed records, so dead letters flow.

@@ -25,6 +25,8 @@ def test_bad_input_campaign(baseline: Snapshot, shared: Settings, matrix: Matrix
     injector = Injector(settings)
 
     def scenario(run: Run) -> None:
+        injector.wait_for_good_samples()
+        run.note("good samples in every partition: the campaign begins")
         per_second = len(records) // OVER_S + 1
         for k in range(OVER_S):
             run.wait_until(FROM_S + k)
