@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -37,6 +37,7 @@ from iiot.messages import Sample
 from iiot.settings import Settings
 from iiot.topics import Topic
 from tests.faults.outcome import SampleKey, Source
+from tests.faults.pipeline import START
 
 BAD_RECORDS = 10_400
 GENERATED = 2_500  # by hypothesis; the rest hand-made
@@ -44,7 +45,7 @@ OVERSIZE = 20  # rounds with 200 KB+ records (three each) among the hand-made on
 BIGINT = 2**63
 FIELDS = ("v", "device_id", "ts", "seq", "state", "count_total", "count_good",
           "ideal_cycle_s", "product", "metrics")  # fmt: skip
-AT = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)  # inside the good stream's two hours
+AT = START + timedelta(minutes=30)  # inside the good stream's two hours
 Record = tuple[bytes | None, bytes | None]  # key, value
 
 

@@ -90,6 +90,7 @@ def window_differences(base: Snapshot, run: Snapshot) -> dict[str, Any]:
     columns differed how often."""
     per_level: dict[str, Counter[str]] = {}
     columns: Counter[str] = Counter()
+    examples: list[str] = []  # a few, to see what differs
 
     def level_of(ident: tuple[str, ...]) -> str:
         return ident[1] if ident[0] == "oee" else "digitization"
@@ -99,12 +100,17 @@ def window_differences(base: Snapshot, run: Snapshot) -> dict[str, Any]:
         mine, theirs = run.windows.get(ident), base.windows.get(ident)
         if theirs is None:
             counts["extra"] += 1
+            differs = ["extra"]
         elif mine is None:
             counts["missing"] += 1
+            differs = ["missing"]
         else:
             changed = [c for c in theirs if not _same(theirs[c], mine.get(c))]
             counts["changed"] += bool(changed)
             columns.update(changed)
+            differs = [f"{c} {theirs[c]!r} → {mine.get(c)!r}" for c in changed]
+        if differs and len(examples) < 8:
+            examples.append(f"{':'.join(ident)}: {', '.join(differs)}")
     levels = {level: dict(c) for level, c in sorted(per_level.items()) if +c}
     return {
         "total": sum(sum(c.values()) for c in per_level.values()),
@@ -112,6 +118,7 @@ def window_differences(base: Snapshot, run: Snapshot) -> dict[str, Any]:
         "compared_by_level": dict(Counter(level_of(i) for i in base.windows).most_common()),
         "by_level": levels,
         "columns": dict(columns.most_common()),
+        "examples": sorted(examples),
     }
 
 

@@ -14,6 +14,8 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 import psycopg
@@ -27,14 +29,20 @@ from iiot.demo.probe import Probe, Reading
 from iiot.settings import Settings
 from sinks.migrate import migrate
 
+# Yesterday 00:30 UTC (08:30 in Shandong), fixed for the session: recent, since Kafka stamps
+# records with their event time and drops telemetry older than its 7-day retention (a fixed
+# date would lose the log under a replaying worker or sink as the days go by); on the half
+# hour, since the simulated breaks begin on the hour.
+START = datetime.combine(datetime.now(UTC).date() - timedelta(days=1), clock(0, 30), UTC)
+
 # The good input of every scenario: 24 devices (4 enterprises, 4 cities), two factory
-# hours from 08:30 China time at 60× (120 wall seconds, so a 60 s outage falls inside the
-# run), with the simulator's own faults that are valid input (duplicates, out-of-order and
-# late samples, gaps, counter resets) and malformed records, so dead letters flow.
+# hours at 60× (120 wall seconds, so a 60 s outage falls inside the run), with the
+# simulator's own faults that are valid input (duplicates, out-of-order and late samples,
+# gaps, counter resets) and malformed records, so dead letters flow.
 GOOD_STREAM = {
     "devices": 24,
     "seed": 12,
-    "start": "2026-11-26T00:30:00",
+    "start": START.strftime("%Y-%m-%dT%H:%M:%S"),
     "duration_s": 7200,
     "speed": 60,
     "faults": "malformed=0.0005,duplicate=0.001,out_of_order=0.001,late=0.0005,gap=0.0002,"
@@ -216,8 +224,15 @@ def _last_json(log: Path) -> dict | None:
 
 
 def discard(settings: Settings) -> None:
-    """Drop a run's schema and topics (its consumer groups go with the topics)."""
-    with psycopg.connect(settings.pg_writer_dsn, autocommit=True, connect_timeout=10) as conn:
-        schema = sql.Identifier(settings.pg_schema)
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
-    kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+    """Drop a run's schema and topics (its consumer groups go with the topics). Best effort:
+    a private service may be gone already, and this must not hide why a run failed."""
+    try:
+        with psycopg.connect(settings.pg_writer_dsn, autocommit=True, connect_timeout=10) as conn:
+            schema = sql.Identifier(settings.pg_schema)
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+    except psycopg.Error as exc:
+        print(f"could not drop schema {settings.pg_schema}: {exc}")
+    try:
+        kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+    except Exception as exc:
+        print(f"could not delete topics {settings.topic_prefix}*: {exc}")
