@@ -9,7 +9,7 @@ KUSTOMIZE := $(VENV)/.kustomize-$(KUSTOMIZE_VERSION)
 SIMULATOR_HOT := $(addprefix simulators/,wire.py machine.py process.py simulation.py)
 SIMULATOR_COMPILED := $(VENV)/.simulator-compiled
 
-.PHONY: install tools demo test faults lint unit stack-up stack-down clean
+.PHONY: install tools demo test lint unit stack-up stack-down clean
 
 # Re-install only when the dependencies change: the ranges (pyproject.toml) or the pins
 # (constraints.txt, so every machine, CI and the image get the same versions).
@@ -78,6 +78,7 @@ typecheck: $(VENV)/.installed
 ## The fault matrix (tests/faults, ~25 min, not part of `make test`): outages, kills and a
 ## bad-input campaign, each compared with the run without the fault; then the figures
 ## (.faults/last-run.json) as docs/reliability.md's table (`python -m tests.faults.report --write`).
+.PHONY: faults
 faults: install
 	$(BIN)/iiot stack up
 	$(BIN)/pytest tests/faults; status=$$?; $(BIN)/python -m tests.faults.report; exit $$status

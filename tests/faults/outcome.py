@@ -73,8 +73,10 @@ def snapshot(settings: Settings) -> Snapshot:
         ).fetchone() or (0, 0)
         windows = _windows(conn, schema, "oee", OEE_KEY)
         windows |= _windows(conn, schema, "digitization", DIGITIZATION_KEY)
+        # Where the refused record sat (a letter of a refused sample in a batch record
+        # also has its index there: none here, every bad record is one sample or none).
         deadletters = conn.execute(
-            'SELECT stage, code, topic, partition, "offset" FROM deadletter'
+            "SELECT stage, code, origin_topic, origin_partition, origin_offset FROM deadletter"
         ).fetchall()
     return Snapshot(int(rows), keys, int(ids), windows, [tuple(r) for r in deadletters])
 

@@ -97,7 +97,7 @@ class Run:
     def prepare(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         kafka_admin.ensure_topics(self.settings, timeout_s=30)
-        with psycopg.connect(self.settings.pg_writer_dsn, autocommit=True) as conn:
+        with psycopg.connect(self.settings.pg_migrator_dsn, autocommit=True) as conn:
             migrate(conn, self.settings.pg_schema, self.settings)
 
     def env(self) -> dict[str, str]:
@@ -106,6 +106,7 @@ class Run:
             "IIOT_TOPIC_PREFIX": s.topic_prefix,
             "IIOT_PG_SCHEMA": s.pg_schema,
             "IIOT_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
+            "IIOT_PG_MIGRATOR_DSN": s.pg_migrator_dsn,
             "IIOT_PG_WRITER_DSN": s.pg_writer_dsn,
             "IIOT_PG_READER_DSN": s.pg_reader_dsn,
             "IIOT_SPOOL_PATH": str(self.home / "spool.sqlite"),
@@ -227,7 +228,8 @@ def discard(settings: Settings) -> None:
     """Drop a run's schema and topics (its consumer groups go with the topics). Best effort:
     a private service may be gone already, and this must not hide why a run failed."""
     try:
-        with psycopg.connect(settings.pg_writer_dsn, autocommit=True, connect_timeout=10) as conn:
+        dsn = settings.pg_migrator_dsn  # the schema's owner
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
             schema = sql.Identifier(settings.pg_schema)
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
     except psycopg.Error as exc:

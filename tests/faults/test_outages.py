@@ -48,6 +48,7 @@ def test_postgres_stopped_60s(
     settings = settings_for(
         "postgres",
         shared,
+        pg_migrator_dsn=private.pg_migrator_dsn,
         pg_writer_dsn=private.pg_writer_dsn,
         pg_reader_dsn=private.pg_reader_dsn,
     )
