@@ -11,7 +11,7 @@ What is bad (one dead-letter row each, and never a telemetry row):
 - a ts more than 5 minutes ahead of the newest event time of its partition (9999-12-31).
 
 What is valid (lands in raw telemetry, no dead letter required): a falling counter (a reset,
-DESIGN.md), a sample from 1970 (late: it lands and is counted late), a sample of a device
+docs/contract.md), a sample from 1970 (late: it lands and is counted late), a sample of a device
 that never announced itself (held for its birth). These go to devices outside the fleet
 ("ghosts"), so the fleet's windows stay those of the run without the campaign.
 """

@@ -16,7 +16,7 @@ SUMMARY = REPO / ".faults" / "last-run.json"
 DOC = REPO / "docs" / "reliability.md"
 BEGIN, END = "<!-- faults:begin -->", "<!-- faults:end -->"
 
-# In the order of the matrix (issue 12), the baseline first.
+# In the order of docs/reliability.md, the baseline first.
 SCENARIOS = {
     "baseline": "the good stream, no fault (what every scenario is compared with)",
     "kafka_stopped_60s": "Kafka (private) stopped 60 s while simulator, worker and sink run",
