@@ -38,17 +38,17 @@ class Matrix:
         shutil.rmtree(OUT / "runs", ignore_errors=True)
         dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
         self.commit = _git("rev-parse", "--short", "HEAD") + ("+changes" if dirty else "")
-        try:
-            earlier = json.loads(SUMMARY.read_text())["scenarios"]
-        except (OSError, ValueError, KeyError):
-            earlier = {}
-        self.doc: dict[str, Any] = {"good_stream": GOOD_STREAM, "scenarios": earlier}
 
     def add(self, name: str, figures: dict[str, Any]) -> None:
+        try:  # read again: what other scenarios wrote meanwhile stays
+            scenarios = json.loads(SUMMARY.read_text())["scenarios"]
+        except (OSError, ValueError, KeyError):
+            scenarios = {}
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        self.doc["scenarios"][name] = {"date": when, "commit": self.commit, **figures}
+        scenarios[name] = {"date": when, "commit": self.commit, **figures}
+        doc = {"good_stream": GOOD_STREAM, "scenarios": scenarios}
         OUT.mkdir(exist_ok=True)
-        SUMMARY.write_text(json.dumps(self.doc, indent=2, default=str) + "\n")
+        SUMMARY.write_text(json.dumps(doc, indent=2, default=str) + "\n")
 
 
 def settings_for(name: str, base: Settings, **overrides: object) -> Settings:
