@@ -231,6 +231,9 @@ class Injector:
         self.producer = Producer({
             "bootstrap.servers": self.settings.kafka_bootstrap, "acks": "all",
             "enable.idempotence": True, "message.max.bytes": 1_000_000, "linger.ms": 20,
+            # As the pipeline's producers (producers/kafka_client.py): a device's bad records
+            # go to its own partition, between its good samples.
+            "partitioner": "murmur2_random",
         })  # fmt: skip
 
     def send(self, chunk: Iterator[tuple[bool, Record]] | list[tuple[bool, Record]]) -> None:
