@@ -135,10 +135,12 @@ def deadletter_figures(
     per_source = Counter((t, p, o) for _, _, t, p, o in letters)
     accounted = {s for s in per_source if s in bad}
     valid = Counter(d[2:] for d in run.deadletters if d[2:] in tolerated)
+    valid_codes = Counter(d[1] for d in run.deadletters if d[2:] in tolerated)
     return {
         "rows": len(letters),
         "valid_records_refused": len(valid),
         "valid_records_refused_twice": sum(1 for n in valid.values() if n > 1),
+        "valid_records_refused_by_code": dict(valid_codes.most_common()),
         "expected_bad_records": expected_bad,
         "bad_records_seen": len(per_source),
         "counted_more_than_once": sum(1 for n in per_source.values() if n > 1),
@@ -163,6 +165,7 @@ def compare(
         "lost": len(base.telemetry - run.telemetry),
         "duplicated": run.telemetry_rows - run.telemetry_ids,
         "unexpected_rows": len(run.telemetry - base.telemetry - extra_ok),
+        "unexpected_examples": sorted(run.telemetry - base.telemetry - extra_ok)[:5],
         "expected_extra_missing": len(extra_ok - run.telemetry),
         "dead_letters": deadletter_figures(run, bad, expected_bad, tolerated),
         "windows_differ": window_differences(base, run),

@@ -27,7 +27,7 @@ SCENARIOS = {
     "bad_input_campaign": "10,400 bad records (and 60 odd valid ones) between the samples",
 }
 HEADER = (
-    "| scenario | what it does | sent | landed | lost | duplicated | bad records: sent / "
+    "| scenario | what it does | samples sent | landed | lost | duplicated | bad records: sent / "
     "dead-letter rows / counted twice | windows differing / compared | stopped parts | "
     "wall s | run |\n"
     "|---|---|--:|--:|--:|--:|---|---|---|--:|---|"
@@ -39,7 +39,7 @@ def _row(name: str, f: dict[str, Any]) -> str:
     cells = [
         f"`{name}`",
         SCENARIOS.get(name, ""),
-        f"{f['sent']:,}" if f.get("sent") is not None else "–",
+        f"{f['samples']:,}" if f.get("samples") is not None else "–",
         f"{f['landed']:,}",
         f"{f['lost']:,}",
         f"{f['duplicated']:,}",
