@@ -27,10 +27,11 @@ SCENARIOS = {
     "bad_input_campaign": "10,400 bad records (and 60 odd valid ones) between the samples",
 }
 HEADER = (
-    "| scenario | what it does | samples sent | landed | lost | duplicated | bad records: sent / "
-    "dead-letter rows / counted twice | windows differing / compared | stopped parts | "
+    "| scenario | what it does | samples sent | landed | lost | duplicated | bad rows landed | "
+    "bad records: sent / dead-letter rows / counted twice | windows differing / compared | "
+    "stopped parts | "
     "wall s | run |\n"
-    "|---|---|--:|--:|--:|--:|---|---|---|--:|---|"
+    "|---|---|--:|--:|--:|--:|--:|---|---|---|--:|---|"
 )
 
 
@@ -43,6 +44,7 @@ def _row(name: str, f: dict[str, Any]) -> str:
         f"{f['landed']:,}",
         f"{f['lost']:,}",
         f"{f['duplicated']:,}",
+        f"{f['unexpected_rows']:,}",
         f"{dl['expected_bad_records']:,} / {dl['rows']:,} / {dl['counted_more_than_once']:,}",
         f"{windows['total']:,} / {windows['compared']:,}",
         "; ".join(f["crashes"]) or "none",
