@@ -1,5 +1,5 @@
 """One run of the whole pipeline for the fault matrix: `iiot simulate`, `iiot stream` and
-`iiot sink` as separate processes, as `iiot demo` runs them (iiot/demo/), on topics and a
+`iiot sink` as separate processes, as `iiot demo` runs them (cli/demo/), on topics and a
 schema of the run's own; a scenario kills, stops and restarts things while it runs.
 
 Every run publishes the same simulated stream (GOOD_STREAM), so one run without a fault is
@@ -21,11 +21,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from cli.demo import children
+from cli.demo.children import Child
+from cli.demo.command import Drain
+from cli.demo.probe import Probe, Reading
 from iiot import kafka_admin
-from iiot.demo import children
-from iiot.demo.children import Child
-from iiot.demo.command import Drain
-from iiot.demo.probe import Probe, Reading
 from iiot.settings import Settings
 from sinks.migrate import migrate
 
@@ -49,13 +49,13 @@ GOOD_STREAM = {
     "counter_reset=0.0005",
 }
 PUBLISH_WALL_S = GOOD_STREAM["duration_s"] / GOOD_STREAM["speed"]
-EMIT_INTERVAL_S = 5.0  # as the demo's (iiot/demo/plan.py)
+EMIT_INTERVAL_S = 5.0  # as the demo's (cli/demo/plan.py)
 SETTLE_TIMEOUT_S = 600.0  # the whole drain, at most
 
 
 @dataclass(frozen=True)
 class Names:
-    """What iiot.demo.probe reads of a run (it takes a DemoPlan; these are the same names)."""
+    """What cli.demo.probe reads of a run (it takes a DemoPlan; these are the same names)."""
 
     settings: Settings  # the run's: prefix, schema, where Kafka and PostgreSQL are
 
