@@ -10,8 +10,8 @@ from iiot.types import (
     MAX_METRICS,
     MODEL_CONFIG,
     Count,
+    DeviceTime,
     EntityId,
-    EventTime,
     MetricName,
     Name,
     State,
@@ -27,7 +27,9 @@ class Sample(BaseModel):
 
     v: Literal[1] = Field(1, description="Schema version.")
     device_id: EntityId = Field(description="The device, as announced in its DeviceBirth.")
-    ts: EventTime = Field(description="Event time, UTC, millisecond resolution.")
+    ts: DeviceTime = Field(
+        description="Event time, UTC, millisecond resolution, in the years 1970–2199."
+    )
     seq: Count = Field(
         description="Rises by one per sample of the device, never restarts; "
         "(device_id, seq) identifies a sample."

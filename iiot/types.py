@@ -53,6 +53,22 @@ EventTime = Annotated[
     AfterValidator(_to_utc_ms),
     PlainSerializer(format_ts, return_type=str, when_used="json"),
 ]
+# A device's clock may be wrong, but only within years every derived time can hold: window
+# ends, partition bounds and Kafka timestamps of 9999-12-31 overflow (year 10000), and a
+# time before 1970 is no Kafka timestamp. Checked as the wire spells it (a 4-digit year).
+FIRST_YEAR, END_YEAR = 1970, 2200
+
+
+def _within_years(ts: datetime) -> datetime:
+    if not FIRST_YEAR <= ts.year < END_YEAR:
+        raise ValueError(
+            f"must lie in the years {FIRST_YEAR}–{END_YEAR - 1} (UTC): is the device clock set?"
+        )
+    return ts
+
+
+# The time a device stamps on a sample: an event time within the years above.
+DeviceTime = Annotated[EventTime, AfterValidator(_within_years)]
 EntityId = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=128)]
 MetricName = Annotated[str, Field(pattern=METRIC_PATTERN)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]

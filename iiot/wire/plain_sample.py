@@ -22,6 +22,8 @@ import orjson
 from iiot.messages import Sample
 from iiot.oee import to_ms
 from iiot.types import (
+    END_YEAR,
+    FIRST_YEAR,
     ID_PATTERN,
     MAX_INT,
     MAX_MESSAGE_BYTES,
@@ -39,6 +41,7 @@ _ID = re.compile(ID_PATTERN)
 _METRIC = re.compile(METRIC_PATTERN)
 # The wire spelling `format_ts` writes: UTC, milliseconds, so `_to_utc_ms` has nothing to do.
 _TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+_FIRST, _END = f"{FIRST_YEAR:04d}", f"{END_YEAR:04d}"
 _CACHE_LIMIT = 100_000  # device ids and timestamps repeat: remember the checked ones
 # Seconds of event time in flight at once span minutes (grace, skew), replays run in order:
 # over an hour of them is plenty, and a day of seconds no longer piles up (~12 MB/day).
@@ -126,8 +129,8 @@ def _new_metrics(metrics: dict) -> bool:  # type: ignore[type-arg]
 
 
 def _new_datetime(ts: object) -> datetime | None:
-    if type(ts) is not str or not _TS.fullmatch(ts):
-        return None
+    if type(ts) is not str or not _TS.fullmatch(ts) or not _FIRST <= ts[:4] < _END:
+        return None  # outside the years a device time may have: pydantic says why
     at = datetime.fromisoformat(ts)  # ValueError (month 13, …): pydantic says why
     if len(_known_ts) >= _CACHE_LIMIT:
         _known_ts.clear()

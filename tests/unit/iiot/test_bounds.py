@@ -11,10 +11,11 @@ import pytest
 
 from iiot.contract import ContractError, decode, encode
 from iiot.messages import DeviceBirth, Sample
-from iiot.oee import Parts, Reading, device_windows, oee_window, roll_up
+from iiot.oee import Parts, Reading, device_windows, oee_window, roll_up, to_ms
 from iiot.settings import DigitizationWeights
 from iiot.types import MAX_INT
 from iiot.wire.oee_json import oee_window_json
+from iiot.wire.plain_sample import EPOCH_MS, plain_sample
 from streams.device_state import DeviceConfig, DeviceState, Outcome
 from streams.rollup_state import RollupState
 from tests.conftest import BIRTH, SAMPLE
@@ -104,3 +105,22 @@ def test_a_number_past_bigint_is_refused_at_the_edge(field: str) -> None:
     sample[field] = MAX_INT + 1
     with pytest.raises(ContractError, match=f"{field}: Input should be less than or equal to"):
         decode(Sample, orjson.dumps(sample))
+
+
+@pytest.mark.parametrize(
+    ("ts", "refused"),
+    [("1969-12-31T23:59:59.999Z", True), ("1970-01-01T00:00:00.000Z", False),
+     ("2199-12-31T23:59:59.999Z", False), ("2200-01-01T00:00:00.000Z", True),
+     ("9999-12-31T23:59:59.999Z", True), ("1970-01-01T00:30:00.000+01:00", True)],
+)  # fmt: skip
+def test_a_device_time_outside_its_years_is_refused_on_both_paths(ts: str, refused: bool) -> None:
+    """A ts of 9999-12-31, first in a worker's partition, passed the future guard and crashed
+    the worker making its window (year 10000, in the fault matrix's bad-input campaign)."""
+    value = orjson.dumps(copy.deepcopy(SAMPLE) | {"ts": ts})
+    fast = plain_sample(value, EPOCH_MS)
+    if refused:
+        with pytest.raises(ContractError, match="ts: must lie in the years 1970–2199"):
+            decode(Sample, value)
+        assert fast is None
+    else:
+        assert fast is None or fast[2] == to_ms(decode(Sample, value).ts)
