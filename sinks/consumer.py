@@ -170,7 +170,11 @@ class Sink:
             origin = Origin(way.logical, message)
             value = message.value() or b""
             try:  # free unless raised: no record, however strange, stops the loop
-                if way.fast is not None and (row := way.fast(value)) is not None:
+                if (
+                    way.fast is not None
+                    and (row := way.fast(value)) is not None
+                    and message.key() == row[0].encode()  # a telemetry row: device_id first
+                ):
                     held.batch.rows[way.fast_target].append(row)
                     held.batch.origins[way.fast_target].append(origin)
                     self._held += 1
@@ -198,6 +202,11 @@ class Sink:
                 self.stats.undecodable += 1
                 return
             decoded = letter_of(exc, origin)  # an unreadable dead letter: stored, not re-sent
+        if way.topic in STREAM_REFUSES and origin.key != decoded.device_id.encode():
+            # Keyed by something else than its device: on the wrong partition, so no worker
+            # holds its device's state; refused like a broken record (the stream letters it).
+            self.stats.undecodable += 1
+            return
         rows, origins = held.batch.rows, held.batch.origins
         for target, row in way.route.rows(decoded, origin):
             rows[target].append(row)

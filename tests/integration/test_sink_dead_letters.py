@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import orjson
 import psycopg
 import pytest
 from confluent_kafka import Message, Producer
@@ -111,3 +112,20 @@ def test_one_bad_record_is_one_row_whatever_the_stages_and_restarts(
     assert {(topic, part, offset) for _, _, topic, part, offset, *_ in rows[:3]} == origins
     assert first.stats.undecodable == again.stats.undecodable == 3  # counted, not lettered
     assert first.stats.dead_lettered == again.stats.dead_lettered == 0
+
+
+def test_a_sample_keyed_by_another_device_is_not_landed(
+    sink_settings: Settings, writer: psycopg.Connection
+) -> None:
+    """The stream refuses it (key_mismatch) and the sink landed it all the same: 197 such
+    rows in the fault matrix's bad-input campaign. Both paths: fast, and pydantic's."""
+    schema = sink_settings.pg_schema
+    [(_, _, plain)] = s.samples(1, 1, first_seq=500)
+    slow = orjson.loads(plain) | {"metrics": {"power_kw": 1}}  # an int: the slow path
+    misfiled = [(Topic.TELEMETRY, "qd-press01", plain),
+                (Topic.TELEMETRY, "qd-press01", orjson.dumps(slow))]  # fmt: skip
+    s.produce(sink_settings, [*s.samples(2, 10), *misfiled])
+    sink = s.drain(sink_settings, schema)
+    assert s.count(writer, schema, "telemetry") == 20
+    assert s.count(writer, schema, "deadletter") == 0  # the stream's to send
+    assert sink.stats.undecodable == 2
