@@ -35,7 +35,7 @@ import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
 from iiot import topics
-from iiot.contract import ContractError, dead_letter, decode, encode
+from iiot.contract import ContractError, dead_letter, decode, encode, letter_key
 from iiot.kafka_security import kafka_config
 from iiot.messages import DeviceBirth, Sample
 from iiot.settings import Settings, get_settings
@@ -509,7 +509,9 @@ class Publisher:
         )
         self.counters.dead_lettered += 1
         with contextlib.suppress(SpoolFull):  # counted in `refused`; may run in a callback
-            self.publish(Topic.DEADLETTER, key, encode(letter), timestamp_ms or _now_ms())
+            self.publish(
+                Topic.DEADLETTER, letter_key(key), encode(letter), timestamp_ms or _now_ms()
+            )
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():

@@ -26,7 +26,7 @@ import faust
 import orjson
 
 from iiot import topics
-from iiot.contract import ContractError, decode, encode
+from iiot.contract import ContractError, decode, encode, letter_key
 from iiot.kafka_security import faust_credentials
 from iiot.messages import DeviceBirth
 from iiot.oee import Parts, Reading, oee_window
@@ -175,7 +175,7 @@ def create_app(settings: Settings) -> faust.App:
 
     def refuse(batch: Batch, source: Source, error: ContractError) -> None:
         counters[f"deadletter.{error.code}"] += 1
-        batch.send(deadletter_out, source.key or b"", encode(source.refuse(error)))
+        batch.send(deadletter_out, letter_key(source.key) or b"", encode(source.refuse(error)))
 
     state_of = Decoded(device_table, lambda raw: DeviceState.loads(raw) if raw else DeviceState())
     alarms_of = Decoded(alarm_table, lambda raw: AlarmState.loads(raw) if raw else AlarmState())
