@@ -277,7 +277,8 @@ def demo(
     """The whole pipeline on this machine for a few minutes, then what the database says."""
     start_at = start if start is None or start.tzinfo else start.replace(tzinfo=UTC)
     plan = DemoPlan(
-        devices, speed, duration, seed, faults, start_at or default_start(), new_run_id(),
+        devices, speed, duration, seed, faults,
+        start_at or default_start(factory_s=duration * speed), new_run_id(),
         home.resolve(), get_settings(),
     )  # fmt: skip
     import psycopg

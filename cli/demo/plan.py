@@ -24,15 +24,22 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def default_start(now: datetime | None = None) -> datetime:
-    """Today 00:00 UTC = 08:00 China Standard Time, when the morning shift begins.
+def default_start(now: datetime | None = None, factory_s: float = 0.0) -> datetime:
+    """Today 00:00 UTC = 08:00 China Standard Time, when the morning shift begins — or
+    yesterday's, while today's run would still end ahead of the wall clock.
 
     Anchoring to the shift calendar (not to the wall clock) means every plant is producing
     during the demo's hours, so every enterprise has planned time and an OEE; a start at
-    "now" would fall into two-shift plants' night stop for a third of the day.
+    "now" would fall into two-shift plants' night stop for a third of the day. The run must
+    lie in the past: Kafka stamps telemetry with its event time and refuses records more
+    than an hour ahead (`log.message.timestamp.after.max.ms`), so a demo started at 00:30
+    UTC lost every sample after 01:30 of factory time.
     """
     now = now or datetime.now(UTC)
-    return datetime.combine(now.date(), time(0), tzinfo=UTC)
+    start = datetime.combine(now.date(), time(0), tzinfo=UTC)
+    if start + timedelta(seconds=factory_s) > now:
+        start -= timedelta(days=1)
+    return start
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,14 @@ def test_the_factory_starts_with_the_morning_shift_and_runs_wall_time_times_spee
     assert p.end == datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 
 
+def test_a_run_that_would_end_ahead_of_the_clock_starts_yesterday() -> None:
+    # At 00:33 UTC today's three factory hours would end at 03:00, over Kafka's limit of an
+    # hour ahead: half the samples of such a demo were refused (Invalid timestamp).
+    now = datetime(2026, 12, 5, 0, 33, tzinfo=UTC)
+    assert default_start(now, 3 * 3600) == datetime(2026, 12, 4, 0, 0, tzinfo=UTC)
+    assert default_start(now.replace(hour=3), 3 * 3600) == datetime(2026, 12, 5, tzinfo=UTC)
+
+
 def reading(newest: int, stream_lag: int = 0, sink_lag: int = 0) -> Reading:
     return Reading(published=newest, newest=newest, stream_lag=stream_lag, sink_lag=sink_lag,
                    rows={})  # fmt: skip
