@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from tests.integration.private_stack import PrivateStack
 
 SAMPLE: dict[str, Any] = {
     "v": 1,
@@ -82,3 +85,12 @@ def birth() -> dict[str, Any]:
 @pytest.fixture
 def oee_window() -> dict[str, Any]:
     return copy.deepcopy(OEE_WINDOW)
+
+
+@pytest.fixture
+def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
+    """Services of a test's own, to stop on purpose (start them with `.up("kafka")`):
+    the outage tests and the fault matrix; purged afterwards."""
+    stack = PrivateStack(tmp_path_factory.mktemp("stack"))
+    yield stack
+    stack.purge()

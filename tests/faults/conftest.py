@@ -8,8 +8,6 @@ not answer fails the session, never skips it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from iiot import kafka_admin
@@ -17,7 +15,6 @@ from iiot.settings import Settings
 from tests.faults import outcome
 from tests.faults.harness import Matrix, execute, expected_bad, figures_of, settings_for
 from tests.faults.outcome import Snapshot
-from tests.integration.private_stack import PrivateStack
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +44,3 @@ def baseline(shared: Settings, matrix: Matrix) -> Snapshot:
     assert not run.crashes and run.drained, figures
     assert snap.telemetry_rows > 0 and snap.windows, figures
     return snap
-
-
-@pytest.fixture
-def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
-    """Services of this test's own, to stop on purpose; purged afterwards."""
-    stack = PrivateStack(tmp_path_factory.mktemp("stack"))
-    yield stack
-    stack.purge()

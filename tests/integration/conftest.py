@@ -15,7 +15,6 @@ import pytest
 from iiot import kafka_admin
 from iiot.settings import Settings
 from tests.integration import sink_support
-from tests.integration.private_stack import PrivateStack
 
 pytestmark = pytest.mark.integration
 
@@ -81,14 +80,6 @@ def reader(settings: Settings, pg_schema: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture
-def private_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateStack]:
-    """Services of this test's own (start them with `.up("kafka")`); purged afterwards."""
-    stack = PrivateStack(tmp_path_factory.mktemp("stack"))
-    yield stack
-    stack.purge()
-
-
-@pytest.fixture
 def sink_settings(
     kafka: Settings, migrator: psycopg.Connection, pg_schema: str, request: pytest.FixtureRequest
 ) -> Iterator[Settings]:
@@ -100,3 +91,14 @@ def sink_settings(
 def schemas(migrator: psycopg.Connection, pg_schema: str) -> Iterator[Callable[[str], str]]:
     """Fresh schemas under this run's, by name (sink_support.fresh_schemas)."""
     yield from sink_support.fresh_schemas(migrator, pg_schema)
+
+
+@pytest.fixture
+def stream_settings(kafka: Settings) -> Iterator[Settings]:
+    """A prefix of this test's own: its own topics, consumer group and Faust state."""
+    settings = kafka.model_copy(
+        update={"topic_prefix": f"{kafka.topic_prefix}{uuid.uuid4().hex[:6]}."}
+    )
+    kafka_admin.ensure_topics(settings)
+    yield settings
+    kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)

@@ -11,7 +11,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from iiot import kafka_admin, topics
+from iiot import topics
 from iiot.contract import decode
 from iiot.results import DeadLetter, OeeWindow
 from iiot.settings import Settings
@@ -34,17 +33,6 @@ from tests.integration.test_streams import publish, reference, stop, wait_for
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def guarded(kafka: Settings) -> Iterator[Settings]:
-    """A prefix of this test's own: its own topics, consumer group and Faust state."""
-    settings = kafka.model_copy(
-        update={"topic_prefix": f"{kafka.topic_prefix}{uuid.uuid4().hex[:6]}."}
-    )
-    kafka_admin.ensure_topics(settings)
-    yield settings
-    kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
 
 
 def start(settings: Settings) -> tuple[subprocess.Popen, Path]:
@@ -139,7 +127,9 @@ def devices_of(windows: dict[str, OeeWindow]) -> dict[str, OeeWindow]:
     return {key: w for key, w in windows.items() if w.level == "device"}
 
 
-def test_a_partition_back_after_its_time_moved_on_refuses_nothing(guarded: Settings) -> None:
+def test_a_partition_back_after_its_time_moved_on_refuses_nothing(
+    stream_settings: Settings,
+) -> None:
     # Worker A holds every partition for 3 min of event time, B takes some of them for
     # the next 15 min, then stops: they come back to A, 15 min on from what A saw. The
     # first sample A reads then is 1 h ahead: refused against what B wrote to the changelog.
@@ -152,28 +142,28 @@ def test_a_partition_back_after_its_time_moved_on_refuses_nothing(guarded: Setti
         e for e, t in zip(events, at, strict=True) if start_ms + 180_000 <= t < start_ms + 1_080_000
     ]
     third = events[len(first) + len(second) :]
-    a, _ = start(guarded)
+    a, _ = start(stream_settings)
     b = None
     try:
-        partitions = publish(guarded, first)
-        expected, _ = reference(guarded, first, partitions)
-        wait_for(guarded, dict(list(expected.items())[:5]), 0, timeout_s=90)
-        b, _ = start(guarded)
-        wait_members(guarded, 2)
-        partitions += publish(guarded, second)
-        expected, _ = reference(guarded, first + second, partitions)
-        wait_for(guarded, devices_of(expected), 0, timeout_s=120)
+        partitions = publish(stream_settings, first)
+        expected, _ = reference(stream_settings, first, partitions)
+        wait_for(stream_settings, dict(list(expected.items())[:5]), 0, timeout_s=90)
+        b, _ = start(stream_settings)
+        wait_members(stream_settings, 2)
+        partitions += publish(stream_settings, second)
+        expected, _ = reference(stream_settings, first + second, partitions)
+        wait_for(stream_settings, devices_of(expected), 0, timeout_s=120)
         stop(b)
-        wait_members(guarded, 1)
+        wait_members(stream_settings, 1)
         last = [e for e in second if e.topic == Topic.TELEMETRY][-1]
         skewed = orjson.loads(last.value)
         skewed["seq"] += 1_000_000
         skewed["ts"] = format_ts(datetime.fromisoformat(skewed["ts"]) + timedelta(hours=1))
-        [skewed_at] = produce(guarded, [(Topic.TELEMETRY, last.key, orjson.dumps(skewed))])
-        partitions += publish(guarded, third)
-        expected, dead = reference(guarded, events, partitions)
+        [skewed_at] = produce(stream_settings, [(Topic.TELEMETRY, last.key, orjson.dumps(skewed))])
+        partitions += publish(stream_settings, third)
+        expected, dead = reference(stream_settings, events, partitions)
         assert dead == 0
-        _, letters = wait_for(guarded, devices_of(expected), 1, timeout_s=120)
+        _, letters = wait_for(stream_settings, devices_of(expected), 1, timeout_s=120)
         # A replay after a rebalance may send a dead letter again (issue 12, bug 4).
         assert {(d.code, d.partition, d.offset) for d in letters} == {("future_ts", *skewed_at)}
     finally:
@@ -182,7 +172,9 @@ def test_a_partition_back_after_its_time_moved_on_refuses_nothing(guarded: Setti
                 stop(worker)
 
 
-def test_unknown_devices_are_held_bounded_and_expire_as_dead_letters(guarded: Settings) -> None:
+def test_unknown_devices_are_held_bounded_and_expire_as_dead_letters(
+    stream_settings: Settings,
+) -> None:
     # 500 samples of 64 metrics of a device without a birth, 5 s apart (41 min 35 s): held as
     # readings (as the raw samples, 1.6 MB in one changelog value: over Kafka's 1 MB), the
     # ones 30 min behind the partition's time dead-lettered, each once, with its offset.
@@ -192,13 +184,13 @@ def test_unknown_devices_are_held_bounded_and_expire_as_dead_letters(guarded: Se
         for i in range(500)
     ]
     records.append((Topic.TELEMETRY, b"zb-someone-else", sample(ghost, 500, timedelta(0))))
-    where = produce(guarded, records)
+    where = produce(stream_settings, records)
     last_ms = 5_000 * 499
     expired = {where[i] for i in range(500) if 5_000 * i < last_ms - HELD_FOR_MS}
     assert len(expired) == 139
-    worker, log = start(guarded)
+    worker, log = start(stream_settings)
     try:
-        letters = dead_letters(guarded, len(expired) + 1, timeout_s=90)
+        letters = dead_letters(stream_settings, len(expired) + 1, timeout_s=90)
         assert worker.poll() is None, log.read_text()[-3_000:]
     finally:
         stop(worker)
@@ -213,12 +205,12 @@ def test_unknown_devices_are_held_bounded_and_expire_as_dead_letters(guarded: Se
 
 
 def test_a_result_the_broker_refuses_stops_the_worker_before_any_commit(
-    guarded: Settings,
+    stream_settings: Settings,
 ) -> None:
     # The dead-letter topic takes no record over 200 B: the batch holding the malformed
     # record cannot be written, so none of its records may be committed.
-    admin = AdminClient({"bootstrap.servers": guarded.kafka_bootstrap})
-    name = topics.name(Topic.DEADLETTER, guarded)
+    admin = AdminClient({"bootstrap.servers": stream_settings.kafka_bootstrap})
+    name = topics.name(Topic.DEADLETTER, stream_settings)
     limit = ConfigEntry("max.message.bytes", "200", incremental_operation=AlterConfigOpType.SET)
     resource = ConfigResource("TOPIC", name, incremental_configs=[limit])
     for future in admin.incremental_alter_configs([resource]).values():
@@ -230,9 +222,9 @@ def test_a_result_the_broker_refuses_stops_the_worker_before_any_commit(
     records.append((Topic.TELEMETRY, device.encode(), b'{"v": 1, "device_id": "no"'))
     records += [(Topic.TELEMETRY, device.encode(), sample(device, i, timedelta(seconds=5 * i)))
                 for i in range(20, 40)]  # fmt: skip
-    where = produce(guarded, records)
+    where = produce(stream_settings, records)
     partition, bad_offset = where[21]
-    worker, log = start(guarded)
+    worker, log = start(stream_settings)
     try:
         worker.wait(90)
     except subprocess.TimeoutExpired:
@@ -242,10 +234,10 @@ def test_a_result_the_broker_refuses_stops_the_worker_before_any_commit(
     assert worker.returncode != 0
     assert "records not written or not delivered" in text, text[-3_000:]
     assert "stopping the worker; it resumes from its last commit" in text
-    group = f"{guarded.topic_prefix}iiot-streams"
-    consumer = Consumer({"bootstrap.servers": guarded.kafka_bootstrap, "group.id": group})
+    group = f"{stream_settings.topic_prefix}iiot-streams"
+    consumer = Consumer({"bootstrap.servers": stream_settings.kafka_bootstrap, "group.id": group})
     try:
-        telemetry = topics.name(Topic.TELEMETRY, guarded)
+        telemetry = topics.name(Topic.TELEMETRY, stream_settings)
         [committed] = consumer.committed([TopicPartition(telemetry, partition)], timeout=10)
     finally:
         consumer.close()

@@ -12,13 +12,12 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
-from iiot import kafka_admin, topics
+from iiot import topics
 from iiot.contract import ContractError, decode
 from iiot.messages import DeviceBirth, Sample
 from iiot.oee import Reading, device_windows, oee_window, ordered, roll_up, to_ms
@@ -35,17 +34,6 @@ FAULTS = FaultRates(
     duplicate=0.02, out_of_order=0.02, late=0.01, malformed=0.01, clock_skew=0.005,
     counter_reset=0.005, gap=0.002,
 )  # fmt: skip
-
-
-@pytest.fixture
-def stream_settings(kafka: Settings) -> Iterator[Settings]:
-    """A prefix of this test's own: its own topics, consumer group and Faust state."""
-    settings = kafka.model_copy(
-        update={"topic_prefix": f"{kafka.topic_prefix}{uuid.uuid4().hex[:6]}."}
-    )
-    kafka_admin.ensure_topics(settings)
-    yield settings
-    kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
 
 
 def simulate(devices: int, duration_s: float) -> list[Emitted]:
