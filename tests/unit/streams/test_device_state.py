@@ -93,6 +93,61 @@ def test_stream_equals_batch_under_reordering_and_duplicates(
     assert Outcome.LATE not in outcomes
 
 
+@given(device_readings(), st.randoms(use_true_random=False), st.sampled_from([60, 2]))
+@settings(max_examples=300, deadline=None)
+def test_a_state_kept_in_memory_gives_the_batch_windows_and_writes_what_it_holds(
+    readings, rnd: random.Random, gap_windows: int
+):
+    # As the worker runs: one state in memory for many samples, written after some of them;
+    # what it writes as readings come is what it would write whole, and reads back equal.
+    delivered = sorted(readings, key=lambda r: r.ts_ms + rnd.randint(0, CONFIG.grace_ms // 2))
+    for _ in range(len(readings) // 4):
+        original = rnd.randrange(len(delivered))
+        delivered.insert(rnd.randint(original + 1, len(delivered)), delivered[original])
+    config = dataclasses.replace(CONFIG, max_gap_windows=gap_windows)
+    state, final = DeviceState(), {}
+    for reading in delivered:
+        _, changed, finished = state.accept(reading, config)
+        final |= {start: state.windows[start].parts for start in changed if start in state.windows}
+        final |= {start: emitted.parts for start, emitted in finished.items()}
+        if rnd.random() < 0.5:
+            written = state.dumps()
+            assert written == dataclasses.replace(state, pieces=None).dumps()
+            assert DeviceState.loads(written) == state
+    assert final == batch(readings, config)
+    assert state == stream(delivered, config=config)[2]  # and it dropped as much as soon
+
+
+def test_a_state_written_in_the_form_before_version_2_still_loads() -> None:
+    # What a worker finds in its changelog after an upgrade: a row per reading.
+    old = (
+        b'{"r":[[120000,7,"running",10,9,null],[125000,8,"planned_stop",11,10,2.5]],'
+        b'"w":[[120000,3,1,[60000,1,5000,0,0,0,15000,4000000,1,1,2,0]]],'
+        b'"n":125000,"u":8,"s":[10],"l":1}'
+    )
+    state = DeviceState.loads(old)
+    assert state.readings == [
+        Reading(120_000, 7, "running", 10, 9, None),
+        Reading(125_000, 8, "planned_stop", 11, 10, 2.5),
+    ]
+    assert state.windows[120_000].revision == 3 and state.windows[120_000].late_samples == 1
+    assert state.windows[120_000].parts == Parts(60_000, 1, 5_000, 0, 0, 0, 15_000, 4_000_000,
+                                                 1, 1, 2, 0)  # fmt: skip
+    assert (state.newest_ms, state.seen_upto, state.seen, state.late_samples) == (
+        125_000,
+        8,
+        {10},
+        1,
+    )
+    assert DeviceState.loads(state.dumps()) == state  # written again in version 2
+
+
+def test_a_steady_device_costs_a_few_bytes_a_reading_in_the_changelog() -> None:
+    readings = [Reading(t * 2_000, t, "idle", 500, 490, 2.0) for t in range(80)]
+    _, _, state = stream(readings)
+    assert len(state.readings) > 40 and len(state.dumps()) < 400
+
+
 def test_late_sample_is_counted_not_applied() -> None:
     on_time = [Reading(t * 5_000, t, "running", t, t) for t in range(100)]
     late = Reading(200_000, 1_000, "down", 0, 0)  # 295 s behind the newest: beyond grace
