@@ -8,6 +8,9 @@ GO     ?= $(or $(shell command -v go 2>/dev/null),/usr/local/go/bin/go)
 KUSTOMIZE := $(VENV)/.kustomize-$(KUSTOMIZE_VERSION)
 SIMULATOR_HOT := $(addprefix simulators/,wire.py machine.py process.py simulation.py)
 SIMULATOR_COMPILED := $(VENV)/.simulator-compiled
+STREAMS_HOT := iiot/kpi.py iiot/oee.py iiot/wire/plain_sample.py iiot/wire/oee_json.py \
+	streams/alarms.py streams/device_state.py
+STREAMS_COMPILED := $(VENV)/.streams-compiled
 
 .PHONY: install tools demo test lint unit stack-up stack-down clean
 
@@ -32,13 +35,18 @@ lock:
 	  echo "# Used by make install, CI and the Dockerfile; make lock rewrites it (docs/dependencies.md)."; \
 	  "$$tmp/bin/pip" freeze --exclude-editable; } > constraints.txt
 
-install: $(VENV)/.installed $(SIMULATOR_COMPILED) $(PGLITE)/node_modules/.installed tools $(KUSTOMIZE)
+install: $(VENV)/.installed $(SIMULATOR_COMPILED) $(STREAMS_COMPILED) $(PGLITE)/node_modules/.installed tools $(KUSTOMIZE)
 
 # The simulator's per-sample modules compiled with mypyc (simulators/native.py): over a third
 # fewer instructions per sample, the same stream. Without a C compiler it says so and the
 # pure-Python modules run; compiled files older than their sources are never used.
 $(SIMULATOR_COMPILED): $(VENV)/.installed $(SIMULATOR_HOT) simulators/compile.py
 	$(BIN)/python -m simulators.compile
+	touch $@
+
+# The same for the stream worker's per-sample modules (iiot/native.py): ~2x less CPU a sample.
+$(STREAMS_COMPILED): $(VENV)/.installed $(STREAMS_HOT) iiot/native.py streams/compile.py
+	$(BIN)/python -m streams.compile
 	touch $@
 
 # Command-line tools the tests run (apt, like the services): docker-compose for deploy/compose.

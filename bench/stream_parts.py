@@ -35,7 +35,7 @@ import zlib
 from dataclasses import dataclass
 
 from bench import results
-from iiot import topics
+from iiot import native, topics
 from iiot.oee import Reading
 from iiot.settings import Settings
 from iiot.topics import Topic
@@ -100,8 +100,9 @@ def simulated(settings: Settings, devices: int, samples: int) -> list[Event]:
     return events
 
 
-def run_worker(settings: Settings, events: list[Event], tick: int) -> dict[str, float]:
-    """Seconds in `take`, `write` and `emit` of the real device path over all events."""
+def run_worker(settings: Settings, events: list[Event], tick: int) -> tuple[dict[str, float], str]:
+    """Seconds in `take`, `write` and `emit` of the real device path over all events, and
+    what it sent."""
     app = create_app(settings)
     producer = app.producer = Producer()  # type: ignore[assignment]
     take, write, emit = app.device_path  # type: ignore[attr-defined]
@@ -125,11 +126,9 @@ def run_worker(settings: Settings, events: list[Event], tick: int) -> dict[str, 
         spent["emit"] += done - emitted
     loop.close()
     counters = app.counters  # type: ignore[attr-defined]
-    print(
-        f"  sent {producer.records:,} records ({producer.bytes / 1e6:,.1f} MB); "
-        + ", ".join(f"{k} {v:,}" for k, v in sorted(counters.items()))
-    )
-    return spent
+    sent = f"{producer.records:,} records ({producer.bytes / 1e6:,.1f} MB)"
+    print(f"  sent {sent}; " + ", ".join(f"{k} {v:,}" for k, v in sorted(counters.items())))
+    return spent, sent
 
 
 def parts_alone(settings: Settings, events: list[Event]) -> dict[str, float]:
@@ -203,8 +202,9 @@ def main() -> None:
     events = simulated(settings, args.devices, args.samples)
     samples = sum(e.message.topic.endswith(Topic.TELEMETRY.value) for e in events)
     one, five, _ = os.getloadavg()
+    which = native.status()
     print(f"{samples:,} samples of {args.devices:,} devices, a batch and emit every "
-          f"{args.tick:,} records; load {one:.2f}/{five:.2f}")  # fmt: skip
+          f"{args.tick:,} records; load {one:.2f}/{five:.2f}; stream modules {which}")  # fmt: skip
     gc.collect()
     gc.freeze()  # the events are kept for the whole run, as Kafka would hold them
 
@@ -218,10 +218,10 @@ def main() -> None:
     print(f"\nthe worker's device path{'µs/sample':>38}")
     if args.profile:
         profiler = cProfile.Profile()
-        spent = profiler.runcall(run_worker, settings, events, args.tick)
+        spent, sent = profiler.runcall(run_worker, settings, events, args.tick)
         profiler.dump_stats(args.profile)
     else:
-        spent = run_worker(settings, events, args.tick)
+        spent, sent = run_worker(settings, events, args.tick)
     per_sample({"take, per record (all of it)": spent["take"],
                 "batch writes (state dumps, sends)": spent["write"],
                 "window emits (timer)": spent["emit"],
@@ -229,7 +229,8 @@ def main() -> None:
     if not args.no_parts:
         print(f"\nparts of take alone, on the same samples{'µs/sample':>22}")
         per_sample(parts_alone(settings, events))
-    results.record("bench/stream_parts.py", "µs/sample (CPU)", figures=figures, loads=[one])
+    results.record("bench/stream_parts.py", "µs/sample (CPU)", figures=figures, loads=[one],
+                   note=f"stream modules {which}; sent {sent}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import bisect
 import operator
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import orjson
 
@@ -28,6 +29,9 @@ from iiot.oee import (
     gap_windows,
     window_start,
 )
+
+# A reading's step from the one before, in the changelog (`_step`).
+Step = tuple[int, int, int, int, int, float | None]
 
 # Distinct seqs remembered above the low-water mark, at most: holes past it are given up
 # (docs/kpi.md, "Duplicates"). Usually the readings kept bound it well below.
@@ -75,7 +79,7 @@ class DeviceState:
     # changelog text, one piece per reading (`_encoded`; None: made again when written)...
     pieces: list[bytes] | None = field(default=None, compare=False, repr=False)
     # ...and the last reading's difference to the one before it (`_step`).
-    last_step: tuple | None = field(default=None, compare=False, repr=False)
+    last_step: Step | None = field(default=None, compare=False, repr=False)
     # No window can become final while the horizon (newest − grace) is at most this.
     quiet_until_ms: int = field(default=-(2**63), compare=False, repr=False)
 
@@ -352,7 +356,7 @@ _STATE_NUMBER = {state: number for number, state in enumerate(_STATES)}
 # device sampled steadily while it does not make parts costs 2 B a reading, not ~60.
 
 
-def _step(before: Reading, after: Reading) -> tuple:
+def _step(before: Reading, after: Reading) -> Step:
     return (
         after.ts_ms - before.ts_ms,
         after.seq - before.seq,
@@ -377,13 +381,13 @@ def _encoded(readings: list[Reading]) -> list[bytes]:
     return pieces
 
 
-def _decoded(rows: list) -> list[Reading]:
+def _decoded(rows: list[Any]) -> list[Reading]:
     """The readings of `_encoded` pieces."""
     if not rows:
         return []
     ts_ms, seq, state, total, good, cycle = rows[0]
     readings = [Reading(ts_ms, seq, _STATES[state], total, good, cycle)]
-    step = None
+    step: list[Any] = []
     for row in rows[1:]:
         step = step if row == 0 else row
         d_ts, d_seq, state, d_total, d_good, cycle = step
