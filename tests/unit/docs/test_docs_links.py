@@ -21,6 +21,7 @@ READ_ELSEWHERE = {
     "IIOT_STACK_PG_PORT": "deploy/local/stack.sh",
     "IIOT_STACK_MQTT_PORT": "deploy/local/stack.sh",
     "IIOT_SIMULATOR": "simulators/native.py",  # read at import, before any Settings
+    "IIOT_STREAMS": "iiot/native.py",  # the same for the stream worker's modules
 }
 
 
