@@ -8,6 +8,7 @@ checks the model's rules on plain ints and remembers the ids and window starts i
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import orjson
 
@@ -28,14 +29,13 @@ def oee_window_json(
     time than the window — and `oee_window` then says why; tests/unit/test_oee_windows.py
     holds the bytes to pydantic's."""
     p = parts
-    counts = (p.window_ms - 1, p.devices - 1, p.run_ms, p.idle_ms, p.setup_ms, p.down_ms,
+    for n in (p.window_ms - 1, p.devices - 1, p.run_ms, p.idle_ms, p.setup_ms, p.down_ms,
               p.planned_stop_ms, p.ideal_run_us, p.count_total, p.count_good, p.samples,
-              revision, late_samples)  # fmt: skip
+              revision, late_samples):  # fmt: skip
+        if type(n) is not int or n < 0 or n > MAX_INT:  # strict: no bool, no float
+            return None
     if not (
-        set(map(type, counts)) == _INT  # strict: no bool, no float
-        and min(counts) >= 0
-        and max(counts) <= MAX_INT
-        and p.count_good <= p.count_total
+        p.count_good <= p.count_total
         and p.unknown_ms >= 0
         and level in _LEVELS
         and (entity_id in _known_ids or _new_id(entity_id))
@@ -43,13 +43,13 @@ def oee_window_json(
         return None
     start = _starts.get(start_ms) or _start(start_ms)
     end = _starts.get(start_ms + p.window_ms) or _start(start_ms + p.window_ms)
-    message = {"v": 1, "level": level, "entity_id": entity_id, "window_start": start,
-               "window_end": end, **window_numbers(p, revision, late_samples)}  # fmt: skip
+    message: dict[str, Any] = {"v": 1, "level": level, "entity_id": entity_id,
+                               "window_start": start, "window_end": end}  # fmt: skip
+    message.update(window_numbers(p, revision, late_samples))
     return f"{level}:{entity_id}:{start}", orjson.dumps(message)
 
 
 _LEVELS = frozenset(LEVELS)
-_INT = {int}
 _ID = re.compile(ID_PATTERN)
 
 
