@@ -1,7 +1,7 @@
 """Where the stream worker's own time goes: its per-record work without Kafka or Faust.
 
     .venv-bench/bin/python -m bench.stream_parts [--devices 2000] [--samples 200000]
-        [--tick 10000] [--profile PATH]
+        [--tick 10000] [--emit-every 1] [--profile PATH]
 
 The simulated samples of bench/stream_worker.py (seed 3, births first) go through the real
 device path of `iiot stream` (`create_app(...).device_path`: `take` per record, `write` per
@@ -9,7 +9,8 @@ batch, `emit` on the timer) with light stand-ins for what Faust would hand over:
 with the record's topic, partition (CRC32 of the key, as librdkafka's default partitioner),
 offset and timestamp, and a producer whose `send` only counts. A batch is written every
 `--tick` records and the emit timer runs right after it (the worker does both on its 1 s
-timer; at ~10,000 samples/s that is every ~10,000 records).
+timer; at ~10,000 samples/s that is every ~10,000 records); `--emit-every N` runs the emit
+after every Nth batch only (and after the last), to measure what emitting less often saves.
 
 Printed, µs per sample of this process's CPU time (a busy machine slows it less than
 wall time; nothing here waits):
@@ -100,7 +101,9 @@ def simulated(settings: Settings, devices: int, samples: int) -> list[Event]:
     return events
 
 
-def run_worker(settings: Settings, events: list[Event], tick: int) -> tuple[dict[str, float], str]:
+def run_worker(
+    settings: Settings, events: list[Event], tick: int, emit_every: int = 1
+) -> tuple[dict[str, float], str]:
     """Seconds in `take`, `write` and `emit` of the real device path over all events, and
     what it sent."""
     app = create_app(settings)
@@ -110,7 +113,7 @@ def run_worker(settings: Settings, events: list[Event], tick: int) -> tuple[dict
     clock = time.process_time
     loop = asyncio.new_event_loop()
     batch = Batch()
-    for at in range(0, len(events), tick):
+    for n, at in enumerate(range(0, len(events), tick), 1):
         started = clock()
         for event in events[at : at + tick]:
             take(batch, event)
@@ -119,7 +122,8 @@ def run_worker(settings: Settings, events: list[Event], tick: int) -> tuple[dict
         loop.run_until_complete(write(batch))
         batch = Batch()
         emitted = clock()
-        loop.run_until_complete(emit())
+        if n % emit_every == 0 or at + tick >= len(events):
+            loop.run_until_complete(emit())
         done = clock()
         spent["take"] += written - started
         spent["write"] += emitted - written
@@ -195,6 +199,7 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=2_000)
     parser.add_argument("--samples", type=int, default=200_000)
     parser.add_argument("--tick", type=int, default=10_000, help="records per batch and emit")
+    parser.add_argument("--emit-every", type=int, default=1, help="emit after every Nth batch")
     parser.add_argument("--profile", help="cProfile stats of the real path to this file")
     parser.add_argument("--no-parts", action="store_true", help="the real path only")
     args = parser.parse_args()
@@ -203,8 +208,9 @@ def main() -> None:
     samples = sum(e.message.topic.endswith(Topic.TELEMETRY.value) for e in events)
     one, five, _ = os.getloadavg()
     which = native.status()
-    print(f"{samples:,} samples of {args.devices:,} devices, a batch and emit every "
-          f"{args.tick:,} records; load {one:.2f}/{five:.2f}; stream modules {which}")  # fmt: skip
+    print(f"{samples:,} samples of {args.devices:,} devices, a batch every {args.tick:,} "
+          f"records, an emit every {args.emit_every} batches; load {one:.2f}/{five:.2f}; "
+          f"stream modules {which}")  # fmt: skip
     gc.collect()
     gc.freeze()  # the events are kept for the whole run, as Kafka would hold them
 
@@ -218,10 +224,10 @@ def main() -> None:
     print(f"\nthe worker's device path{'µs/sample':>38}")
     if args.profile:
         profiler = cProfile.Profile()
-        spent, sent = profiler.runcall(run_worker, settings, events, args.tick)
+        spent, sent = profiler.runcall(run_worker, settings, events, args.tick, args.emit_every)
         profiler.dump_stats(args.profile)
     else:
-        spent, sent = run_worker(settings, events, args.tick)
+        spent, sent = run_worker(settings, events, args.tick, args.emit_every)
     per_sample({"take, per record (all of it)": spent["take"],
                 "batch writes (state dumps, sends)": spent["write"],
                 "window emits (timer)": spent["emit"],
@@ -229,8 +235,8 @@ def main() -> None:
     if not args.no_parts:
         print(f"\nparts of take alone, on the same samples{'µs/sample':>22}")
         per_sample(parts_alone(settings, events))
-    results.record("bench/stream_parts.py", "µs/sample (CPU)", figures=figures, loads=[one],
-                   note=f"stream modules {which}; sent {sent}")  # fmt: skip
+    note = f"stream modules {which}; an emit every {args.emit_every} batches; sent {sent}"
+    results.record("bench/stream_parts.py", "µs/sample (CPU)", figures, loads=[one], note=note)
 
 
 if __name__ == "__main__":
