@@ -80,8 +80,10 @@ class DeviceState:
     pieces: list[bytes] | None = field(default=None, compare=False, repr=False)
     # ...and the last reading's difference to the one before it (`_step`).
     last_step: Step | None = field(default=None, compare=False, repr=False)
-    # No window can become final while the horizon (newest − grace) is at most this.
+    # No window can become final while the horizon (newest − grace) is at most this, with
+    # this config (a new birth may change max_gap: then it is looked at again).
     quiet_until_ms: int = field(default=-(2**63), compare=False, repr=False)
+    quiet_for: DeviceConfig | None = field(default=None, compare=False, repr=False)
 
     # --- duplicates ----------------------------------------------------------------------
 
@@ -155,7 +157,7 @@ class DeviceState:
             changed = self._recompute(window_start(first_changed, config.window_ms), config)
         if newest is None or ts_ms > newest:
             self.newest_ms = newest = ts_ms
-        if newest - config.grace_ms <= self.quiet_until_ms:
+        if newest - config.grace_ms <= self.quiet_until_ms and config is self.quiet_for:
             return Outcome.ACCEPTED, changed, {}  # the usual case: nothing can be final
         return Outcome.ACCEPTED, changed, self._forget_final(config)
 
@@ -274,7 +276,7 @@ class DeviceState:
         # Nothing becomes final before the last reading before the horizon is in a later
         # window: then the horizon is past that window's end (windows and readings come
         # from this window on only, the earlier are late).
-        self.quiet_until_ms = earliest_window + config.window_ms
+        self.quiet_until_ms, self.quiet_for = earliest_window + config.window_ms, config
         if (
             self.windows
             and min(self.windows) >= earliest_window
