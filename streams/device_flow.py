@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 import faust
 import orjson
@@ -27,11 +28,12 @@ from iiot.topics import Topic
 from streams.batch import Batch, Outbox
 from streams.clock import PartitionClocks
 from streams.devices import Devices
-from streams.feed import feed_record
+from streams.feed import Fed, feed_record
 from streams.held import HeldSamples
 from streams.ingest import FutureGuard, Source, fast_reading, read_birth, read_sample
 
 log = logging.getLogger("iiot.streams")
+Event = faust.EventT[Any]  # a record of iiot.registry or iiot.telemetry, key and value bytes
 
 SWEEP_EVERY_MS = 5_000  # of event time, per partition: how often to look for silent devices
 
@@ -42,8 +44,8 @@ class DeviceFlow:
         settings: Settings,
         devices: Devices,
         *,
-        held_table: faust.Table,
-        clock_table: faust.Table,
+        held_table: faust.Table[str, bytes],
+        clock_table: faust.Table[str, bytes],
         feed: faust.TopicT,
         deadletter_out: faust.TopicT,
         counters: defaultdict[str, int],
@@ -62,7 +64,7 @@ class DeviceFlow:
 
     # -- records in --------------------------------------------------------------------
 
-    def take(self, batch: Batch, event: faust.EventT) -> None:
+    def take(self, batch: Batch, event: Event) -> None:
         """One record into the batch; never raises."""
         try:
             self.ingest(batch, event)
@@ -72,7 +74,7 @@ class DeviceFlow:
             error = ContractError("internal_error", f"{type(exc).__name__}: {exc}")
             self.refuse(batch, source, error)
 
-    def ingest(self, batch: Batch, event: faust.EventT) -> None:
+    def ingest(self, batch: Batch, event: Event) -> None:
         """One record from iiot.registry or iiot.telemetry."""
         message = event.message
         partition = message.partition
@@ -114,7 +116,7 @@ class DeviceFlow:
         for _, reading in released.rows if released else ():  # validated when held
             self.devices.apply(batch, config, birth.device_id, reading)
 
-    def source_of(self, event: faust.EventT) -> Source:
+    def source_of(self, event: Event) -> Source:
         """Where a record came from: made only for one that is refused, held or a birth."""
         message = event.message
         return Source(
@@ -133,7 +135,7 @@ class DeviceFlow:
 
     # -- samples waiting for their birth -----------------------------------------------
 
-    def hold(self, batch: Batch, event: faust.EventT, device_id: str, reading: Reading) -> None:
+    def hold(self, batch: Batch, event: Event, device_id: str, reading: Reading) -> None:
         """Keep samples that came before their device's birth (streams/held.py)."""
         message = event.message
         why_not = self.held.hold(batch, device_id, message.partition, message.offset, reading)
@@ -171,7 +173,7 @@ class DeviceFlow:
     def emit(self) -> Outbox:
         """The device windows changed since the last emit (the timer's)."""
         out: Outbox = []
-        fed: list = []
+        fed: Fed = []
         self.devices.changed_windows(out, fed)
         return [*out, *feed_record(self.feed_topic, fed)]
 

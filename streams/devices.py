@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import faust
 
@@ -22,6 +22,7 @@ from iiot.wire.oee_json import oee_window_json
 from streams.alarms import AlarmRules, AlarmState
 from streams.batch import Batch, Outbox
 from streams.device_state import DeviceConfig, DeviceState, Emitted, Outcome
+from streams.feed import Fed
 
 T = TypeVar("T")
 
@@ -30,7 +31,9 @@ class Decoded(Generic[T]):
     """Decoded copies of a table's values, so a sample costs no parsing of its device's state,
     birth or alarms. The table stays the truth: the copies are dropped on every rebalance."""
 
-    def __init__(self, table: faust.Table, load: Callable[[bytes | None], T | None]) -> None:
+    def __init__(
+        self, table: faust.Table[str, bytes], load: Callable[[bytes | None], T | None]
+    ) -> None:
         self.table, self.load, self.copies = table, load, dict[str, T]()
 
     def __call__(self, key: str) -> T | None:
@@ -47,9 +50,9 @@ class Devices:
         self,
         settings: Settings,
         *,
-        state_table: faust.Table,
-        alarm_table: faust.Table,
-        birth_table: faust.Table,
+        state_table: faust.Table[str, bytes],
+        alarm_table: faust.Table[str, bytes],
+        birth_table: faust.Table[str, bytes],
         oee_topic: str,
         alarms_out: faust.TopicT,
         counters: defaultdict[str, int],
@@ -141,7 +144,12 @@ class Devices:
         self.note_alarms(batch, device_id, before, alarm_state, alarms)
 
     def note_alarms(
-        self, batch: Batch, device_id: str, before: tuple, state: AlarmState, alarms: list[Alarm]
+        self,
+        batch: Batch,
+        device_id: str,
+        before: tuple[Any, ...],
+        state: AlarmState,
+        alarms: list[Alarm],
     ) -> None:
         if state.persistent() != before:  # the newest time alone is not worth a write
             batch.alarms.add(device_id)
@@ -162,7 +170,7 @@ class Devices:
                 self.note_alarms(batch, device_id, before, state, alarms)
 
     def emit_window(
-        self, out: Outbox, fed: list, device_id: str, start: int, emitted: Emitted
+        self, out: Outbox, fed: Fed, device_id: str, start: int, emitted: Emitted
     ) -> None:
         """The window to iiot.oee, and to `fed`: the roll-ups get all of them in one record."""
         revision, late = emitted.revision, emitted.late_samples
@@ -176,7 +184,7 @@ class Devices:
         fed.append((key, [device_id, start, revision, late, emitted.parts.row()]))
         self.counters["device_windows_emitted"] += 1
 
-    def changed_windows(self, out: Outbox, fed: list) -> None:
+    def changed_windows(self, out: Outbox, fed: Fed) -> None:
         """The windows changed since the last call (the emit timer's)."""
         pending = list(self.dirty.items())
         self.dirty.clear()

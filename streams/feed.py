@@ -6,6 +6,8 @@ flow. A record is a birth (key b"birth", its DeviceBirth bytes) or many device w
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from iiot.oee import Parts
@@ -15,8 +17,11 @@ from streams.rollup_state import RollupState
 FED_WINDOWS = b"windows"  # key of a roll-up feed record holding device windows
 FED_PER_RECORD = 2_000
 
+Member = list[Any]  # [device_id, start_ms, revision, late_samples, parts row]
+Fed = list[tuple[str, Member]]  # (window key, member): device windows for the roll-ups
 
-def feed_record(feed_topic: str, fed: list) -> Outbox:
+
+def feed_record(feed_topic: str, fed: Fed) -> Outbox:
     # One record of many device windows: a record each cost a send and, in the roll-ups'
     # agent, a whole Faust event; births go one by one (key b"birth"), before.
     # At most FED_PER_RECORD windows a record (~150 B each), well under Kafka's 1 MB.
@@ -31,6 +36,6 @@ def member_start(raw: bytes) -> int:
     return start
 
 
-def add_member(rollup: RollupState, member: list) -> None:
+def add_member(rollup: RollupState, member: Member) -> None:
     device_id, start, revision, late, row = member
     rollup.on_device_window(device_id, start, Parts(*row), revision, late)

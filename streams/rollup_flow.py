@@ -9,6 +9,7 @@ no roll-up can change any more.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import faust
 import orjson
@@ -28,7 +29,7 @@ class RollupFlow:
         self,
         settings: Settings,
         *,
-        member_table: faust.Table,
+        member_table: faust.Table[str, bytes],
         oee_topic: str,
         digitization_topic: str,
         counters: defaultdict[str, int],
@@ -43,7 +44,7 @@ class RollupFlow:
         )
         self.forgot_at = 0  # members seen when old windows were last forgotten
 
-    def take(self, batch: Batch, event: faust.EventT) -> None:
+    def take(self, batch: Batch, event: faust.EventT[Any]) -> None:
         """One feed record: a birth, or device windows (the newest of each is kept)."""
         if event.key == b"birth":
             birth = decode(DeviceBirth, event.value)
