@@ -72,10 +72,9 @@ def _code(exc: ValidationError) -> str:
 
 def decode(model: type[M], raw: bytes | str) -> M:
     """Parse and validate one JSON message, or raise `ContractError`."""
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise ContractError(
-            "too_large", f"message is {len(raw)} bytes, the limit is {MAX_MESSAGE_BYTES}"
-        )
+    limit = getattr(model, "max_bytes", MAX_MESSAGE_BYTES)  # a batch record's is larger
+    if len(raw) > limit:
+        raise ContractError("too_large", f"message is {len(raw)} bytes, the limit is {limit}")
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
