@@ -7,6 +7,12 @@ state; a sample of a device without a birth is held for it (streams/held.py); th
 to the device's state (streams/devices.py). Bad input never stops the flow: each refused
 record is one dead letter, and a record that makes the flow itself raise is one too
 (`internal_error`).
+
+A telemetry record is one Sample or a batch record (iiot/wire/sample_batch.py). A batch
+whose envelope or key is wrong is one letter for the record; otherwise its samples go on
+one by one, in the record's order, exactly as if each were its own record, and a sample
+refused (or that makes the flow raise) is a letter with its `sample_index`, its payload
+the sample as a record of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import faust
@@ -25,12 +32,22 @@ from iiot.messages import DeviceBirth
 from iiot.oee import Reading
 from iiot.settings import Settings
 from iiot.topics import Topic
+from iiot.wire.sample_batch import Batch as BatchRecord
+from iiot.wire.sample_batch import sample_json
 from streams.batch import Batch, Outbox
 from streams.clock import PartitionClocks
 from streams.devices import Devices
 from streams.feed import Fed, feed_record
-from streams.held import HeldSamples
-from streams.ingest import FutureGuard, Source, fast_reading, read_birth, read_sample
+from streams.held import HeldSamples, where_of
+from streams.ingest import (
+    FutureGuard,
+    Source,
+    batched_reading,
+    fast_reading,
+    read_batch,
+    read_birth,
+    read_sample,
+)
 
 log = logging.getLogger("iiot.streams")
 Event = faust.EventT[Any]  # a record of iiot.registry or iiot.telemetry, key and value bytes
@@ -88,23 +105,62 @@ class DeviceFlow:
                 future.resume(partition, message.offset)
             batch.ends[partition] = message.offset + 1
             # Plainly valid samples skip pydantic; anything else is read (or refused) by it.
-            read = fast_reading(event.key, event.value)
-            if read is None:
-                sample = read_sample(self.source_of(event))
-                read = sample.device_id, Reading.of(sample)
+            read = fast_reading(event.key, event.value) or self.read(event)
+            if isinstance(read, BatchRecord):
+                self.take_samples(batch, event, read)  # raises nothing: each sample on its own
+                return
             device_id, reading = read
             future.check(partition, reading.ts_ms)
         except ContractError as error:
             self.refuse(batch, self.source_of(event), error)
             return
-        devices = self.devices
+        self.accept(batch, event, device_id, reading)
+
+    def read(self, event: Event) -> tuple[str, Reading] | BatchRecord:
+        """A batch record, or a Sample the fast path declined; `ContractError` says why not."""
+        record = read_batch(event.key, event.value)
+        if record is not None:
+            return record
+        sample = read_sample(self.source_of(event))
+        return sample.device_id, Reading.of(sample)
+
+    def take_samples(self, batch: Batch, event: Event, record: BatchRecord) -> None:
+        """The samples of a batch record, each on its own as if it were a record."""
+        device_id, partition = record.device_id, event.message.partition
+        check = self.future.check
+        for index, element in enumerate(record.samples):
+            try:
+                try:
+                    reading = batched_reading(device_id, element)
+                    check(partition, reading.ts_ms)
+                except ContractError as error:
+                    self.refuse_at(batch, event, error, device_id, index, element)
+                    continue
+                self.accept(batch, event, device_id, reading, index, element)
+            except Exception as exc:  # as `take` does for a record: this sample only
+                log.exception("sample %s of record %s:%s failed", index, partition,
+                              event.message.offset)  # fmt: skip
+                failed = ContractError("internal_error", f"{type(exc).__name__}: {exc}")
+                self.refuse_at(batch, event, failed, device_id, index, element)
+
+    def accept(
+        self,
+        batch: Batch,
+        event: Event,
+        device_id: str,
+        reading: Reading,
+        index: int | None = None,
+        element: Any = None,
+    ) -> None:
+        """A sample that passed the checks (`index`, `element`: which of a batch record)."""
+        devices, partition = self.devices, event.message.partition
         devices.partition_of[device_id] = partition
-        now_ms = future.newest_ms.get(partition)  # None until the partition's time is known
+        now_ms = self.future.newest_ms.get(partition)  # None until the partition's time is known
         if now_ms is not None and now_ms - self.swept_ms.get(partition, 0) >= SWEEP_EVERY_MS:
             self.sweep_silent(batch, partition)
         config = devices.config_for.copies.get(device_id) or devices.config_for(device_id)
         if config is None:
-            self.hold(batch, event, device_id, reading)
+            self.hold(batch, event, device_id, reading, index, element)
             return
         devices.apply(batch, config, device_id, reading)
 
@@ -128,19 +184,49 @@ class DeviceFlow:
             timestamp_ms=round(message.timestamp * 1000) if message.timestamp else None,
         )
 
-    def refuse(self, batch: Batch, source: Source, error: ContractError) -> None:
+    def refuse(
+        self, batch: Batch, source: Source, error: ContractError, sample_index: int = 0
+    ) -> None:
         self.counters[f"deadletter.{error.code}"] += 1
-        letter = encode(source.refuse(error))
+        letter = encode(source.refuse(error, sample_index))
         batch.send(self.deadletter_out, letter_key(source.key) or b"", letter)
+
+    def refuse_at(
+        self,
+        batch: Batch,
+        event: Event,
+        error: ContractError,
+        device_id: str,
+        index: int | None,
+        element: Any,
+    ) -> None:
+        """The record refused; or its sample `index` alone, if it is a batch record."""
+        source = self.source_of(event)
+        if index is None:
+            self.refuse(batch, source, error)
+            return
+        self.refuse(batch, replace(source, value=sample_json(device_id, element)), error, index)
 
     # -- samples waiting for their birth -----------------------------------------------
 
-    def hold(self, batch: Batch, event: Event, device_id: str, reading: Reading) -> None:
+    def hold(
+        self,
+        batch: Batch,
+        event: Event,
+        device_id: str,
+        reading: Reading,
+        index: int | None = None,
+        element: Any = None,
+    ) -> None:
         """Keep samples that came before their device's birth (streams/held.py)."""
         message = event.message
-        why_not = self.held.hold(batch, device_id, message.partition, message.offset, reading)
+        held = self.held
+        why_not = held.hold(
+            batch, device_id, message.partition, message.offset, reading, index or 0
+        )
         if why_not:
-            self.refuse(batch, self.source_of(event), unknown_device(device_id, why_not))
+            error = unknown_device(device_id, why_not)
+            self.refuse_at(batch, event, error, device_id, index, element)
             return
         self.counters["held"] += 1
 
@@ -154,12 +240,13 @@ class DeviceFlow:
     def expire_held(self, batch: Batch, partition: int, now_ms: int) -> None:
         """Held samples too old for a birth to come: one dead letter each, where it came
         from; the payload is the held reading, the original bytes are not kept."""
-        for device_id, offset, reading in self.held.expire(batch, partition, now_ms):
+        for device_id, where, reading in self.held.expire(batch, partition, now_ms):
+            offset, index = where_of(where)
             key = device_id.encode()
             value = orjson.dumps(dict(zip(Reading._fields, reading, strict=True)))
             source = Source(Topic.TELEMETRY.value, partition, offset, key, value, None)  # type: ignore[arg-type]
             why = "held past its time (payload: the reading held, not the original record)"
-            self.refuse(batch, source, unknown_device(device_id, why))
+            self.refuse(batch, source, unknown_device(device_id, why), index)
 
     # -- out -----------------------------------------------------------------------------
 
