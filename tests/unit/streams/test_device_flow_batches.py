@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iiot.topics import Topic
 from iiot.wire.sample_batch import sample_json
+from streams.device_state import DeviceState
 from streams.held import HELD_FOR_MS, MAX_HELD_PER_DEVICE
 from tests.unit.streams.flow_harness import Worker, sample
 
@@ -180,3 +182,29 @@ def test_held_samples_of_a_batch_say_which_sample_of_which_record() -> None:
     assert len(letters) == MAX_HELD_PER_DEVICE + 2
     assert worker.flow.held.copies == {}
     assert Topic.TELEMETRY.value == worker.letters()[0].topic
+
+
+def test_a_sample_that_makes_the_flow_raise_is_one_letter_and_the_batch_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    accept = DeviceState.accept
+
+    def failing(self: DeviceState, reading: Any, config: Any) -> Any:
+        if reading.seq == 5:
+            raise RuntimeError("a bug met seq 5")
+        return accept(self, reading, config)
+
+    worker, without = Worker(), Worker()
+    for w in (worker, without):
+        w.birth(DEVICE)
+    made = [element(sample(DEVICE, seq, 5 * seq)) for seq in range(1, 40)]
+    monkeypatch.setattr(DeviceState, "accept", failing)
+    at = worker.sample(batch_record(DEVICE, made), key=DEVICE)
+    worker.tick()
+    for value in made[:4] + made[5:]:
+        without.sample(sample_json(DEVICE, value), key=DEVICE)
+    without.tick()
+    [letter] = worker.letters()
+    assert (letter.code, letter.offset, letter.sample_index) == ("internal_error", at, 4)
+    assert letter.payload == sample_json(DEVICE, made[4]).decode()
+    assert worker.windows() and worker.windows() == without.windows()
