@@ -29,7 +29,8 @@ from iiot.wire.sample_batch import is_batch, pack, sample_json, unpack
 from producers.spool import Record
 
 # Sends one record of a device: (key, sample values, their timestamps), plain if one value.
-Send = Callable[[bytes, list[bytes], list[int]], None]
+# False: it went elsewhere (the Publisher found the broker away), so packing must stop.
+Send = Callable[[bytes, list[bytes], list[int]], bool]
 # The batch's own bytes (`{"v":1,"device_id":…,"samples":[]}`) beyond its samples', which
 # `size` counts with the heads `pack` cuts off, so a little more than they take.
 _ENVELOPE = 256
@@ -87,26 +88,31 @@ class Packer:
             head = self._heads[key] = b'{"v":1,"device_id":' + orjson.dumps(key.decode()) + b","
         return value.startswith(head) and value.endswith(b"}")
 
-    def add(self, key: bytes, value: bytes, timestamp_ms: int) -> None:
-        """A plain sample of `key`'s device (see `plain`), to wait for its record."""
+    def add(self, key: bytes, value: bytes, timestamp_ms: int) -> bool:
+        """A plain sample of `key`'s device (see `plain`), to wait for its record. False: not
+        taken, since sending the full record before it found packing stopped (`Send`)."""
         waiting = self._waiting.get(key)
         if waiting is None:
             self._waiting[key] = Waiting(value, timestamp_ms, self._clock())
         elif (
             waiting.size + len(value) >= self._max_bytes or len(waiting.values) >= self._max_samples
         ):
-            self.send_key(key)
+            if not self.send_key(key):
+                return False
             self._waiting[key] = Waiting(value, timestamp_ms, self._clock())
         else:
             waiting.values.append(value)
             waiting.stamps.append(timestamp_ms)
             waiting.size += len(value)
+        return True
 
-    def send_key(self, key: bytes | None) -> None:
-        """Send what waits of `key`'s device now (before a record of it that goes alone)."""
+    def send_key(self, key: bytes | None) -> bool:
+        """Send what waits of `key`'s device now (before a record of it that goes alone).
+        False if the record went elsewhere (`Send`)."""
         waiting = self._waiting.pop(key, None)  # type: ignore[arg-type]
-        if waiting is not None:
-            self._send(key, waiting.values, waiting.stamps)  # type: ignore[arg-type]
+        if waiting is None:
+            return True
+        return self._send(key, waiting.values, waiting.stamps)  # type: ignore[arg-type]
 
     def send_due(self, within_s: float = 0.0) -> None:
         """Send every device whose oldest sample has waited the latency bound, or will have

@@ -157,10 +157,12 @@ class Publisher:
         packer = self._packer
         if packer is not None and self._live:
             if topic is _TELEMETRY and valid and packer.plain(key, value):
-                packer.add(key, value, timestamp_ms)  # type: ignore[arg-type]
-                self._waiting_in += 1
-                if self._waiting_in >= 1_000:
-                    self.poll(0)
+                self._waiting_in += 1  # handed over
+                if packer.add(key, value, timestamp_ms):  # type: ignore[arg-type]
+                    if self._waiting_in >= 1_000:
+                        self.poll(0)
+                else:  # its device's full record found the broker away: spooled behind it
+                    self._to_spool(Record(name, key, value, timestamp_ms))
                 return
             if key in packer:  # its device's waiting samples go first (and may find the
                 packer.send_key(key)  # broker away: then this one is spooled behind them)
@@ -202,8 +204,11 @@ class Publisher:
             for topic, key, value, timestamp_ms, valid, _ in records:
                 if live and plain is not None:  # packing: a plain sample waits for its record
                     if topic is telemetry_topic and valid and plain(key, value):
-                        wait(key, value, timestamp_ms)  # type: ignore[misc]
-                        waited += 1
+                        waited += 1  # handed over
+                        if not wait(key, value, timestamp_ms):  # type: ignore[misc]
+                            self._to_spool(Record(telemetry, key, value, timestamp_ms))
+                            live = False  # the broker went away: publish() spools the rest
+                            continue
                         if sent + waited >= room:
                             self._unfolded += sent
                             self._waiting_in += waited
@@ -390,9 +395,10 @@ class Publisher:
             self._live_records += 1
             return
 
-    def _send_packed(self, key: bytes, values: list[bytes], stamps: list[int]) -> None:
+    def _send_packed(self, key: bytes, values: list[bytes], stamps: list[int]) -> bool:
         """One device's waiting samples to the client, as one record (the Packer's `send`).
-        Its timestamp is the first sample's event time (see producers/packer.py)."""
+        Its timestamp is the first sample's event time (see producers/packer.py). False if
+        the broker went away and they were spooled instead."""
         name, value, ts = self._telemetry, packed(key, values), stamps[0]
         if self._live:
             try:
@@ -403,15 +409,16 @@ class Publisher:
                 self._hold((name, key, value, ts))
                 self._live_sent += len(values)
                 self._live_records += 1
-                return
+                return True
         samples = [Record(name, key, v, t) for v, t in zip(values, stamps, strict=True)]
         if self._live:
             self._produce_when_room(name, key, value, ts, samples)
         else:
             for record in samples:
                 self._to_spool(record)
+        return self._live
 
-    def _new_packer(self, send: Callable[[bytes, list[bytes], list[int]], None]) -> Packer:
+    def _new_packer(self, send: Callable[[bytes, list[bytes], list[int]], bool]) -> Packer:
         max_bytes = self.settings.producer_batch_bytes
         return Packer(send, latency_s=self._batch_s, max_bytes=max_bytes)
 
@@ -515,12 +522,12 @@ class Publisher:
 
     def _send_drained(
         self, key: bytes | None, values: list[Any], stamps: list[int], topic: str | None = None
-    ) -> None:
+    ) -> bool:
         """Spool rows to the client as one record: a device's samples (packed), or one row
         of `topic` as it is. Waits while the client's queue is full (the round fits in it
         unless the broker slows down: then that is an outage, and the round goes again)."""
         if self._outage:
-            return
+            return True  # the round goes again: its rows stay in the spool
         value = packed(key, values) if topic is None else values[0]  # type: ignore[arg-type]
         deadline = time.monotonic() + self._stall_s
         while True:
@@ -538,10 +545,11 @@ class Publisher:
                 if time.monotonic() > deadline:
                     self._outage = True
                 if self._outage:
-                    return
+                    return True
         self._drain_sent += len(values)
         self._round += len(values)
         self._round_records += 1
+        return True
 
     def _send_buffer(self) -> None:
         """The spool is sent, its disk full: the buffer is next in order, so the client takes

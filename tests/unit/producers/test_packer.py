@@ -26,8 +26,11 @@ class Clock:
 
 
 class Sent(list[tuple[bytes, list[bytes], list[int]]]):
-    def __call__(self, key: bytes, values: list[bytes], stamps: list[int]) -> None:
+    going = True  # False: as if the Publisher found the broker away
+
+    def __call__(self, key: bytes, values: list[bytes], stamps: list[int]) -> bool:
         self.append((key, list(values), list(stamps)))
+        return self.going
 
 
 def packer(sent: Sent, clock: Clock, **bounds: int) -> Packer:
@@ -116,3 +119,15 @@ def test_send_key_sends_only_that_device_and_keeps_its_order() -> None:
     assert [(key, stamps) for key, _, stamps in sent] == [(DEVICE, [1, 2])]
     assert DEVICE not in p and b"lathe-02" in p
     assert p.take_all() == [(b"lathe-02", sample(s, b"lathe-02"), s) for s in (1, 2)]
+
+
+def test_a_sample_is_not_taken_when_its_full_record_found_packing_stopped() -> None:
+    """The Publisher spooled the full record instead (the broker went away meanwhile): the
+    sample that did not fit must follow it to the spool, not wait here."""
+    sent, clock = Sent(), Clock()
+    p = packer(sent, clock, max_samples=2)
+    assert p.add(DEVICE, sample(1), 1) and p.add(DEVICE, sample(2), 2)
+    sent.going = False
+    assert not p.add(DEVICE, sample(3), 3)
+    assert [stamps for _, _, stamps in sent] == [[1, 2]]
+    assert len(p) == 0
