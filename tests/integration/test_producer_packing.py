@@ -5,9 +5,7 @@ a spool drain sends batch records; a batch Kafka refuses is dead-lettered sample
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -34,20 +32,21 @@ from tests.integration.telemetry_reader import (
     one_sample_records,
     read_topic,
 )
+from tests.integration.test_producer_simulate import DEVICES, REPO, simulate_command
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
-DEVICES = 20
 
 
 @pytest.fixture
 def own_prefix(kafka: Settings) -> Iterator[Settings]:
     """Topics of this test's own; deleted afterwards."""
-    prefix = f"{kafka.topic_prefix}packing-{uuid.uuid4().hex[:6]}."
-    settings = kafka.model_copy(update={"topic_prefix": prefix})
+    settings = kafka.model_copy(update={"topic_prefix": prefix_in(kafka)})
     yield settings
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+
+
+def prefix_in(kafka: Settings) -> str:
+    return f"{kafka.topic_prefix}packing-{uuid.uuid4().hex[:6]}."
 
 
 def telemetry(settings: Settings, samples: int) -> list[Message]:
@@ -56,10 +55,8 @@ def telemetry(settings: Settings, samples: int) -> list[Message]:
 
 def simulate(settings: Settings, spool: Path, *options: str, batch_ms: int = 200) -> int:
     """`iiot simulate --json` with `options`: the samples it handed over."""
-    command = [sys.executable, "-m", "cli", "simulate", "--devices", str(DEVICES)]
-    command += ["--json", "--spool", str(spool), "--seed", "7", *options]
-    env = dict(os.environ, IIOT_TOPIC_PREFIX=settings.topic_prefix)
-    env |= {"IIOT_KAFKA_BOOTSTRAP": settings.kafka_bootstrap}
+    command, env = simulate_command(settings, spool)
+    command += ["--seed", "7", *options]
     env["IIOT_PRODUCER_BATCH_MS"] = str(batch_ms)
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -84,9 +81,7 @@ def test_simulate_at_full_speed_packs_the_same_samples_as_unpacked(
     faults = ["--fault", "malformed=0.01", "--fault", "duplicate=0.01"]
     runs = {}
     for batch_ms in (200, 0):
-        settings = kafka.model_copy(
-            update={"topic_prefix": f"{kafka.topic_prefix}packing-{uuid.uuid4().hex[:6]}."}
-        )
+        settings = kafka.model_copy(update={"topic_prefix": prefix_in(kafka)})
         try:
             options = ["--speed", "max", "--duration", "600", *faults]
             handed = simulate(
