@@ -390,7 +390,7 @@ class Publisher:
                 self._producer.produce(name, value, key, timestamp=ts)
             except BufferError:
                 continue
-            self._hold((name, key, value, ts))
+            self._hold((name, key, hash(value) if samples else value, ts))  # see held.py
             self._live_sent += len(samples) if samples else 1
             self._live_records += 1
             return
@@ -406,7 +406,8 @@ class Publisher:
             except BufferError:
                 pass
             else:
-                self._hold((name, key, value, ts))
+                kept = value if len(values) == 1 else hash(value)  # not its bytes: held.py
+                self._hold((name, key, kept, ts))
                 self._live_sent += len(values)
                 self._live_records += 1
                 return True
