@@ -24,10 +24,11 @@ from iiot.gc_tuning import quieten
 from iiot.kafka_security import kafka_config
 from iiot.settings import Settings
 from iiot.topics import Topic
+from iiot.wire.sample_batch import is_batch, unpack
 from sinks.flusher import Checkpoint, Flusher, letter_of
 from sinks.sink_status import SinkStats, live_lag
-from sinks.tables import ROUTES, TELEMETRY, Origin, Route, Row, Target
-from sinks.telemetry_rows import fast_row
+from sinks.tables import ROUTES, TELEMETRY, Origin, Route, Row, SampleOrigin, Target
+from sinks.telemetry_rows import element_row, fast_row
 from sinks.writer import Batch
 
 log = logging.getLogger("iiot.sink")
@@ -68,6 +69,8 @@ FAST_ROWS: dict[Topic, tuple[Target, Callable[[bytes], Row | None]]] = {
 # more specific reasons (future_ts, unknown_device, key_mismatch): their letters are its own.
 # The sink letters only what it alone refuses (docs/contract.md, "Who sends a dead letter").
 STREAM_REFUSES = frozenset({Topic.TELEMETRY, Topic.REGISTRY})
+# Topics whose records may be batch records (iiot/wire/sample_batch.py): a row per sample.
+BATCHED = frozenset({Topic.TELEMETRY})
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,12 @@ class Way:
     logical: str  # the topic's name without the prefix, as dead letters name it
     fast: Callable[[bytes], Row | None] | None = None
     fast_target: Target | None = None
+    batched: bool = False
 
     @classmethod
     def of(cls, topic: Topic) -> Way:
         target, fast = FAST_ROWS.get(topic, (None, None))
-        return cls(topic, ROUTES[topic], topic.value, fast, target)
+        return cls(topic, ROUTES[topic], topic.value, fast, target, topic in BATCHED)
 
 
 class Sink:
@@ -156,7 +160,7 @@ class Sink:
     def _take_all(self, messages: list[Message]) -> None:
         # The hot path: runs for every message, 100,000 times a second when it can; what
         # each message needs of its topic was looked up once, in __init__.
-        pending, ways = self._pending, self._ways
+        pending, ways, most = self._pending, self._ways, self.settings.sink_batch_rows
         for message in messages:
             if message.error() is not None:
                 self._kafka_error(message)
@@ -169,8 +173,11 @@ class Sink:
             way = ways[where[0]]
             origin = Origin(way.logical, message)
             value = message.value() or b""
+            many = False
             try:  # free unless raised: no record, however strange, stops the loop
-                if (
+                if way.batched and is_batch(value) and self._take_batch(held, origin, value):
+                    many = True
+                elif (
                     way.fast is not None
                     and (row := way.fast(value)) is not None
                     and message.key() == row[0].encode()  # a telemetry row: device_id first
@@ -183,6 +190,41 @@ class Sink:
             except Exception as exc:  # a bug's symptom, but one record's: letter it, go on
                 log.exception("sink: cannot take %s[%d]@%d", where[0], where[1], origin.offset)
                 held.dead.append((origin, ContractError("sink_error", f"{exc!r}"[:500])))
+            if many and self._held >= most:  # thousands of rows a record: keep memory bounded
+                self.checkpoint(wait=True)
+                pending = self._pending
+
+    def _take_batch(self, held: PartitionBatch, origin: Origin, value: bytes) -> bool:
+        """Each sample of a batch record as the row it would be alone; False if `value` is no
+        batch record after all (a Sample with the word `samples` in a string)."""
+        try:
+            batch = unpack(value)
+        except ContractError:  # its envelope: refused whole, the stream worker letters it
+            self.stats.undecodable += 1
+            return True
+        if batch is None:
+            return False
+        device_id = batch.device_id
+        if origin.key != device_id.encode():  # as for one sample (_take_decoded): none lands
+            self.stats.undecodable += 1
+            return True
+        rows, origins = held.batch.rows[TELEMETRY], held.batch.origins[TELEMETRY]
+        taken = len(rows)
+        for index, element in enumerate(batch.samples):
+            try:
+                row = element_row(device_id, element)
+            except ContractError:  # this sample alone: the stream worker letters it
+                self.stats.undecodable += 1
+                continue
+            except Exception as exc:  # one sample's bug, as in _take_all: letter it, go on
+                log.exception("sink: cannot take sample %d of %s", index, origin.offset)
+                error = ContractError("sink_error", f"{exc!r}"[:500])
+                held.dead.append((SampleOrigin(origin, device_id, element, index), error))
+                continue
+            rows.append(row)
+            origins.append(SampleOrigin(origin, device_id, element, index))
+        self._held += len(rows) - taken
+        return True
 
     def _kafka_error(self, message: Message) -> None:
         error = message.error()

@@ -49,7 +49,10 @@ class Checkpoint:
 
 
 def letter_of(error: ContractError, origin: Origin) -> DeadLetter:
-    return refused(STAGE, error, origin)
+    letter = refused(STAGE, error, origin)
+    if origin.sample_index:  # one sample of a batch record (`refused` knows records only)
+        return letter.model_copy(update={"sample_index": origin.sample_index})
+    return letter
 
 
 class Flusher:
