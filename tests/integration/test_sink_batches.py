@@ -114,3 +114,21 @@ def test_a_samples_own_sink_error_names_it_in_its_letter(
     [(stage, code, offset, index, payload)] = writer.execute(query).fetchall()
     assert (stage, code, offset, index) == ("sink", "sink_error", 0, 3)
     assert orjson.loads(payload) == orjson.loads(samples[3])  # the sample as a Sample
+
+
+def test_a_sample_the_database_refuses_is_lettered_with_its_index(
+    sink_settings: Settings, writer: psycopg.Connection
+) -> None:
+    """A NUL in `product` passes the contract and PostgreSQL's text refuses it."""
+    schema = sink_settings.pg_schema
+    samples = of_device(s.samples(1, 5), "qd-press00")
+    samples[2] = orjson.dumps(orjson.loads(samples[2]) | {"product": "a\x00b"})
+    s.produce(sink_settings, as_batches("qd-press00", samples, 5))
+    s.drain(sink_settings, schema)
+    assert [seq for seq, *_ in rows_of(writer, schema, "qd-press00")] == [0, 1, 3, 4]
+    query = sql.SQL("SELECT stage, code, sample_index, payload FROM {}").format(
+        sql.Identifier(schema, "deadletter")
+    )
+    [(stage, code, index, payload)] = writer.execute(query).fetchall()
+    assert (stage, code, index) == ("sink", "db_rejected", 2)
+    assert orjson.loads(payload) == orjson.loads(samples[2])
