@@ -69,6 +69,8 @@ FAST_ROWS: dict[Topic, tuple[Target, Callable[[bytes], Row | None]]] = {
 # more specific reasons (future_ts, unknown_device, key_mismatch): their letters are its own.
 # The sink letters only what it alone refuses (docs/contract.md, "Who sends a dead letter").
 STREAM_REFUSES = frozenset({Topic.TELEMETRY, Topic.REGISTRY})
+# Records taken a poll at most: as many rows as a checkpoint holds when each is one row.
+MAX_RECORDS_PER_POLL = 10_000
 # Topics whose records may be batch records (iiot/wire/sample_batch.py): a row per sample.
 BATCHED = frozenset({Topic.TELEMETRY})
 
@@ -106,6 +108,7 @@ class Sink:
         self._held = 0
         self._last_checkpoint = time.monotonic()
         self._paused = False
+        self.records_per_poll = MAX_RECORDS_PER_POLL
         self._ways = {topics.name(t, settings): Way.of(t) for t in sources}
         self.consumer = Consumer(
             {
@@ -144,7 +147,13 @@ class Sink:
         self.flusher.raise_failure()
         self.flusher.commit_flushed()
         self._pause_while_flusher_is_behind()
-        self._take_all(self.consumer.consume(num_messages=10_000, timeout=timeout_s))
+        messages = self.consumer.consume(num_messages=self.records_per_poll, timeout=timeout_s)
+        held = self._held
+        self._take_all(messages)
+        if messages:  # batch records hold many rows each: take about a checkpoint's worth
+            rows_each = max(1, (self._held - held) // len(messages))
+            most = self.settings.sink_batch_rows // rows_each
+            self.records_per_poll = max(1, min(MAX_RECORDS_PER_POLL, most))
         due = time.monotonic() - self._last_checkpoint >= self.settings.sink_batch_s
         if self._held >= self.settings.sink_batch_rows or (due and self._pending):
             self.checkpoint()
@@ -160,7 +169,7 @@ class Sink:
     def _take_all(self, messages: list[Message]) -> None:
         # The hot path: runs for every message, 100,000 times a second when it can; what
         # each message needs of its topic was looked up once, in __init__.
-        pending, ways, most = self._pending, self._ways, self.settings.sink_batch_rows
+        pending, ways = self._pending, self._ways
         for message in messages:
             if message.error() is not None:
                 self._kafka_error(message)
@@ -173,11 +182,10 @@ class Sink:
             way = ways[where[0]]
             origin = Origin(way.logical, message)
             value = message.value() or b""
-            many = False
             try:  # free unless raised: no record, however strange, stops the loop
                 if way.batched and is_batch(value) and self._take_batch(held, origin, value):
-                    many = True
-                elif (
+                    continue
+                if (
                     way.fast is not None
                     and (row := way.fast(value)) is not None
                     and message.key() == row[0].encode()  # a telemetry row: device_id first
@@ -190,9 +198,6 @@ class Sink:
             except Exception as exc:  # a bug's symptom, but one record's: letter it, go on
                 log.exception("sink: cannot take %s[%d]@%d", where[0], where[1], origin.offset)
                 held.dead.append((origin, ContractError("sink_error", f"{exc!r}"[:500])))
-            if many and self._held >= most:  # thousands of rows a record: keep memory bounded
-                self.checkpoint(wait=True)
-                pending = self._pending
 
     def _take_batch(self, held: PartitionBatch, origin: Origin, value: bytes) -> bool:
         """Each sample of a batch record as the row it would be alone; False if `value` is no

@@ -47,7 +47,7 @@ def test_a_batch_of_n_samples_lands_the_n_rows_they_make_alone(
 ) -> None:
     """Device 01's samples come in batch records, device 00's the same samples one a record;
     a few take the contract's slow path (an integer metric). With fewer rows a checkpoint
-    than a record holds, checkpoints are taken within a poll's messages."""
+    than a record holds, the sink takes one record a poll."""
     schema = sink_settings.pg_schema
     batched = of_device(s.samples(2, 60), "qd-press01")
     for n in (7, 31):  # spelled for the slow path
@@ -72,6 +72,7 @@ def test_a_bad_sample_is_skipped_and_its_neighbours_land(
     sink = s.drain(sink_settings, schema)
     assert [seq for seq, *_ in rows_of(writer, schema, "qd-press00")] == [0, 1, 2, 3, 5, 6, 7, 8]
     assert sink.stats.undecodable == 1  # counted: its letter is the stream worker's
+    assert sink.records_per_poll == sink_settings.sink_batch_rows // 8  # a checkpoint's worth
     assert s.count(writer, schema, "deadletter") == 0
 
 
