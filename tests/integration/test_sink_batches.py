@@ -133,3 +133,25 @@ def test_a_sample_the_database_refuses_is_lettered_with_its_index(
     [(stage, code, index, payload)] = writer.execute(query).fetchall()
     assert (stage, code, index) == ("sink", "db_rejected", 2)
     assert orjson.loads(payload) == orjson.loads(samples[2])
+
+
+def test_a_poll_of_many_batch_records_is_taken_a_checkpoint_at_a_time(
+    sink_settings: Settings, writer: psycopg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One poll brings records of far more rows than a checkpoint: the rows held go to the
+    flusher a checkpoint at a time, and once it has no room the rest of the poll waits as it
+    came (bytes, not rows) for the next polls, partitions paused: nothing lost or reordered."""
+    cuts: list[bool] = []
+    hand_over = consumer.Sink._hand_over
+
+    def counted(self: consumer.Sink, rest: list[object]) -> bool:
+        cuts.append(handed := hand_over(self, rest))  # type: ignore[arg-type]
+        return handed
+
+    monkeypatch.setattr(consumer.Sink, "_hand_over", counted)
+    schema = sink_settings.pg_schema
+    samples = of_device(s.samples(1, 400), "qd-press00")
+    s.produce(sink_settings, as_batches("qd-press00", samples, 10))
+    s.drain(sink_settings.model_copy(update={"sink_batch_rows": 10}), schema)
+    assert [seq for seq, *_ in rows_of(writer, schema, "qd-press00")] == list(range(400))
+    assert False in cuts  # the the flusher had no room at least once: the poll was cut
