@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from cli.main import app
 
@@ -21,6 +21,12 @@ def batch(sample: dict[str, Any], *changes: dict[str, Any]) -> str:
     return json.dumps({"v": 1, "device_id": DEVICE, "samples": elements})
 
 
+def validate(tmp_path: Path, lines: list[str], *options: str) -> Result:
+    path = tmp_path / "telemetry.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return runner.invoke(app, ["validate", str(path), *options])
+
+
 def test_schema_prints_the_batch_record() -> None:
     result = runner.invoke(app, ["schema", "SampleBatch"])
     assert result.exit_code == 0
@@ -32,9 +38,7 @@ def test_schema_prints_the_batch_record() -> None:
 
 
 def test_validate_takes_a_valid_batch_as_telemetry(tmp_path: Path, sample: dict[str, Any]) -> None:
-    path = tmp_path / "telemetry.jsonl"
-    path.write_text(json.dumps(sample) + "\n" + batch(sample, {}, {}, {}) + "\n")
-    result = runner.invoke(app, ["validate", str(path)])
+    result = validate(tmp_path, [json.dumps(sample), batch(sample, {}, {}, {})])
     assert result.exit_code == 0, result.stderr
     assert "2 valid, 0 invalid Sample message(s)" in result.stdout
 
@@ -48,9 +52,7 @@ def test_validate_names_the_line_and_sample_of_each_bad_sample(
         batch(sample, {}, {"count_good": 9999}, {}, {"state": "asleep"}),
         '{"v": 1, "device_id": "qd-haier-p1-l2-press03", "samples": []}',
     ]
-    path = tmp_path / "telemetry.jsonl"
-    path.write_text("\n".join(lines) + "\n")
-    result = runner.invoke(app, ["validate", str(path)])
+    result = validate(tmp_path, lines)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         "line 3, sample 1: count_good: must not exceed count_total (5321) (got 9999)",
@@ -62,9 +64,9 @@ def test_validate_names_the_line_and_sample_of_each_bad_sample(
 
 
 def test_validate_a_sample_batch_takes_only_batches(tmp_path: Path, sample: dict[str, Any]) -> None:
-    path = tmp_path / "batches.jsonl"
-    path.write_text(batch(sample, {}, {}) + "\n" + json.dumps(sample) + "\n")
-    result = runner.invoke(app, ["validate", str(path), "--model", "SampleBatch"])
+    result = validate(
+        tmp_path, [batch(sample, {}, {}), json.dumps(sample)], "--model", "SampleBatch"
+    )
     assert result.exit_code == 1
     [refusal] = result.stderr.splitlines()
     assert refusal.startswith("line 2: samples: Field required; ts: Extra inputs")
