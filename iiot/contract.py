@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from iiot.messages import DeviceBirth, Sample
+from iiot.messages import DeviceBirth, Sample, SampleBatch
 from iiot.results import PAYLOAD_KEPT_BYTES, Alarm, DeadLetter, DigitizationWindow, OeeWindow
 from iiot.types import MAX_MESSAGE_BYTES
 
@@ -21,6 +21,7 @@ M = TypeVar("M", bound=BaseModel)
 
 MODELS: dict[str, type[BaseModel]] = {
     "Sample": Sample,
+    "SampleBatch": SampleBatch,
     "DeviceBirth": DeviceBirth,
     "OeeWindow": OeeWindow,
     "DigitizationWindow": DigitizationWindow,
@@ -72,10 +73,9 @@ def _code(exc: ValidationError) -> str:
 
 def decode(model: type[M], raw: bytes | str) -> M:
     """Parse and validate one JSON message, or raise `ContractError`."""
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise ContractError(
-            "too_large", f"message is {len(raw)} bytes, the limit is {MAX_MESSAGE_BYTES}"
-        )
+    limit = getattr(model, "max_bytes", MAX_MESSAGE_BYTES)  # a batch record's is larger
+    if len(raw) > limit:
+        raise ContractError("too_large", f"message is {len(raw)} bytes, the limit is {limit}")
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:

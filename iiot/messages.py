@@ -1,12 +1,15 @@
-"""What devices send: `Sample` on `iiot.telemetry`, `DeviceBirth` on `iiot.registry`."""
+"""What devices send: `Sample` or `SampleBatch` on `iiot.telemetry`, `DeviceBirth` on
+`iiot.registry`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from iiot.types import (
+    MAX_BATCH_BYTES,
+    MAX_BATCH_SAMPLES,
     MAX_METRICS,
     MODEL_CONFIG,
     Count,
@@ -20,13 +23,12 @@ from iiot.types import (
 CycleSeconds = Annotated[float, Field(gt=0, le=86_400)]
 
 
-class Sample(BaseModel):
-    """One reading of one device (docs/contract.md, "Sample")."""
+class BatchedSample(BaseModel):
+    """One sample of a `SampleBatch`: a `Sample` without `v` and `device_id`, which the batch
+    gives once (docs/contract.md, "Batch records")."""
 
     model_config = MODEL_CONFIG
 
-    v: Literal[1] = Field(1, description="Schema version.")
-    device_id: EntityId = Field(description="The device, as announced in its DeviceBirth.")
     ts: DeviceTime = Field(
         description="Event time, UTC, millisecond resolution, in the years 1970–2199."
     )
@@ -54,6 +56,33 @@ class Sample(BaseModel):
         if count_total is not None and count_good > count_total:
             raise ValueError(f"must not exceed count_total ({count_total})")
         return count_good
+
+
+class _OfDevice(BaseModel):
+    """What a message says of itself first: its version and its device."""
+
+    model_config = MODEL_CONFIG
+
+    v: Literal[1] = Field(1, description="Schema version.")
+    device_id: EntityId = Field(description="The device, as announced in its DeviceBirth.")
+
+
+class Sample(BatchedSample, _OfDevice):  # fields in this order: v, device_id, ts, seq, …
+    """One reading of one device (docs/contract.md, "Sample")."""
+
+
+class SampleBatch(_OfDevice):
+    """Consecutive samples of one device in one `iiot.telemetry` record, keyed by device_id
+    (docs/contract.md, "Batch records"). Each sample is checked, deduplicated and, if bad,
+    dead-lettered on its own; `iiot/wire/sample_batch.py` reads and writes it fast."""
+
+    max_bytes: ClassVar[int] = MAX_BATCH_BYTES
+
+    samples: list[BatchedSample] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_SAMPLES,
+        description="The samples, in the order the device made them (seq rising).",
+    )
 
 
 class Enterprise(BaseModel):

@@ -194,8 +194,8 @@ class DeadLetter(BaseModel):
     offset: Count | None = None
     sample_index: Count = Field(
         0,
-        description="Which sample of a batch record was refused; 0 for a whole record"
-        " (always 0 today: batch records are planned, not built).",
+        description="Which sample of a batch record was refused, from 0; 0 also for a"
+        " record refused whole.",
     )
     key: Annotated[str, Field(max_length=1_000)] | None = None
     timestamp_ms: Count | None = Field(None, description="The source record's timestamp.")

@@ -13,6 +13,9 @@ from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, PlainSeri
 
 SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 64 * 1024
+# A batch record (iiot.messages.SampleBatch): far below Kafka's 1 MiB record limit.
+MAX_BATCH_BYTES = 512 * 1024
+MAX_BATCH_SAMPLES = 5_000
 MAX_METRICS = 64
 # The largest whole number anywhere in a message or a window's parts: PostgreSQL's bigint
 # (int8), the column counters, seqs and counts land in. orjson writes and reads it too, and

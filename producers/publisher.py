@@ -1,17 +1,9 @@
 """The Publisher: records to Kafka, through the disk spool whenever the broker is away.
 
-Three modes, one order. LIVE: records go straight to the Kafka client (idempotent, acks=all,
-compressed, batched). When the broker goes away (all brokers down, a record failed, or no
-progress for `stall_s`) the publisher purges what the client still holds, writes it to the
-spool in the order it was handed over (producers/held.py), and from then on SPOOLING appends
-every new record behind it. When the broker answers again DRAINING sends the spool, oldest
-first, in rounds, while new records keep queueing behind in the spool; the round that
-reaches the spool's end is waited for on the spot, and with the client and the spool both
-empty, LIVE again. So per key (= per partition) the order never breaks across the
-live/spool boundary.
-
-The client reports failures only: what it delivered is what it was given, less what it
-holds and what came back (`_count`).
+Records go straight to the Kafka client (idempotent, acks=all, compressed, batched) while
+the broker is there (LIVE); how an outage spools them and the spool drains back, in order:
+producers/spooling.py; what the client's reports make of the counters: producers/delivery.py.
+Here: the hand-over paths (the hot path among them), poll/flush/close, and the wiring.
 
 The hot path writes nothing to disk. What is durable (see docs/producer.md): a record is
 *accepted* once the broker acknowledged it or the spool committed it; `flush()` makes every
@@ -21,32 +13,34 @@ record handed over accepted, and a SIGKILL loses only records not yet accepted
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Producer
 
 from iiot import topics
-from iiot.contract import ContractError, dead_letter, decode, encode, letter_key
+from iiot.contract import ContractError, decode, encode
 from iiot.kafka_security import kafka_config
 from iiot.messages import DeviceBirth, Sample
 from iiot.settings import Settings, get_settings
 from iiot.topics import Topic
+from producers.delivery import Delivery, now_ms
 from producers.held import Held, Returned
-from producers.kafka_client import client_config, transient
+from producers.kafka_client import client_config
+from producers.packer import Packer, packed
 from producers.probe import BrokerProbe
 from producers.readings import device_id_in, fields_without_seq
 from producers.seqs import SeqBook
 from producers.spool import Record, Spool, SpoolFull
+from producers.spooling import Mode, Spooling
 from producers.stats import Counters, Rate
+
+__all__ = ["Mode", "Publisher", "ReadingRejected", "event_time_ms"]
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +48,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TELEMETRY = Topic.TELEMETRY
 _ANY_PARTITION = -1  # the client's PARTITION_UA: the partitioner picks (by key)
 _MS = timedelta(milliseconds=1)
-_REFUSED = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL}
-
-
-class Mode(StrEnum):
-    LIVE = "live"
-    SPOOLING = "spooling"
-    DRAINING = "draining"
 
 
 class ReadingRejected(ContractError):
@@ -71,7 +58,7 @@ def event_time_ms(ts: datetime) -> int:
     return (ts - _EPOCH) // _MS
 
 
-class Publisher:
+class Publisher(Spooling, Delivery):
     """Publishes records to the pipeline's topics; see the module docstring and
     docs/producer.md. Not thread-safe: one thread publishes and polls."""
 
@@ -101,24 +88,29 @@ class Publisher:
         self._telemetry = self._names[_TELEMETRY]
         self._stall_s, self._spool_batch, self._spool_every_s = stall_s, spool_batch, spool_every_s
         self._drain_round = drain_round
+        self._batch_s = self.settings.producer_batch_ms / 1000
+        self._packer = self._new_packer(self._send_packed) if self._batch_s else None
         self._rate = Rate()
         self._probe = BrokerProbe(kafka_config(self.settings))
         self._buffer: list[Record] = []  # new records on their way into the spool
         self._buffer_since = 0.0
         self._full: SpoolFull | None = None  # why the spool took not the buffer: refuse more
         self._full_at = 0.0  # when it last said so: poll() asks again a second later
-        # Records given to the client, live and from the spool, and how many of each came
-        # back failed; the rest was delivered once the client no longer holds it.
-        self._live_sent = self._live_failed = self._live_refused = 0
+        # Records handed over (samples) given to the client, live and from the spool, and
+        # how many of each came back failed; the rest was delivered once the client no longer
+        # holds it. A batch record counts its samples; `_live_records`: Kafka records.
+        self._live_sent = self._live_failed = self._live_refused = self._live_records = 0
         self._drain_sent = self._drain_failed = 0
         self._returned: list[Returned] = []  # live records the client gave back
         self._round = 0  # spool rows in the client (the current drain round)
+        self._round_records = 0  # the Kafka records they went in
         self._cursor = 0  # the last spool row handed to the client while draining
         self._outage = self._fatal = False
         self._progress = (0, time.monotonic())  # (delivered, when it last moved)
-        # Records since the last poll (which counts them): sent live by the hot path, and
-        # the others (already counted). Either reaching 1,000 calls poll().
-        self._unfolded = self._since_poll = 0
+        # Records since the last poll (which counts them): sent live by the hot path, left
+        # waiting for their batch record, and the others (already counted). Any of them
+        # reaching 1,000 calls poll().
+        self._unfolded = self._waiting_in = self._since_poll = 0
         self.mode = Mode.LIVE
         if len(self.spool):  # a previous run left records: they go first
             log.info("%d records wait in the spool %s: sending them first", len(self.spool), path)
@@ -134,13 +126,33 @@ class Publisher:
 
     # -- handing records over ------------------------------------------------------------
 
-    def publish(self, topic: Topic, key: bytes | None, value: bytes, timestamp_ms: int) -> None:
+    def publish(
+        self,
+        topic: Topic,
+        key: bytes | None,
+        value: bytes,
+        timestamp_ms: int,
+        *,
+        valid: bool = True,
+    ) -> None:
         """Hand over one encoded record, unvalidated (the caller built it from the contract
-        models, or it is a deliberately malformed one). Key: the device_id; timestamp: the
-        event time."""
+        models, or it is a deliberately malformed one: say so with `valid=False`, and it is
+        never packed with others). Key: the device_id; timestamp: the event time."""
         # The hot path, inlined: this runs 100,000+ times a second, so a record sent live
-        # is only counted in `_unfolded`, and `_count()` adds those to the counters.
+        # is only counted in `_unfolded` (or `_waiting_in`), and `_count()` adds those up.
         name = self._telemetry if topic is _TELEMETRY else self._names[topic]
+        packer = self._packer
+        if packer is not None and self._live:
+            if topic is _TELEMETRY and valid and packer.plain(key, value):
+                self._waiting_in += 1  # handed over
+                if packer.add(key, value, timestamp_ms):  # type: ignore[arg-type]
+                    if self._waiting_in >= 1_000:
+                        self.poll(0)
+                else:  # its device's full record found the broker away: spooled behind it
+                    self._to_spool(Record(name, key, value, timestamp_ms))
+                return
+            if key in packer:  # its device's waiting samples go first (and may find the
+                packer.send_key(key)  # broker away: then this one is spooled behind them)
         if self._live:
             try:  # positional: keyword arguments cost the client a dict per call
                 self._produce(name, value, key, _ANY_PARTITION, None, None, timestamp_ms)
@@ -164,18 +176,34 @@ class Publisher:
 
     def publish_batch(self, records: Iterable[Sequence[Any]]) -> None:
         """`publish()` for each record in turn, same order and same outcome; a record is
-        `(topic, key, value, timestamp_ms, _, _)` (the simulator's `Emitted`). One Python call
-        per batch instead of one per record, the client's produce and the ring bound to
-        locals: while live, a record costs only the produce call and its ring entry. Anything
-        else (not live, the client's queue full) goes through `publish()` itself."""
+        `(topic, key, value, timestamp_ms, valid, _)` (the simulator's `Emitted`). One Python
+        call per batch instead of one per record, the client's produce, the ring and the
+        packer bound to locals: while live, a record costs only the produce call and its ring
+        entry, or its place in its device's batch. Anything else (not live, the client's
+        queue full, a record that is not packed while packing) goes through `publish()`."""
         produce, hold, telemetry, names = self._produce, self._hold, self._telemetry, self._names
-        telemetry_topic, any_partition = _TELEMETRY, _ANY_PARTITION
-        live, room = self._live, 1_000 - self._unfolded  # mode only changes in the calls below
-        sent = 0  # sent live, not yet in `_unfolded`
+        telemetry_topic, any_partition, packer = _TELEMETRY, _ANY_PARTITION, self._packer
+        plain, wait = (packer.plain, packer.add) if packer is not None else (None, None)
+        live, room = self._live, self._room()  # mode only changes in the calls below
+        sent = waited = 0  # sent live / left waiting, not yet in `_unfolded` / `_waiting_in`
         refused: SpoolFull | None = None  # the rest of the batch is offered all the same
         try:
-            for topic, key, value, timestamp_ms, _, _ in records:
-                if live:
+            for topic, key, value, timestamp_ms, valid, _ in records:
+                if live and plain is not None:  # packing: a plain sample waits for its record
+                    if topic is telemetry_topic and valid and plain(key, value):
+                        waited += 1  # handed over
+                        if not wait(key, value, timestamp_ms):  # type: ignore[misc]
+                            self._to_spool(Record(telemetry, key, value, timestamp_ms))
+                            live = False  # the broker went away: publish() spools the rest
+                            continue
+                        if sent + waited >= room:
+                            self._unfolded += sent
+                            self._waiting_in += waited
+                            sent = waited = 0
+                            self.poll(0)
+                            live, room = self._live, self._room()
+                        continue
+                elif live:
                     name = telemetry if topic is telemetry_topic else names[topic]
                     try:
                         produce(name, value, key, any_partition, None, None, timestamp_ms)
@@ -188,19 +216,25 @@ class Publisher:
                             self._unfolded += sent
                             sent = 0
                             self.poll(0)
-                            live, room = self._live, 1_000 - self._unfolded
+                            live, room = self._live, self._room()
                         continue
                 self._unfolded += sent
-                sent = 0
+                self._waiting_in += waited
+                sent = waited = 0
                 try:
-                    self.publish(topic, key, value, timestamp_ms)
+                    self.publish(topic, key, value, timestamp_ms, valid=valid)
                 except SpoolFull as full:
                     refused = full
-                live, room = self._live, 1_000 - self._unfolded
+                live, room = self._live, self._room()
         finally:
             self._unfolded += sent
+            self._waiting_in += waited
         if refused is not None:
             raise refused
+
+    def _room(self) -> int:
+        """Records the hot path may take before it calls poll()."""
+        return 1_000 - self._unfolded - self._waiting_in
 
     def publish_sample(self, sample: Sample) -> None:
         """A sample built with the contract model (so already valid), seq included."""
@@ -214,7 +248,7 @@ class Publisher:
         )
 
     def publish_birth(self, birth: DeviceBirth) -> None:
-        self.publish(Topic.REGISTRY, birth.device_id.encode(), encode(birth), _now_ms())
+        self.publish(Topic.REGISTRY, birth.device_id.encode(), encode(birth), now_ms())
 
     def publish_reading(self, reading: bytes | str | Mapping[str, Any]) -> Sample:
         """Validate a reading from outside (JSON text or a dict) and publish it.
@@ -254,6 +288,8 @@ class Publisher:
         """Serve delivery reports, notice outages, commit the spool, drain it. Call it often
         (publish() does, every 1,000 records) and while idle."""
         self._since_poll = 0
+        if self._packer is not None and self._live:
+            self._packer.send_due()
         self._producer.poll(timeout_s)
         in_client = self._count()
         now = time.monotonic()
@@ -273,6 +309,13 @@ class Publisher:
         if self.mode is Mode.DRAINING:
             self._drain()
 
+    def send_waiting(self, within_s: float = 0.0) -> None:
+        """Send the batch records whose oldest sample has waited `IIOT_PRODUCER_BATCH_MS`, or
+        will have within `within_s`: call it before the caller pauses that long (poll()
+        sends those due, too)."""
+        if self._packer is not None and self._live:
+            self._packer.send_due(within_s)
+
     def rate(self) -> float:
         """Records delivered per second, over the last two seconds."""
         return self._rate.update(self.counters.delivered)
@@ -282,6 +325,8 @@ class Publisher:
         `wait_for_broker`: not at all while the broker is away); then what it has not taken
         is written to the spool. Returns the records left in the spool."""
         deadline = time.monotonic() + timeout_s
+        if self._packer is not None and self._live:
+            self._packer.send_all()
         while time.monotonic() < deadline:
             self.poll(0.05)
             if self.mode is Mode.LIVE and not len(self._producer):
@@ -312,217 +357,59 @@ class Publisher:
 
     # -- inside ------------------------------------------------------------------------------
 
-    def _produce_when_room(self, name: str, key: bytes | None, value: bytes, ts: int) -> None:
-        """The client's queue is full: let it deliver some, then try again."""
+    def _produce_when_room(
+        self,
+        name: str,
+        key: bytes | None,
+        value: bytes,
+        ts: int,
+        samples: list[Record] | None = None,
+    ) -> None:
+        """The client's queue is full: let it deliver some, then try again. `samples`: those
+        a batch record carries, spooled one by one should the broker go away meanwhile."""
         while True:
             self.poll(0.05)
             if self.mode is not Mode.LIVE:  # …the broker went away meanwhile
-                self._to_spool(Record(name, key, value, ts))
+                for record in samples or [Record(name, key, value, ts)]:
+                    self._to_spool(record)
                 return
             try:
                 self._producer.produce(name, value, key, timestamp=ts)
             except BufferError:
                 continue
-            self._hold((name, key, value, ts))
-            self._live_sent += 1
+            self._hold((name, key, hash(value) if samples else value, ts))  # see held.py
+            self._live_sent += len(samples) if samples else 1
+            self._live_records += 1
             return
 
-    def _to_spool(self, record: Record) -> None:
-        if not self._buffer:
-            self._buffer_since = time.monotonic()
-        self._buffer.append(record)
-        if len(self._buffer) >= self._spool_batch:
-            self._commit_buffer()
-
-    def _commit_buffer(self) -> None:
-        if self._buffer:
+    def _send_packed(self, key: bytes, values: list[bytes], stamps: list[int]) -> bool:
+        """One device's waiting samples to the client, as one record (the Packer's `send`).
+        Its timestamp is the first sample's event time (see producers/packer.py). False if
+        the broker went away and they were spooled instead."""
+        name, value, ts = self._telemetry, packed(key, values), stamps[0]
+        if self._live:
             try:
-                self.spool.append(self._buffer)
-            except SpoolFull as full:  # the buffer waits in memory, in order, for room
-                if self._full is None:
-                    log.error("%s: new records are refused until it has room", full)
-                self._full, self._full_at = full, time.monotonic()
-                return
-            if self._full is not None:
-                log.warning("spool %s has room again: records are taken", self.spool.path)
-                self._full = None
-            self.counters.spooled += len(self._buffer)
-            self.counters.accepted += len(self._buffer)
-            self._buffer = []
-
-    def _spool_from_now_on(self, outage: bool = True) -> None:
-        """The broker is away: take back what the client holds, spool it, spool what comes."""
-        if self.mode is Mode.LIVE and outage:
-            self.counters.outages += 1
-            log.warning(
-                "Kafka at %s is away: spooling to %s",
-                self._config["bootstrap.servers"],
-                self.spool.path,
-            )
-        self.mode = Mode.SPOOLING
-        self._producer.purge(in_queue=True, in_flight=True, blocking=True)
-        deadline = time.monotonic() + 10
-        while len(self._producer) and time.monotonic() < deadline:
-            self._producer.poll(0.05)  # serve every report: none may come after we spool
-        self._outage = False  # reports of purged records speak of this same outage
-        if self._round:  # its rows stay in the spool: those Kafka had will go again
-            self.counters.taken_back += self._round
-            self._round = 0
-        for record in self._held.take_back(self._returned):
-            self._to_spool(record)
-        self._returned = []
-        if self._fatal:  # an idempotent producer in a fatal state takes nothing more
-            self._new_client()
-            self._fatal = False
-        self._commit_buffer()
-        self._probe.watch()
-
-    def _drain(self) -> None:
-        """Send the spool in rounds; a round's rows are deleted once the client holds none."""
-        if self._round:
-            if len(self._producer):
-                return  # the round is still on its way
-            self.spool.delete_upto(self._cursor)
-            self._round = 0
-        self._commit_buffer()  # new records must be in the spool before we look for its end
-        rows = self.spool.read(self._cursor, self._drain_round)
-        if not rows and self._buffer:  # not even the sent spool took them (a full disk)
-            self._send_buffer()
-            return
-        if not rows:
-            self.mode = Mode.LIVE
-            self._probe.idle()
-            return
-        for row in rows:
-            record = row.record
-            try:
-                self._producer.produce(
-                    record.topic,
-                    record.value,
-                    record.key,
-                    timestamp=record.timestamp_ms,
-                    on_delivery=functools.partial(self._on_drained, row.id),
-                )
+                self._produce(name, value, key, _ANY_PARTITION, None, None, ts)
             except BufferError:
-                return  # the rest in the next round
-            self._cursor = row.id
-            self._drain_sent += 1
-            self._round += 1
-        if len(rows) < self._drain_round:
-            # The spool's end is in the client. Wait for it here, before anything new can
-            # queue up behind it in the spool: then both are empty and we are live again.
-            deadline = time.monotonic() + self._stall_s
-            while len(self._producer) and not self._outage and time.monotonic() < deadline:
-                self._producer.poll(0.05)
-            if not len(self._producer) and not self._outage:
-                self._drain()
+                pass
+            else:
+                kept = value if len(values) == 1 else hash(value)  # not its bytes: held.py
+                self._hold((name, key, kept, ts))
+                self._live_sent += len(values)
+                self._live_records += 1
+                return True
+        samples = [Record(name, key, v, t) for v, t in zip(values, stamps, strict=True)]
+        if self._live:
+            self._produce_when_room(name, key, value, ts, samples)
+        else:
+            for record in samples:
+                self._to_spool(record)
+        return self._live
 
-    def _send_buffer(self) -> None:
-        """The spool is sent, its disk full: the buffer is next in order, so the client takes
-        it (as much as it has room for) and new records are taken again, to the buffer."""
-        sent = 0
-        for record in self._buffer:
-            try:
-                self._producer.produce(
-                    record.topic, record.value, record.key, timestamp=record.timestamp_ms
-                )
-            except BufferError:
-                break
-            self._hold((record.topic, record.key, record.value, record.timestamp_ms))
-            sent += 1
-        self._live_sent += sent
-        del self._buffer[:sent]
-        if not self._buffer:
-            self._full = None
-
-    def _refuse(self) -> None:
-        """Raise `SpoolFull` for a record handed over while the spool has no room."""
-        self.counters.refused += 1
-        raise SpoolFull(f"record refused ({self.counters.refused:,} so far): {self._full}")
+    def _new_packer(self, send: Callable[[bytes, list[bytes], list[int]], bool]) -> Packer:
+        max_bytes = self.settings.producer_batch_bytes
+        return Packer(send, latency_s=self._batch_s, max_bytes=max_bytes)
 
     def _new_client(self) -> None:
         self._producer = Producer(self._config)
         self._produce = self._producer.produce
-
-    def _count(self) -> int:
-        """Bring the counters up to date; the records the client holds."""
-        if self._unfolded:  # what the hot path sent since
-            self.counters.handed += self._unfolded
-            self._live_sent += self._unfolded
-            self._unfolded = 0
-        in_client = len(self._producer)
-        live_held, drain_held = (0, in_client) if self._round else (in_client, 0)
-        live = self._live_sent - self._live_failed - live_held
-        counters = self.counters
-        counters.sent = self._live_sent + self._drain_sent
-        counters.drained = self._drain_sent - self._drain_failed - drain_held
-        counters.delivered = live + counters.drained
-        counters.accepted = live + counters.spooled + self._live_refused
-        return in_client
-
-    def _on_failure(self, err: KafkaError, msg: Message) -> None:
-        """A live record came back (the client reports nothing else)."""
-        self._live_failed += 1
-        if transient(err):  # spooled, in order, by _spool_from_now_on
-            self._outage = True
-            self.counters.taken_back += 1
-            self._returned.append((msg.topic(), msg.key(), msg.value()))
-        else:
-            self._live_refused += 1
-            self._refused(err, msg, self._held.event_time(msg.topic(), msg.key(), msg.value()))
-
-    def _on_drained(self, row_id: int, err: KafkaError, msg: Message) -> None:
-        """A spool row came back: it stays in the spool, or is dead-lettered if refused."""
-        self._drain_failed += 1
-        if transient(err):
-            self._outage = True  # the row stays; draining starts over from the oldest
-        else:
-            self._refused(err, msg, None)  # deleted with its round
-
-    def _refused(self, err: KafkaError, msg: Message, timestamp_ms: int | None) -> None:
-        self.counters.failed += 1
-        log.error("Kafka refused a record for %s: %s", msg.topic(), err.str())
-        if msg.topic() == self._names[Topic.DEADLETTER]:
-            return  # a dead letter that cannot be written is only counted
-        try:
-            source: Topic | None = topics.logical(msg.topic(), self.settings)
-        except ValueError:
-            source = None
-        error = ContractError("broker_refused", f"Kafka refused the record: {err.str()}")
-        self._dead_letter(error, source, msg.key(), msg.value(), timestamp_ms)
-
-    def _dead_letter(
-        self,
-        error: ContractError,
-        source: Topic | None,
-        key: bytes | None,
-        value: bytes | None,
-        timestamp_ms: int | None,
-    ) -> None:
-        letter = dead_letter(
-            "producer",
-            error,
-            value,
-            topic=source and source.value,
-            key=key,
-            timestamp_ms=timestamp_ms,
-        )
-        self.counters.dead_lettered += 1
-        with contextlib.suppress(SpoolFull):  # counted in `refused`; may run in a callback
-            self.publish(
-                Topic.DEADLETTER, letter_key(key), encode(letter), timestamp_ms or _now_ms()
-            )
-
-    def _on_error(self, err: KafkaError) -> None:
-        if err.fatal():
-            self._fatal = True
-        if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
-            self._outage = True
-        # Wrong credentials or TLS setup: no retry helps, so say it (the records spool).
-        refused = err.code() in _REFUSED
-        level = logging.ERROR if refused else logging.WARNING if err.fatal() else logging.DEBUG
-        log.log(level, "Kafka client: %s", err.str())
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
