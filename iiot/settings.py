@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         le=MAX_BATCH_BYTES,
         description="Largest batch record (bytes); a sample that would pass it starts the next.",
     )
+    producer_batch_span_s: int = Field(
+        60,
+        ge=1,
+        le=3_600,
+        description="Most event time one batch record spans: devices stay this close in time.",
+    )
     spool_path: str = Field(
         "", description="SQLite spool of `iiot simulate`; default <cwd>/.spool/producer.sqlite"
     )

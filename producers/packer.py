@@ -4,11 +4,20 @@ The stream worker pays a fixed cost per Kafka record whatever it carries, so whe
 has several samples waiting — `iiot simulate --speed max`, a drained spool, a replay — they
 go as one record. Per device the packer keeps the samples waiting, their bytes and when the
 oldest came. A device's waiting samples are sent when the next one would pass the record
-size bound or the sample-count bound, when the oldest has waited the latency bound
+size bound, the sample-count bound or the event-time span bound, when the oldest has
+waited the latency bound
 (`send_due`, from the Publisher's poll), or when something else of that device must go
 first (`send_key`: per-device order is kept exactly). One sample waiting goes as the plain
 Sample record it is: a real-time 1 Hz device, whose samples are a second apart, never has
 two waiting within the default 200 ms, so its records stay one-sample records.
+
+The span bound (a minute of event time by default) keeps the devices of one producer
+together in event time: records go out in the order their samples came, so no device runs
+ahead of the others by more than a record's span. The stream measures time across devices
+(the roll-ups forget windows an hour behind the newest, the offline sweep and the future
+guard read a partition's newest time): a drained spool packed without it sent a device's
+whole hour of backlog before the next device's, and the roll-ups forgot windows the later
+devices still had to add to.
 
 A batch record's Kafka timestamp is its first sample's event time: a device's record times
 keep rising with its samples, and whatever looks at record times only (retention, a seek by
@@ -60,12 +69,14 @@ class Packer:
         latency_s: float,
         max_bytes: int,
         max_samples: int = MAX_BATCH_SAMPLES,
+        max_span_ms: int = 60_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._send = send
         self.latency_s = latency_s
         self._max_bytes = max_bytes - _ENVELOPE
         self._max_samples = max_samples
+        self._max_span_ms = max_span_ms
         self._clock = clock
         # In the order each device's first waiting sample came (re-inserted after a send).
         self._waiting: dict[bytes, Waiting] = {}
@@ -95,7 +106,9 @@ class Packer:
         if waiting is None:
             self._waiting[key] = Waiting(value, timestamp_ms, self._clock())
         elif (
-            waiting.size + len(value) >= self._max_bytes or len(waiting.values) >= self._max_samples
+            waiting.size + len(value) >= self._max_bytes
+            or len(waiting.values) >= self._max_samples
+            or timestamp_ms - waiting.stamps[0] >= self._max_span_ms
         ):
             if not self.send_key(key):
                 return False

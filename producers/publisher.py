@@ -407,8 +407,8 @@ class Publisher(Spooling, Delivery):
         return self._live
 
     def _new_packer(self, send: Callable[[bytes, list[bytes], list[int]], bool]) -> Packer:
-        max_bytes = self.settings.producer_batch_bytes
-        return Packer(send, latency_s=self._batch_s, max_bytes=max_bytes)
+        max_bytes, span_s = self.settings.producer_batch_bytes, self.settings.producer_batch_span_s
+        return Packer(send, latency_s=self._batch_s, max_bytes=max_bytes, max_span_ms=span_s * 1000)
 
     def _new_client(self) -> None:
         self._producer = Producer(self._config)

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -263,9 +263,13 @@ class Injector:
         deadline = time.monotonic() + timeout_s
         try:
             while time.monotonic() < deadline:
-                meta = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
-                parts = [TopicPartition(self.topic, p) for p in meta.partitions]
-                highs = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
+                try:
+                    meta = consumer.list_topics(self.topic, timeout=10).topics[self.topic]
+                    parts = [TopicPartition(self.topic, p) for p in meta.partitions]
+                    highs = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in parts]
+                except KafkaException:  # a leader not known yet on a busy broker: ask again
+                    time.sleep(0.5)
+                    continue
                 if sum(highs) >= 20 * at_least and all(h == 0 or h >= at_least for h in highs):
                     return
                 time.sleep(0.5)

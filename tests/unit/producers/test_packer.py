@@ -131,3 +131,17 @@ def test_a_sample_is_not_taken_when_its_full_record_found_packing_stopped() -> N
     assert not p.add(DEVICE, sample(3), 3)
     assert [stamps for _, _, stamps in sent] == [[1, 2]]
     assert len(p) == 0
+
+
+def test_a_batch_spans_at_most_its_event_time_bound() -> None:
+    sent: list[tuple[bytes, list[bytes], list[int]]] = []
+    packer = Packer(
+        lambda k, v, t: sent.append((k, v, t)) is None, latency_s=1, max_bytes=1 << 20,
+        max_span_ms=60_000,
+    )  # fmt: skip
+    for i in range(5):  # samples 30 s apart: two to a record
+        packer.add(b"d1", b'{"x":%d}' % i, 1_000_000 + 30_000 * i)
+    packer.send_all()
+    assert [stamps for _, _, stamps in sent] == [
+        [1_000_000, 1_030_000], [1_060_000, 1_090_000], [1_120_000]
+    ]  # fmt: skip
