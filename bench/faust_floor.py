@@ -1,6 +1,6 @@
 """Faust's own cost per record, for bench/stream_worker.py: a worker with the Faust settings
 and event loop of `iiot stream` (streams/runtime.py) that reads telemetry through the same
-batches (streams/batch.py) and does nothing with them.
+batches (streams/batch.py) and does nothing with them, one-sample or batch records alike.
 
     python bench/faust_floor.py APP_ID   (IIOT_TOPIC_PREFIX picks the topic; APP_ID is the group)
 """
