@@ -27,6 +27,10 @@ async def nothing(batch: Batch) -> None:
     return None
 
 
+async def lost(error: BaseException, what: str) -> None:
+    raise SystemExit(f"{what}: {error}")  # nothing is written, so nothing can be lost
+
+
 def main(app_id: str) -> None:
     settings = get_settings()
     use_uvloop()  # as `iiot stream` does
@@ -45,7 +49,7 @@ def main(app_id: str) -> None:
         datadir=Path(tempfile.gettempdir()) / "iiot-streams" / app_id,  # as the worker's
     )
     telemetry = app.topic(topics.name(Topic.TELEMETRY, settings), key_type=bytes, value_type=bytes)
-    batches = Batches(nothing, BATCH_MAX)
+    batches = Batches(nothing, BATCH_MAX, lost)
 
     @app.agent(telemetry)
     async def read(stream: faust.StreamT) -> None:
