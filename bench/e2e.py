@@ -47,6 +47,7 @@ from simulators import Simulation, SimulationOptions
 
 P99_LIMIT_S = 5.0
 MARGIN_S = 20.0  # rows are read this long after the last sample they measure was due
+MODES = {"one": "one-sample records", "batch": "batch records"}
 STEPS = {"one": "2500,5000,7500,10000,12500", "batch": "10000,20000,30000,40000"}
 
 
@@ -113,12 +114,11 @@ def main() -> None:
         IIOT_TOPIC_PREFIX=settings.topic_prefix,
         PYTHONUNBUFFERED="1",
         IIOT_PG_SCHEMA=settings.pg_schema,
-        F_DATADIR=str(home / "stream-data"),
     )
     sim_env = env | dict(kv.split("=", 1) for kv in args.producer_env)
     loads = [load()]
     print(
-        f"e2e run {run_id}: {args.records}-sample records, speed {speed:g}, hold {args.hold:g} s, "
+        f"e2e run {run_id}: {MODES[args.records]}, speed {speed:g}, hold {args.hold:g} s, "
         f"settle {args.settle:g} s; logs in {home}; load {loads[0]:.2f} on {os.cpu_count()} cores"
     )
     if args.producer_env:
@@ -179,8 +179,10 @@ def main() -> None:
         probe.close()
         db.close()
         cleanup(settings, pipeline)
-        for state in [home / "stream-data", *home.glob("spool.sqlite*")]:  # the logs stay
-            shutil.rmtree(state) if state.is_dir() else state.unlink()
+        # The worker's state (streams/app.py puts it there) and the spool; the logs stay.
+        shutil.rmtree(Path(tempfile.gettempdir(), "iiot-streams", pipeline.stream_group()), True)
+        for spool in home.glob("spool.sqlite*"):
+            spool.unlink()
     report(args, speed, rows, held, loads)
 
 
@@ -273,7 +275,7 @@ def cleanup(settings: Settings, pipeline: Pipeline) -> None:
 def report(
     args: argparse.Namespace, speed: float, rows: list[dict], held: dict | None, loads: list[float]
 ) -> None:
-    mode = "one-sample records" if args.records == "one" else "batch records"
+    mode = MODES[args.records]
     top = held["samples_s"] if held else 0.0
     print(
         f"\nhighest rate held for {args.hold:g} s, {mode} at speed {speed:g}: {top:,.0f} samples/s"

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -281,6 +282,7 @@ def consumed(
                 process.kill()
                 process.wait()
         kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+        shutil.rmtree(Path(tempfile.gettempdir(), "iiot-streams", group), True)  # Faust's state
     # A worker that refuses the records (one that cannot read batches) is fast at nothing.
     warning = f"; {refused:,} DEAD LETTERS: the rate is not of work done" if refused else ""
     print(f"  {name:<52}{rate:>10,.0f}/s; load {load()}{warning}", flush=True)
