@@ -67,9 +67,10 @@ class Pipeline:
         return f"{self.topic_prefix}{self.settings.sink_group}"
 
 
-def registry_end(settings: Settings) -> int:
+def topic_end(settings: Settings, topic: Topic = Topic.REGISTRY) -> int:
+    """Records written to `topic` so far (the sum of its partitions' high watermarks)."""
     consumer = Consumer({**kafka_config(settings), "group.id": "e2e-watch"})
-    name = topics.name(Topic.REGISTRY, settings)
+    name = topics.name(topic, settings)
     meta = consumer.list_topics(name, timeout=10).topics[name].partitions
     ends = [consumer.get_watermark_offsets(TopicPartition(name, p), cached=False)[1] for p in meta]
     consumer.close()
@@ -155,10 +156,10 @@ def main() -> None:
                 "--start",
                 datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%S"),
             ]
-            before = registry_end(settings)
+            before = topic_end(settings)
             sim = children.start("simulate", simulate, sim_env, home)
             running.append(sim)
-            while registry_end(settings) == before:  # its first birth: pacing starts there
+            while topic_end(settings) == before:  # its first birth: pacing starts there
                 if not sim.running():
                     raise children.ChildFailed(sim, sim.exit_code() or 0)
                 time.sleep(0.05)
@@ -174,6 +175,8 @@ def main() -> None:
             if row["behind"]:
                 break
             held = row
+        stored = parts.telemetry_size(db, settings.pg_schema)
+        print(f"telemetry: {stored[0]:,} rows, {stored[1]:,.0f} bytes a row with its indexes")
     finally:
         children.stop(running)
         probe.close()
@@ -183,13 +186,13 @@ def main() -> None:
         shutil.rmtree(Path(tempfile.gettempdir(), "iiot-streams", pipeline.stream_group()), True)
         for spool in home.glob("spool.sqlite*"):
             spool.unlink()
-    report(args, speed, rows, held, loads)
+    report(args, speed, rows, held, loads, stored)
 
 
 def hold(hold_s, clock, rate, devices, running, probe, db, settings) -> dict:  # type: ignore[no-untyped-def]
     """One step's hold: lags every 5 s, CPU and memory over it, then the latencies."""
     sessions = {c.process.pid: c.name for c in running}
-    t0, cpu0 = time.time(), parts.processes(sessions)
+    t0, cpu0, oee0 = time.time(), parts.processes(sessions), topic_end(settings, Topic.OEE)
     lags: list[tuple[float, int, int, int]] = []  # (time, published records, worker, sink)
     while time.time() < t0 + hold_s:
         for c in running:
@@ -198,7 +201,7 @@ def hold(hold_s, clock, rate, devices, running, probe, db, settings) -> dict:  #
         published, _, stream_lag, sink_lag = probe.read()
         lags.append((time.time(), published, stream_lag, sink_lag))
         time.sleep(5)
-    t1 = time.time()
+    t1, oee1 = time.time(), topic_end(settings, Topic.OEE)
     use = parts.usage(cpu0, parts.processes(sessions), t1 - t0)
     span = (t0, t1 - MARGIN_S)
     time.sleep(max(0.0, span[1] + MARGIN_S - time.time()))
@@ -221,6 +224,7 @@ def hold(hold_s, clock, rate, devices, running, probe, db, settings) -> dict:  #
         "devices": devices,
         "samples_s": rate,
         "records_s": records_s,
+        "oee_s": (oee1 - oee0) / (t1 - t0),
         "telemetry": tel,
         "oee": oee,
         "lag_worker": lags[-1][2],
@@ -241,7 +245,8 @@ def print_row(row: dict, expected: int) -> None:
     tel, oee = row["telemetry"], row["oee"]
     print(
         f"\n{row['devices']:,} devices: {row['samples_s']:,.0f} samples/s in "
-        f"{row['records_s']:,.0f} records/s; load {row['load']:.2f}"
+        f"{row['records_s']:,.0f} records/s, {row['oee_s']:,.0f} OEE records/s out; "
+        f"load {row['load']:.2f}"
     )
     print(
         f"  sample→telemetry row ms p50/p99/max {ms(tel[1])}/{ms(tel[2])}/{ms(tel[3])} "
@@ -273,7 +278,12 @@ def cleanup(settings: Settings, pipeline: Pipeline) -> None:
 
 
 def report(
-    args: argparse.Namespace, speed: float, rows: list[dict], held: dict | None, loads: list[float]
+    args: argparse.Namespace,
+    speed: float,
+    rows: list[dict],
+    held: dict | None,
+    loads: list[float],
+    stored: tuple[int, float],
 ) -> None:
     mode = MODES[args.records]
     top = held["samples_s"] if held else 0.0
@@ -290,7 +300,8 @@ def report(
         }
     steps = "; ".join(map(step_line, rows))
     note = (
-        f"speed {speed:g}, hold {args.hold:g} s, env {' '.join(args.producer_env) or '-'}; {steps}"
+        f"speed {speed:g}, hold {args.hold:g} s, env {' '.join(args.producer_env) or '-'}, "
+        f"telemetry {stored[1]:.0f} B/row on disk; {steps}"
     )
     results.record("bench/e2e.py", "samples/s, ms", figures=figures, loads=loads, note=note)
 

@@ -155,3 +155,17 @@ def window_latency(
         "AND c.ts >= to_timestamp(%(a)s) AND c.ts < to_timestamp(%(b)s)"
     ).format(oee=sql.Identifier(schema, "oee"), tel=sql.Identifier(schema, "telemetry"))
     return _percentiles(conn, query, args)
+
+
+def telemetry_size(conn: psycopg.Connection, schema: str) -> tuple[int, float]:
+    """Rows in `telemetry` and its bytes per row on disk, indexes included (the partitions of
+    plain PostgreSQL, or the table itself)."""
+    table = sql.Identifier(schema, "telemetry")
+    (rows,) = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()
+    (size,) = conn.execute(
+        "SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0) "
+        "+ pg_total_relation_size(%(t)s::regclass) FROM pg_inherits "
+        "WHERE inhparent = %(t)s::regclass",
+        {"t": f'"{schema}".telemetry'},
+    ).fetchone()
+    return rows, size / rows if rows else float("nan")
