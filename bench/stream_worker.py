@@ -282,8 +282,10 @@ def consumed(
                 time.sleep(0.2)
             records = records[1:]
         # Batch records pass in seconds, within a commit or two: timed from their publishing.
-        since = (time.monotonic(), len(records_all) - len(records)) if per_record > 1 else None
+        started = time.monotonic()
+        since = (started, len(records_all) - len(records)) if per_record > 1 else None
         publish(settings, records)
+        published = len(records) * per_record / (time.monotonic() - started)
         poll_s = 0.5 if per_record == 1 else 0.2
         rate = watch(settings, group, processes, len(records_all), poll_s, since) * per_record
         refused = sum(tp.offset for tp in end_offsets(settings, Topic.DEADLETTER))
@@ -297,6 +299,8 @@ def consumed(
     # A worker that refuses the records (one that cannot read batches) is fast at nothing:
     # no rate (null in the results), the refusals said.
     warning = f"; {refused:,} DEAD LETTERS: not a rate of work done" if refused else ""
+    if since is not None and rate > 0.8 * published:  # it read as fast as they came
+        warning += f"; at least: published at {published:,.0f}/s"
     print(f"  {name:<52}{rate:>10,.0f}/s; load {load()}{warning}", flush=True)
     return float("nan") if refused else rate
 
