@@ -3,7 +3,8 @@
 At start-up the telemetry partitions may be read before the registry, so a sample of a
 device without a birth is held (in a changelogged table) and applied when the birth comes.
 What is held of a sample is its OEE reading (`list(reading)`, all the stream needs once the
-sample was validated) and its offset, for a dead letter: a device's table value is
+sample was validated) and where it came from, for a dead letter: its offset, or
+[offset, sample index] for a sample of a batch record after its first: a device's table value is
 rewritten whole, so it must stay small. Each sample past a bound is one dead letter
 `unknown_device`:
 - MAX_HELD_PER_DEVICE samples of one device, MAX_HELD_PER_PARTITION of one partition;
@@ -31,12 +32,22 @@ HELD_ROW_MAX_BYTES = 256
 HELD_FOR_MS = 30 * 60_000  # of event time: past any start-up race between the two topics
 
 
+# Where a held sample came from: its record's offset, or (offset, index) if it is the
+# sample `index` > 0 of a batch record; None: held before offsets were kept.
+Where = int | tuple[int, int] | None
+
+
+def where_of(where: Where) -> tuple[int | None, int]:
+    """(offset, sample index) of a held sample."""
+    return where if isinstance(where, tuple) else (where, 0)
+
+
 @dataclass(slots=True)
 class Held:
-    """One device's held samples, in arrival order: (offset, reading)."""
+    """One device's held samples, in arrival order: (where, reading)."""
 
     partition: int
-    rows: list[tuple[int | None, Reading]]  # offset None: held before offsets were kept
+    rows: list[tuple[Where, Reading]]
 
     def dumps(self) -> bytes:
         return orjson.dumps([self.partition, *([offset, *r] for offset, r in self.rows)])
@@ -47,7 +58,7 @@ class Held:
         if isinstance(first, str):  # the value before this form: the samples' JSON text
             samples = [sample_reading(device_id, text.encode())[1] for text in [first, *rows]]
             return cls(partition, [(None, reading) for reading in samples])
-        return cls(first, [(row[0], Reading(*row[1:])) for row in rows])
+        return cls(first, [(_where(row[0]), Reading(*row[1:])) for row in rows])
 
 
 class HeldSamples:
@@ -70,15 +81,19 @@ class HeldSamples:
             self.of_partition[held.partition].add(device_id)
             self.counts[held.partition] += len(held.rows)
 
-    def hold(self, batch: Batch, device_id: str, partition: int, offset: int, r: Reading) -> str:
-        """Holds the sample, or says why not ("" if held)."""
+    def hold(
+        self, batch: Batch, device_id: str, partition: int, offset: int, r: Reading, index: int = 0
+    ) -> str:
+        """Holds the sample (of index `index` in a batch record), or says why not ("" if
+        held)."""
         held = self.copies.get(device_id)
         if held is not None and len(held.rows) >= MAX_HELD_PER_DEVICE:
             return f"{MAX_HELD_PER_DEVICE} samples of it held already"
         if self.counts[partition] >= MAX_HELD_PER_PARTITION:
             return f"{MAX_HELD_PER_PARTITION} samples of unknown devices held in its partition"
+        where: Where = (offset, index) if index else offset
         try:
-            size = len(orjson.dumps([offset, *r]))
+            size = len(orjson.dumps([where, *r]))
         except TypeError:  # orjson: an integer beyond 64 bits
             size = HELD_ROW_MAX_BYTES + 1
         if size > HELD_ROW_MAX_BYTES:
@@ -86,7 +101,7 @@ class HeldSamples:
         if held is None:
             held = self.copies[device_id] = Held(partition, [])
             self.of_partition[partition].add(device_id)
-        held.rows.append((offset, r))
+        held.rows.append((where, r))
         self.counts[partition] += 1
         batch.held[device_id] = partition  # written once per batch, like the state
         return ""
@@ -104,8 +119,8 @@ class HeldSamples:
 
     def expire(
         self, batch: Batch, partition: int, now_ms: int
-    ) -> Iterator[tuple[str, int | None, Reading]]:
-        """Takes out (device, offset, reading) of the partition's samples held too long."""
+    ) -> Iterator[tuple[str, Where, Reading]]:
+        """Takes out (device, where, reading) of the partition's samples held too long."""
         horizon = now_ms - HELD_FOR_MS
         for device_id in list(self.of_partition.get(partition, ())):
             held = self.copies[device_id]
@@ -118,9 +133,13 @@ class HeldSamples:
                 batch.held[device_id] = partition
             else:
                 self.release(batch, device_id)
-            for offset, reading in old:
-                yield device_id, offset, reading
+            for where, reading in old:
+                yield device_id, where, reading
 
     def write(self, batch: Batch) -> None:
         for device_id, partition in batch.held.items():
             batch.put(self.table, partition, device_id, self.copies[device_id].dumps())
+
+
+def _where(raw: int | list[int] | None) -> Where:
+    return (raw[0], raw[1]) if isinstance(raw, list) else raw

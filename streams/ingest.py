@@ -1,19 +1,23 @@
 """Checking records from iiot.telemetry and iiot.registry before they touch any state.
 
 Bad input never stops the pipeline: each refused record becomes a `DeadLetter` with the
-reason and where it came from.
+reason and where it came from; each refused sample of a batch record (iiot/wire/
+sample_batch.py) one with its `sample_index`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from iiot.contract import ContractError, decode, refused
 from iiot.messages import DeviceBirth, Sample
 from iiot.oee import Reading
 from iiot.results import DeadLetter
 from iiot.wire.plain_sample import EPOCH_MS, plain_sample
+from iiot.wire.sample_batch import Batch as BatchRecord
+from iiot.wire.sample_batch import is_batch, sample_fields, sample_of, unpack
 
 STAGE = "streams.ingest"
 
@@ -29,14 +33,21 @@ class Source:
     value: bytes | None
     timestamp_ms: int | None
 
-    def refuse(self, error: ContractError) -> DeadLetter:
-        return refused(STAGE, error, self)
+    def refuse(self, error: ContractError, sample_index: int = 0) -> DeadLetter:
+        """The record's dead letter; of its sample `sample_index` if it is a batch record
+        (then `value` is that sample alone, as `sample_batch.sample_json` gives it)."""
+        letter = refused(STAGE, error, self)
+        return letter.model_copy(update={"sample_index": sample_index}) if sample_index else letter
 
 
 def _check_key(source: Source, device_id: str) -> None:
+    check_key(source.key, device_id)
+
+
+def check_key(key: bytes | None, device_id: str) -> None:
     # The key decides the partition, and so which worker holds the device's state.
-    if source.key != device_id.encode():
-        shown = source.key.decode(errors="backslashreplace") if source.key else None
+    if key != device_id.encode():
+        shown = key.decode(errors="backslashreplace") if key else None
         raise ContractError(
             "key_mismatch", f"key {shown!r} is not the device_id {device_id!r}: key by device_id"
         )
@@ -142,6 +153,29 @@ def fast_reading(key: bytes | None, value: bytes | None) -> tuple[str, Reading] 
         return None
     device_id, seq, ts_ms, state, total, good, cycle, _, _ = checked
     return device_id, Reading(ts_ms, seq, state, total, good, cycle)
+
+
+def read_batch(key: bytes | None, value: bytes | None) -> BatchRecord | None:
+    """The device and samples of a batch record keyed by its device; None for a record that
+    is no batch (one Sample). Raises `ContractError` for a record refused whole: a bad
+    envelope, or a key that is not its device."""
+    if not is_batch(value):
+        return None
+    assert value is not None  # `is_batch` says no to None
+    batch = unpack(value)
+    if batch is not None:
+        check_key(key, batch.device_id)
+    return batch
+
+
+def batched_reading(device_id: str, element: Any) -> Reading:
+    """The reading of one sample of a batch record of `device_id`; `ContractError` says why
+    not. Plainly valid samples skip pydantic, as `fast_reading`."""
+    fields = sample_fields(device_id, element, EPOCH_MS)
+    if fields is None:
+        return Reading.of(sample_of(device_id, element))
+    _, seq, ts_ms, state, total, good, cycle, _, _ = fields
+    return Reading(ts_ms, seq, state, total, good, cycle)
 
 
 def sample_reading(device_id: str, value: bytes) -> tuple[str, Reading]:
