@@ -124,10 +124,10 @@ def main() -> None:
     )
     if args.producer_env:
         print(f"simulator env: {' '.join(args.producer_env)}")
-    # Event time: at speed 1 the wall clock; faster, it starts in the past so that it stays
-    # within the hour ahead of the clock Kafka accepts, and inside today's partitions.
-    planned = len(steps) * (args.settle + args.hold + 60) * speed
-    start = time.time() if speed == 1 else time.time() - planned + 1800
+    # Event time: at speed 1 the wall clock; faster, it starts in the past so that it ends
+    # within the hour ahead of the clock that Kafka accepts, and inside today's partitions.
+    planned = len(steps) * (args.settle + args.hold + 60) * speed  # simulated seconds, about
+    start = min(time.time(), time.time() + 3000 - planned * (1 - 1 / speed))
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     if start < midnight + 60:
         raise SystemExit(
