@@ -310,7 +310,8 @@ def step_line(r: dict) -> str:
     """A step in one line, for the run's note."""
     tel, oee, use = ms(r["telemetry"][2]), ms(r["oee"][2]), r["use"].items()
     return (
-        f"{r['devices']} devices {r['samples_s']:.0f}/s: p99 {tel}/{oee} ms, "
+        f"{r['devices']} devices {r['samples_s']:.0f} samples/s in {r['records_s']:.0f} "
+        f"records/s, {r['oee_s']:.0f} OEE records/s out: p99 {tel}/{oee} ms, "
         f"lag {r['lag_worker']}/{r['lag_sink']}, {', '.join(f'{k} {v}' for k, v in use)}"
         f"{' BEHIND ' + ','.join(r['behind']) if r['behind'] else ''}, load {r['load']:.2f}"
     )
