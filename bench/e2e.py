@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
@@ -39,7 +38,7 @@ from bench import e2e_parts as parts
 from bench import results
 from cli.demo import children
 from cli.demo.probe import KafkaProbe
-from iiot import kafka_admin, topics
+from iiot import kafka_admin
 from iiot.kafka_security import kafka_config
 from iiot.settings import Settings
 from iiot.topics import Topic
@@ -49,32 +48,6 @@ P99_LIMIT_S = 5.0
 MARGIN_S = 20.0  # rows are read this long after the last sample they measure was due
 MODES = {"one": "one-sample records", "batch": "batch records"}
 STEPS = {"one": "2500,5000,7500,10000,12500", "batch": "10000,20000,30000,40000"}
-
-
-class Pipeline:
-    """What cli.demo.probe.KafkaProbe asks of a run: its settings and consumer groups."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings, self.topic_prefix = settings, settings.topic_prefix
-
-    def run_settings(self) -> Settings:
-        return self.settings
-
-    def stream_group(self) -> str:
-        return f"{self.topic_prefix}iiot-streams"  # the Faust app id
-
-    def sink_group(self) -> str:
-        return f"{self.topic_prefix}{self.settings.sink_group}"
-
-
-def topic_end(settings: Settings, topic: Topic = Topic.REGISTRY) -> int:
-    """Records written to `topic` so far (the sum of its partitions' high watermarks)."""
-    consumer = Consumer({**kafka_config(settings), "group.id": "e2e-watch"})
-    name = topics.name(topic, settings)
-    meta = consumer.list_topics(name, timeout=10).topics[name].partitions
-    ends = [consumer.get_watermark_offsets(TopicPartition(name, p), cached=False)[1] for p in meta]
-    consumer.close()
-    return sum(ends)
 
 
 def fleet_rate(devices: int) -> float:
@@ -108,7 +81,7 @@ def main() -> None:
     steps = [float(x) for x in (args.steps or STEPS[args.records]).split(",")]
     run_id = uuid.uuid4().hex[:6]
     settings = Settings(topic_prefix=f"bench-e2e-{run_id}.", pg_schema=f"bench_e2e_{run_id}")
-    pipeline = Pipeline(settings)
+    pipeline = parts.Pipeline(settings)
     home = Path(tempfile.mkdtemp(prefix=f"iiot-e2e-{run_id}-"))
     env = dict(
         os.environ,
@@ -156,10 +129,10 @@ def main() -> None:
                 "--start",
                 datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%S"),
             ]
-            before = topic_end(settings)
+            before = parts.topic_end(settings)
             sim = children.start("simulate", simulate, sim_env, home)
             running.append(sim)
-            while topic_end(settings) == before:  # its first birth: pacing starts there
+            while parts.topic_end(settings) == before:  # its first birth: pacing starts there
                 if not sim.running():
                     raise children.ChildFailed(sim, sim.exit_code() or 0)
                 time.sleep(0.05)
@@ -192,7 +165,7 @@ def main() -> None:
 def hold(hold_s, clock, rate, devices, running, probe, db, settings) -> dict:  # type: ignore[no-untyped-def]
     """One step's hold: lags every 5 s, CPU and memory over it, then the latencies."""
     sessions = {c.process.pid: c.name for c in running}
-    t0, cpu0, oee0 = time.time(), parts.processes(sessions), topic_end(settings, Topic.OEE)
+    t0, cpu0, oee0 = time.time(), parts.processes(sessions), parts.topic_end(settings, Topic.OEE)
     lags: list[tuple[float, int, int, int]] = []  # (time, published records, worker, sink)
     while time.time() < t0 + hold_s:
         for c in running:
@@ -201,7 +174,7 @@ def hold(hold_s, clock, rate, devices, running, probe, db, settings) -> dict:  #
         published, _, stream_lag, sink_lag = probe.read()
         lags.append((time.time(), published, stream_lag, sink_lag))
         time.sleep(5)
-    t1, oee1 = time.time(), topic_end(settings, Topic.OEE)
+    t1, oee1 = time.time(), parts.topic_end(settings, Topic.OEE)
     use = parts.usage(cpu0, parts.processes(sessions), t1 - t0)
     span = (t0, t1 - MARGIN_S)
     time.sleep(max(0.0, span[1] + MARGIN_S - time.time()))
@@ -261,7 +234,7 @@ def print_row(row: dict, expected: int) -> None:
     print(f"  {'BEHIND: ' + ', '.join(row['behind']) if row['behind'] else 'held'}", flush=True)
 
 
-def cleanup(settings: Settings, pipeline: Pipeline) -> None:
+def cleanup(settings: Settings, pipeline: parts.Pipeline) -> None:
     """Exactly what the run made: its topics (the worker's changelogs share the prefix), its
     two consumer groups, its schema."""
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)

@@ -1,5 +1,5 @@
-"""What bench/e2e.py reads from outside the pipeline: CPU and memory of each process from
-/proc, and the latencies from the database's `arrived_at` columns (migration 0007).
+"""What bench/e2e.py reads from outside the pipeline: Kafka's offsets, CPU and memory of each
+process from /proc, and the latencies from the database's `arrived_at` columns (migration 0007).
 
 Due time: when the simulator's pacing hands a sample to the Publisher — `wall0 + (ts −
 start) / speed`, `wall0` being when its first record (a birth) reached Kafka. At speed 1 this
@@ -14,10 +14,42 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from confluent_kafka import Consumer, TopicPartition
 from psycopg import sql
+
+from iiot import topics
+from iiot.kafka_security import kafka_config
+from iiot.settings import Settings
+from iiot.topics import Topic
 
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+class Pipeline:
+    """What cli.demo.probe.KafkaProbe asks of a run: its settings and consumer groups."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings, self.topic_prefix = settings, settings.topic_prefix
+
+    def run_settings(self) -> Settings:
+        return self.settings
+
+    def stream_group(self) -> str:
+        return f"{self.topic_prefix}iiot-streams"  # the Faust app id
+
+    def sink_group(self) -> str:
+        return f"{self.topic_prefix}{self.settings.sink_group}"
+
+
+def topic_end(settings: Settings, topic: Topic = Topic.REGISTRY) -> int:
+    """Records written to `topic` so far (the sum of its partitions' high watermarks)."""
+    consumer = Consumer({**kafka_config(settings), "group.id": "e2e-watch"})
+    name = topics.name(topic, settings)
+    meta = consumer.list_topics(name, timeout=10).topics[name].partitions
+    ends = [consumer.get_watermark_offsets(TopicPartition(name, p), cached=False)[1] for p in meta]
+    consumer.close()
+    return sum(ends)
 
 
 @dataclass(frozen=True)
