@@ -20,6 +20,7 @@ from cli.signals import StopSignals, interrupt_now
 from iiot.settings import get_settings
 
 if TYPE_CHECKING:
+    from producers.run import SimulateRun
     from simulators import Emitted, Simulation
 
 console = Console()
@@ -133,7 +134,7 @@ def simulate(
     except SpoolLocked as exc:
         raise fail(f"{exc}; give this run its own --spool") from None
     samples = run.samples(simulation)  # seqs continue above the spool's marks
-    events = pace(samples, pace_s)
+    events = pace(samples, pace_s, sleep=run.pause)  # waiting samples go before a pause
     with (
         StopSignals(then_at_once=interrupt_now) as signals,
         Live(console=console, refresh_per_second=4) as live,
@@ -168,11 +169,9 @@ def _run_workers(
     settings = get_settings()
     spool_file = Path(spool or settings.spool_path or Path.cwd() / ".spool/producer.sqlite")
 
-    def make_events(
-        worker: int, of: int, samples: Callable[[Simulation], Iterator[Emitted]]
-    ) -> tuple[Simulation, Iterator[Emitted]]:
+    def make_events(worker: int, of: int, run: SimulateRun) -> tuple[Simulation, Iterator[Emitted]]:
         simulation = Simulation(SimulationOptions(**options, shard=worker, shards=of))
-        return simulation, pace(samples(simulation), speed)
+        return simulation, pace(run.samples(simulation), speed, sleep=run.pause)
 
     pool = Workers(make_events, workers, settings, spool_file, validate=validate)
     with (

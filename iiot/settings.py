@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from iiot.types import MAX_BATCH_BYTES
+
 
 class DigitizationWeights(BaseModel):
     """Weights of the digitization index components; they must add up to 1.
@@ -138,6 +140,20 @@ class Settings(BaseSettings):
     # Producer (producers/): compression, batching and the disk spool for broker outages
     producer_compression: Literal["lz4", "zstd", "none"] = "lz4"
     producer_linger_ms: int = Field(20, ge=0, le=1_000, description="Wait to fill batches.")
+    # Batch records (producers/packer.py): a device's waiting samples in one record. 200 ms:
+    # a 1 Hz device never has two samples waiting, so its records stay one-sample records.
+    producer_batch_ms: int = Field(
+        200,
+        ge=0,
+        le=1_000,
+        description="Longest a sample waits for others of its device; 0 = no batch records.",
+    )
+    producer_batch_bytes: int = Field(
+        128 * 1024,
+        ge=4_096,
+        le=MAX_BATCH_BYTES,
+        description="Largest batch record (bytes); a sample that would pass it starts the next.",
+    )
     spool_path: str = Field(
         "", description="SQLite spool of `iiot simulate`; default <cwd>/.spool/producer.sqlite"
     )

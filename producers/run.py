@@ -47,6 +47,13 @@ class SimulateRun:
         self._simulation, book = simulation, self.publisher.seqs
         return simulation.run(seq_base=book.marks(), reserve=book.reserve)
 
+    def pause(self, seconds: float) -> None:
+        """The paced simulator waits for its next records (`pace(sleep=…)`): the samples that
+        would wait past their batch bound meanwhile go now (a real-time device keeps
+        one-sample records, sent as they come), then sleep."""
+        self.publisher.send_waiting(within_s=seconds)
+        time.sleep(seconds)
+
     def publish_all(
         self,
         events: Iterable[Any],
@@ -76,7 +83,7 @@ class SimulateRun:
                     if validate and valid and topic is telemetry:
                         publisher.publish_reading(value)
                     else:  # births, valid samples, injected malformed ones (for dead letters)
-                        publish(topic, key, value, timestamp_ms)
+                        publish(topic, key, value, timestamp_ms, valid=valid)
                 now = clock()
                 if now >= next_refresh:
                     next_refresh = now + _REFRESH_S

@@ -148,7 +148,7 @@ def _work(
     stop = {"stop": False}
     signal.signal(signal.SIGINT, lambda *_: stop.update(stop=True))
     run = SimulateRun(settings, spool, validate=validate, topics=False)
-    simulation, events = make_events(worker, workers, run.samples)  # seqs from its spool
+    simulation, events = make_events(worker, workers, run)  # seqs from its spool
 
     def report() -> None:
         publisher = run.publisher

@@ -1,4 +1,5 @@
-"""Reading a topic back whole, and checking samples arrived each once and in order per device."""
+"""Reading a topic back whole, and checking samples arrived each once and in order per device.
+A batch record (iiot/wire/sample_batch.py) counts, and is read, as the samples it carries."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from confluent_kafka import Consumer, Message
 from iiot.contract import decode
 from iiot.messages import Sample
 from iiot.settings import Settings
+from producers.packer import samples_in, unpacked
+from producers.spool import Record
 
 
 def read_topic(
     settings: Settings, topic: str, expected: int, timeout_s: float = 30
 ) -> list[Message]:
-    """Every record of `topic` from the start, until `expected` came and 1 s more passed."""
+    """Every record of `topic` from the start, until `expected` samples (or other records)
+    came and 1 s more passed."""
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
@@ -27,6 +31,7 @@ def read_topic(
     )
     consumer.subscribe([topic])
     received: list[Message] = []
+    samples = 0
     deadline = time.monotonic() + timeout_s
     quiet_until = None
     try:
@@ -35,7 +40,8 @@ def read_topic(
             for message in batch:
                 assert message.error() is None, message.error()
                 received.append(message)
-            if len(received) >= expected:  # wait a little for any extra (duplicate) records
+                samples += samples_in(message.value())
+            if samples >= expected:  # wait a little for any extra (duplicate) records
                 quiet_until = quiet_until or time.monotonic() + 1.0
                 if time.monotonic() > quiet_until:
                     break
@@ -44,13 +50,25 @@ def read_topic(
     return received
 
 
-def ids_in_arrival_order(messages: Iterable[Message]) -> list[tuple[str, int]]:
-    """(device_id, seq) of each record; the key is the device_id, the record time the ts."""
-    ids = []
+def one_sample_records(messages: Iterable[Message]) -> list[Record]:
+    """The records as one-sample records: a batch record's samples each as its own, with its
+    event time as the timestamp (the batch record's time is its first sample's)."""
+    records = []
     for message in messages:
-        sample = decode(Sample, message.value())
-        assert message.key() == sample.device_id.encode()
-        shift = message.timestamp()[1] - int(sample.ts.timestamp() * 1000)
+        record = Record(message.topic(), message.key(), message.value(), message.timestamp()[1])
+        samples = unpacked(record)
+        assert samples[0].timestamp_ms == record.timestamp_ms, "a batch's time: its first's"
+        records.extend(samples)
+    return records
+
+
+def ids_in_arrival_order(messages: Iterable[Message]) -> list[tuple[str, int]]:
+    """(device_id, seq) of each sample; the key is the device_id, the record time the ts."""
+    ids = []
+    for record in one_sample_records(messages):
+        sample = decode(Sample, record.value)
+        assert record.key == sample.device_id.encode()
+        shift = record.timestamp_ms - int(sample.ts.timestamp() * 1000)
         assert shift == 0, f"{sample.device_id} seq {sample.seq}: record time off by {shift} ms"
         ids.append((sample.device_id, sample.seq))
     return ids

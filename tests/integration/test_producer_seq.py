@@ -20,7 +20,7 @@ from iiot.messages import Sample
 from iiot.settings import Settings
 from producers.publisher import Publisher, ReadingRejected
 from tests.integration.sample_maker import reading
-from tests.integration.telemetry_reader import read_topic
+from tests.integration.telemetry_reader import one_sample_records, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,8 @@ def own_prefix(kafka: Settings) -> Iterator[Settings]:
 
 def arrived(settings: Settings, expected: int) -> list[Sample]:
     topic = topics.name(topics.Topic.TELEMETRY, settings)
-    return [decode(Sample, m.value()) for m in read_topic(settings, topic, expected)]
+    records = one_sample_records(read_topic(settings, topic, expected))
+    return [decode(Sample, record.value) for record in records]
 
 
 def seqs_by_device(samples: list[Sample]) -> dict[str, list[int]]:

@@ -54,3 +54,16 @@ def test_the_event_time_of_a_refused_record_is_found_by_its_bytes() -> None:
     assert held.event_time("iiot.telemetry", b"press01", b"a") == 1_001
     assert held.event_time("iiot.telemetry", b"smt02", b"a") == 1_003
     assert held.event_time("iiot.telemetry", b"press01", b"never") is None
+
+
+def test_a_batch_record_kept_by_its_hash_is_found_by_its_bytes() -> None:
+    """The Publisher keeps a batch record's hash, not its (large) bytes."""
+    held = Held(100)
+    batch = b'{"v":1,"device_id":"press01","samples":[{"seq":1},{"seq":2}]}'
+    handed(held, b"a")
+    held.append(("iiot.telemetry", b"press01", hash(batch), 1_002))
+    handed(held, b"c")
+    back = [("iiot.telemetry", b"press01", v) for v in (b"c", batch)]
+    assert [r.value for r in held.take_back(back)] == [batch, b"c"]
+    held.append(("iiot.telemetry", b"press01", hash(batch), 1_005))
+    assert held.event_time("iiot.telemetry", b"press01", batch) == 1_005
