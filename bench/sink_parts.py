@@ -7,6 +7,8 @@ Per row in µs of wall time (one part at a time, so each may use a whole core):
 - Kafka consume: `consume(num_messages=10_000)` over the topic, each message's value read;
 - decode, contract: `iiot.contract.decode` and the telemetry route's row (the slow path);
 - decode, fast path: `sinks.telemetry_rows.fast_row` (what nearly every sample takes);
+- decode, batch records: the same samples packed 100 a record (iiot/wire/sample_batch.py),
+  each record unpacked and each sample made a row by `sinks.telemetry_rows.element_row`;
 - COPY into the table: the writer's steady-state path (binary COPY straight into it);
 - COPY into staging / INSERT … ON CONFLICT: the path of a batch whose keys may exist,
   timed apart, first into an empty table and then with every key there (a replay);
@@ -24,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
+import orjson
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from psycopg import sql
@@ -36,12 +39,14 @@ from iiot.kafka_security import kafka_config
 from iiot.messages import Sample
 from iiot.settings import Settings
 from iiot.topics import Topic
+from iiot.wire.sample_batch import pack, unpack
 from sinks.partitions import PartitionKeeper, policies
 from sinks.tables import ROUTES, TELEMETRY, Row
-from sinks.telemetry_rows import fast_row
+from sinks.telemetry_rows import element_row, fast_row
 from sinks.writer import TableWriter
 
 BATCH = 50_000  # rows per transaction, as the bench's sink checkpoints
+PACKED = 100  # samples a batch record
 
 
 def timed(rows: int, work: Callable[[], object]) -> float:
@@ -115,10 +120,29 @@ def decode_parts(values: list[bytes]) -> tuple[list[Row], list[tuple[str, float]
     def fast() -> list[Row | None]:
         return [fast_row(v) for v in values]
 
+    by_device: dict[str, list[bytes]] = {}
+    for value in values:
+        by_device.setdefault(orjson.loads(value)["device_id"], []).append(value)
+    records = [
+        pack(device, samples[at : at + PACKED])
+        for device, samples in by_device.items()
+        for at in range(0, len(samples), PACKED)
+    ]
+
+    def batched() -> list[Row]:
+        rows = []
+        for record in records:
+            batch = unpack(record)
+            assert batch is not None
+            rows += [element_row(batch.device_id, element) for element in batch.samples]
+        return rows
+
     rows = fast()
     assert rows == slow(), "the fast path must give the contract's rows"
+    assert sorted(batched(), key=str) == sorted(rows, key=str), "a batch's rows are the same"
     parts = [("decode, contract (pydantic)", timed(len(values), slow)),
-             ("decode, fast path", timed(len(values), fast))]  # fmt: skip
+             ("decode, fast path", timed(len(values), fast)),
+             (f"decode, batch records of {PACKED}", timed(len(values), batched))]  # fmt: skip
     return rows, parts  # type: ignore[return-value]
 
 

@@ -23,6 +23,7 @@ from cli.simulate import simulate
 from iiot import __version__
 from iiot.contract import MODELS, ContractError, decode
 from iiot.settings import get_settings
+from iiot.wire.sample_batch import is_batch, sample_of, unpack
 
 app = typer.Typer(
     name="iiot",
@@ -74,7 +75,8 @@ def validate(
     path: Annotated[Path, typer.Argument(help="JSON Lines file, one message a line; - = stdin.")],
     model: Annotated[str, typer.Option("--model", "-m", help="Message type.")] = "Sample",
 ) -> None:
-    """Check messages against the contract: one line per invalid message, exit 1 if any."""
+    """Check messages against the contract: one line per invalid message (per invalid sample
+    of a batch record), exit 1 if any. `--model Sample` takes batch records too."""
     if model not in MODELS:
         raise fail(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}", 2)
     try:
@@ -86,15 +88,37 @@ def validate(
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            try:
-                decode(MODELS[model], line.rstrip(b"\r\n"))
-                valid += 1
-            except ContractError as exc:
-                invalid += 1
-                say(f"line {number}: {exc.reason}")
+            refusals = _refusals(model, line.rstrip(b"\r\n"))
+            for index, reason in refusals:
+                say(f"line {number}: {reason}" if index is None else
+                    f"line {number}, sample {index}: {reason}")  # fmt: skip
+            valid, invalid = (valid, invalid + 1) if refusals else (valid + 1, invalid)
     console.print(f"{valid} valid, {invalid} invalid {model} message(s)")
     if invalid:
         raise typer.Exit(1)
+
+
+# Telemetry: a record is a Sample or a batch of them (docs/contract.md, "SampleBatch").
+_BATCHED = frozenset({"Sample", "SampleBatch"})
+
+
+def _refusals(model: str, line: bytes) -> list[tuple[int | None, str]]:
+    """Why `line` is no valid `model` message: (sample index, reason) for each bad sample
+    of a batch record, (None, reason) for a message refused whole; nothing if it is valid."""
+    try:
+        batch = unpack(line) if model in _BATCHED and is_batch(line) else None
+        if batch is None:  # a Sample; with --model SampleBatch anything else is refused
+            decode(MODELS[model], line)
+            return []
+    except ContractError as exc:
+        return [(None, exc.reason)]
+    refusals: list[tuple[int | None, str]] = []
+    for index, element in enumerate(batch.samples):
+        try:
+            sample_of(batch.device_id, element)
+        except ContractError as exc:
+            refusals.append((index, exc.reason))
+    return refusals
 
 
 def _print_status() -> bool:

@@ -24,10 +24,11 @@ from iiot.gc_tuning import quieten
 from iiot.kafka_security import kafka_config
 from iiot.settings import Settings
 from iiot.topics import Topic
+from iiot.wire.sample_batch import is_batch, unpack
 from sinks.flusher import Checkpoint, Flusher, letter_of
 from sinks.sink_status import SinkStats, live_lag
-from sinks.tables import ROUTES, TELEMETRY, Origin, Route, Row, Target
-from sinks.telemetry_rows import fast_row
+from sinks.tables import ROUTES, TELEMETRY, Origin, Route, Row, SampleOrigin, Target
+from sinks.telemetry_rows import element_row, fast_row
 from sinks.writer import Batch
 
 log = logging.getLogger("iiot.sink")
@@ -68,6 +69,10 @@ FAST_ROWS: dict[Topic, tuple[Target, Callable[[bytes], Row | None]]] = {
 # more specific reasons (future_ts, unknown_device, key_mismatch): their letters are its own.
 # The sink letters only what it alone refuses (docs/contract.md, "Who sends a dead letter").
 STREAM_REFUSES = frozenset({Topic.TELEMETRY, Topic.REGISTRY})
+# Records taken a poll at most: as many rows as a checkpoint holds when each is one row.
+MAX_RECORDS_PER_POLL = 10_000
+# Topics whose records may be batch records (iiot/wire/sample_batch.py): a row per sample.
+BATCHED = frozenset({Topic.TELEMETRY})
 
 
 @dataclass(frozen=True)
@@ -79,11 +84,12 @@ class Way:
     logical: str  # the topic's name without the prefix, as dead letters name it
     fast: Callable[[bytes], Row | None] | None = None
     fast_target: Target | None = None
+    batched: bool = False
 
     @classmethod
     def of(cls, topic: Topic) -> Way:
         target, fast = FAST_ROWS.get(topic, (None, None))
-        return cls(topic, ROUTES[topic], topic.value, fast, target)
+        return cls(topic, ROUTES[topic], topic.value, fast, target, topic in BATCHED)
 
 
 class Sink:
@@ -102,6 +108,9 @@ class Sink:
         self._held = 0
         self._last_checkpoint = time.monotonic()
         self._paused = False
+        self.records_per_poll = MAX_RECORDS_PER_POLL
+        self._leftover: list[Message] = []  # a poll's records not taken yet (_hand_over)
+        self._handed = 0  # rows handed to the flusher, ever
         self._ways = {topics.name(t, settings): Way.of(t) for t in sources}
         self.consumer = Consumer(
             {
@@ -132,32 +141,48 @@ class Sink:
     def caught_up(self) -> bool:
         """Nothing held or being written, partitions assigned, each read to its end."""
         self.flusher.commit_flushed()
-        if self._pending or not self.flusher.idle() or not self.consumer.assignment():
+        if self._pending or self._leftover or not self.flusher.idle():
+            return False
+        if not self.consumer.assignment():
             return False
         return all(lag == 0 for _, lag in live_lag(self.consumer))
 
     def poll(self, timeout_s: float = 0.2) -> None:
         self.flusher.raise_failure()
         self.flusher.commit_flushed()
-        self._pause_while_flusher_is_behind()
-        self._take_all(self.consumer.consume(num_messages=10_000, timeout=timeout_s))
+        if self._pause_while_flusher_is_behind():  # nothing to take till it has room again
+            self.flusher.wait_for_room(timeout_s)
+        wait_s = 0 if self._paused else timeout_s
+        messages = self.consumer.consume(num_messages=self.records_per_poll, timeout=wait_s)
+        if self._leftover:  # the rest of an earlier poll comes first
+            messages, self._leftover = self._leftover + messages, []
+        before = self._handed + self._held
+        self._take_all(messages)
+        if messages:  # batch records hold many rows each: take about a checkpoint's worth
+            rows_each = max(1, (self._handed + self._held - before) // len(messages))
+            most = self.settings.sink_batch_rows // rows_each
+            self.records_per_poll = max(1, min(MAX_RECORDS_PER_POLL, most))
         due = time.monotonic() - self._last_checkpoint >= self.settings.sink_batch_s
         if self._held >= self.settings.sink_batch_rows or (due and self._pending):
             self.checkpoint()
         self.stats.maybe_report(self.consumer)
 
-    def _pause_while_flusher_is_behind(self) -> None:
+    def _pause_while_flusher_is_behind(self) -> bool:
+        """Pause while the flusher is behind, or while the rest of a poll waits to be taken
+        (nothing may overtake it); True if the flusher is behind."""
         behind = self._held >= self.settings.sink_batch_rows and not self.flusher.has_room()
-        if behind != self._paused:
+        pause = behind or bool(self._leftover)
+        if pause != self._paused:
             assignment = self.consumer.assignment()
-            (self.consumer.pause if behind else self.consumer.resume)(assignment)
-            self._paused = behind
+            (self.consumer.pause if pause else self.consumer.resume)(assignment)
+            self._paused = pause
+        return behind
 
     def _take_all(self, messages: list[Message]) -> None:
         # The hot path: runs for every message, 100,000 times a second when it can; what
         # each message needs of its topic was looked up once, in __init__.
-        pending, ways = self._pending, self._ways
-        for message in messages:
+        pending, ways, most = self._pending, self._ways, self.settings.sink_batch_rows
+        for at, message in enumerate(messages):
             if message.error() is not None:
                 self._kafka_error(message)
                 continue
@@ -169,8 +194,11 @@ class Sink:
             way = ways[where[0]]
             origin = Origin(way.logical, message)
             value = message.value() or b""
+            full = False
             try:  # free unless raised: no record, however strange, stops the loop
-                if (
+                if way.batched and is_batch(value) and self._take_batch(held, origin, value):
+                    full = self._held >= most
+                elif (
                     way.fast is not None
                     and (row := way.fast(value)) is not None
                     and message.key() == row[0].encode()  # a telemetry row: device_id first
@@ -183,6 +211,51 @@ class Sink:
             except Exception as exc:  # a bug's symptom, but one record's: letter it, go on
                 log.exception("sink: cannot take %s[%d]@%d", where[0], where[1], origin.offset)
                 held.dead.append((origin, ContractError("sink_error", f"{exc!r}"[:500])))
+            if full:  # a checkpoint's rows amid a poll's batch records
+                if not self._hand_over(messages[at + 1 :]):
+                    return
+                pending = self._pending
+
+    def _hand_over(self, rest: list[Message]) -> bool:
+        """Hand the rows held to the flusher; if it has no room, keep the `rest` of the poll
+        as it came (bytes, not rows) for the next polls and say so: False."""
+        if self.flusher.has_room():
+            self.checkpoint()
+            return True
+        self._leftover = rest
+        return False
+
+    def _take_batch(self, held: PartitionBatch, origin: Origin, value: bytes) -> bool:
+        """Each sample of a batch record as the row it would be alone; False if `value` is no
+        batch record after all (a Sample with the word `samples` in a string)."""
+        try:
+            batch = unpack(value)
+        except ContractError:  # its envelope: refused whole, the stream worker letters it
+            self.stats.undecodable += 1
+            return True
+        if batch is None:
+            return False
+        device_id = batch.device_id
+        if origin.key != device_id.encode():  # as for one sample (_take_decoded): none lands
+            self.stats.undecodable += 1
+            return True
+        rows, origins = held.batch.rows[TELEMETRY], held.batch.origins[TELEMETRY]
+        taken = len(rows)
+        for index, element in enumerate(batch.samples):
+            try:
+                row = element_row(device_id, element)
+            except ContractError:  # this sample alone: the stream worker letters it
+                self.stats.undecodable += 1
+                continue
+            except Exception as exc:  # one sample's bug, as in _take_all: letter it, go on
+                log.exception("sink: cannot take sample %d of %s", index, origin.offset)
+                error = ContractError("sink_error", f"{exc!r}"[:500])
+                held.dead.append((SampleOrigin(origin, device_id, element, index), error))
+                continue
+            rows.append(row)
+            origins.append(SampleOrigin(origin, device_id, element, index))
+        self._held += len(rows) - taken
+        return True
 
     def _kafka_error(self, message: Message) -> None:
         error = message.error()
@@ -218,6 +291,7 @@ class Sink:
         self._last_checkpoint = time.monotonic()
         if not self._pending or (not wait and not self.flusher.has_room()):
             return
+        self._handed += self._held
         pending, self._pending, self._held = self._pending, {}, 0
         checkpoint = Checkpoint()
         for (name, partition), held in pending.items():
@@ -228,6 +302,8 @@ class Sink:
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Uncommitted rows of a partition we lose are re-read by its next owner; drop ours.
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self._leftover = [m for m in self._leftover if (m.topic(), m.partition()) not in gone]
         for tp in partitions:
             held = self._pending.pop((tp.topic, tp.partition), None)
             if held is not None:

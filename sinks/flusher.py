@@ -49,7 +49,10 @@ class Checkpoint:
 
 
 def letter_of(error: ContractError, origin: Origin) -> DeadLetter:
-    return refused(STAGE, error, origin)
+    letter = refused(STAGE, error, origin)
+    if origin.sample_index:  # one sample of a batch record (`refused` knows records only)
+        return letter.model_copy(update={"sample_index": origin.sample_index})
+    return letter
 
 
 class Flusher:
@@ -63,6 +66,7 @@ class Flusher:
         self.abort = threading.Event()
         self.failure: BaseException | None = None
         self._queue: queue.Queue[Checkpoint | None] = queue.Queue(maxsize=1)
+        self._room = threading.Event()  # set as the thread takes a checkpoint off the queue
         self._outstanding = 0  # submitted and not yet committed
         self._flushed: queue.SimpleQueue[list[TopicPartition]] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -76,6 +80,12 @@ class Flusher:
 
     def has_room(self) -> bool:
         return not self._queue.full()
+
+    def wait_for_room(self, timeout_s: float) -> None:
+        """Until a checkpoint can be submitted, or `timeout_s` has passed."""
+        self._room.clear()
+        if not self.has_room():
+            self._room.wait(timeout_s)
 
     def idle(self) -> bool:
         with self._lock:
@@ -122,6 +132,7 @@ class Flusher:
     def _run(self) -> None:
         try:
             while (checkpoint := self._queue.get()) is not None:
+                self._room.set()
                 self._flush(checkpoint)
         except BaseException as exc:  # handed to the Kafka loop, which stops on it
             self.failure = exc

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from iiot.messages import DeviceBirth, Sample
 from iiot.results import Alarm, DeadLetter, DigitizationWindow, OeeWindow
 from iiot.topics import Topic
+from iiot.wire.sample_batch import sample_json
 
 Row = tuple[Any, ...]
 JSONB_V1 = b"\x01"  # jsonb's binary format: this version byte, then JSON text
@@ -64,6 +65,25 @@ class Origin:
     @property
     def received_at(self) -> datetime:
         return datetime.fromtimestamp((self.timestamp_ms or 0) / 1000, UTC)
+
+    sample_index = 0  # a record is its own only sample
+
+
+class SampleOrigin(Origin):
+    """Where one sample of a batch record came from: the record, and which of its samples.
+
+    Its `value` is the sample as a Sample value of its own, what a dead letter of it keeps.
+    """
+
+    __slots__ = ("device_id", "element", "sample_index")
+
+    def __init__(self, record: Origin, device_id: str, element: Any, sample_index: int) -> None:
+        self.topic, self.message = record.topic, record.message
+        self.device_id, self.element, self.sample_index = device_id, element, sample_index
+
+    @property
+    def value(self) -> bytes:
+        return sample_json(self.device_id, self.element)
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,11 +194,13 @@ def _birth_rows(m: DeviceBirth, origin: Origin) -> list[tuple[Target, Row]]:
 
 
 def _sample_rows(m: Sample, origin: Origin) -> list[tuple[Target, Row]]:
+    return [(TELEMETRY, sample_row(m))]
+
+
+def sample_row(m: Sample) -> Row:
     metrics = JSONB_V1 + orjson.dumps(m.metrics)
-    return [
-        (TELEMETRY, (m.device_id, m.seq, m.ts, m.state, m.count_total, m.count_good,
-                     m.ideal_cycle_s, m.product, metrics)),
-    ]  # fmt: skip
+    return (m.device_id, m.seq, m.ts, m.state, m.count_total, m.count_good, m.ideal_cycle_s,
+            m.product, metrics)  # fmt: skip
 
 
 def _model_rows(target: Target) -> Callable[[BaseModel, Origin], list[tuple[Target, Row]]]:

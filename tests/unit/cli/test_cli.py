@@ -27,8 +27,8 @@ def test_schema_of_unknown_model_is_one_line_error() -> None:
     result = runner.invoke(app, ["schema", "Reading"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "error: unknown model 'Reading'; choose one of: Sample, DeviceBirth, OeeWindow, "
-        "DigitizationWindow, Alarm, DeadLetter"
+        "error: unknown model 'Reading'; choose one of: Sample, SampleBatch, DeviceBirth, "
+        "OeeWindow, DigitizationWindow, Alarm, DeadLetter"
     ]
 
 
