@@ -11,7 +11,7 @@ consumer groups): the worker and the sink start once; each step restarts the sim
 larger fleet (its seqs continue through its spool, as a restarted gateway's do), lets it settle,
 then holds it for --hold seconds and prints a row. A step falls behind when p99 of either
 latency exceeds 5 s, fewer than 99% of its samples landed, or a consumer's lag ends the hold
-above 5 s of input and still growing. The simulator's devices sample every 2–10 s, so at speed 1
+above 5 s of its input and still growing. The simulator's devices sample every 2–10 s, so at speed 1
 a fleet of N devices sends ~N/4 samples/s: rates are given in samples/s (= devices at 1 Hz).
 Latencies (bench/e2e_parts.py): sample → telemetry row is `arrived_at − due(ts)`; sample → OEE
 window row is the device window's `arrived_at` − due(the device's first sample at or after the
@@ -173,16 +173,17 @@ def hold(hold_s, clock, rate, devices, running, probe, db, settings) -> dict:  #
         time.sleep(5)
     t1, oee1 = time.time(), parts.topic_end(settings, Topic.OEE)
     use = parts.usage(cpu0, parts.processes(sessions), t1 - t0)
-    span = (t0, t1 - MARGIN_S)
-    time.sleep(max(0.0, span[1] + MARGIN_S - time.time()))
+    span = (t0, t1 - MARGIN_S)  # its rows have had MARGIN_S to land
     expected = round(rate * (span[1] - span[0]))
     tel = parts.telemetry_latency(db, settings.pg_schema, clock, span, expected)
     oee = parts.window_latency(db, settings.pg_schema, clock, span)
     records_s = (lags[-1][1] - lags[0][1]) / (lags[-1][0] - lags[0][0])
+    oee_s = (oee1 - oee0) / (t1 - t0)
+    inputs = {"worker": (2, records_s), "sink": (3, records_s + oee_s)}  # records/s read
     growing = [
         which
-        for which, i in (("worker", 2), ("sink", 3))
-        if lags[-1][i] > 5 * records_s and lags[-1][i] > lags[len(lags) // 2][i]
+        for which, (i, input_s) in inputs.items()
+        if lags[-1][i] > 5 * input_s and lags[-1][i] > lags[len(lags) // 2][i]
     ]
     slow = [
         name
@@ -194,7 +195,7 @@ def hold(hold_s, clock, rate, devices, running, probe, db, settings) -> dict:  #
         "devices": devices,
         "samples_s": rate,
         "records_s": records_s,
-        "oee_s": (oee1 - oee0) / (t1 - t0),
+        "oee_s": oee_s,
         "telemetry": tel,
         "oee": oee,
         "lag_worker": lags[-1][2],
