@@ -1,17 +1,9 @@
 """The Publisher: records to Kafka, through the disk spool whenever the broker is away.
 
-Three modes, one order. LIVE: records go straight to the Kafka client (idempotent, acks=all,
-compressed, batched). When the broker goes away (all brokers down, a record failed, or no
-progress for `stall_s`) the publisher purges what the client still holds, writes it to the
-spool in the order it was handed over (producers/held.py), and from then on SPOOLING appends
-every new record behind it. When the broker answers again DRAINING sends the spool, oldest
-first, in rounds, while new records keep queueing behind in the spool; the round that
-reaches the spool's end is waited for on the spot, and with the client and the spool both
-empty, LIVE again. So per key (= per partition) the order never breaks across the
-live/spool boundary.
-
-The client reports failures only: what it delivered is what it was given, less what it
-holds and what came back (`_count`).
+Records go straight to the Kafka client (idempotent, acks=all, compressed, batched) while
+the broker is there (LIVE); how an outage spools them and the spool drains back, in order:
+producers/spooling.py; what the client's reports make of the counters: producers/delivery.py.
+Here: the hand-over paths (the hot path among them), poll/flush/close, and the wiring.
 
 The hot path writes nothing to disk. What is durable (see docs/producer.md): a record is
 *accepted* once the broker acknowledged it or the spool committed it; `flush()` makes every
@@ -21,32 +13,34 @@ record handed over accepted, and a SIGKILL loses only records not yet accepted
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import Producer
 
 from iiot import topics
-from iiot.contract import ContractError, dead_letter, decode, encode, letter_key
+from iiot.contract import ContractError, decode, encode
 from iiot.kafka_security import kafka_config
 from iiot.messages import DeviceBirth, Sample
 from iiot.settings import Settings, get_settings
 from iiot.topics import Topic
+from producers.delivery import Delivery, now_ms
 from producers.held import Held, Returned
-from producers.kafka_client import client_config, transient
-from producers.packer import Packer, packed, samples_in, unpacked, whole
+from producers.kafka_client import client_config
+from producers.packer import Packer, packed
 from producers.probe import BrokerProbe
 from producers.readings import device_id_in, fields_without_seq
 from producers.seqs import SeqBook
 from producers.spool import Record, Spool, SpoolFull
+from producers.spooling import Mode, Spooling
 from producers.stats import Counters, Rate
+
+__all__ = ["Mode", "Publisher", "ReadingRejected", "event_time_ms"]
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +48,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TELEMETRY = Topic.TELEMETRY
 _ANY_PARTITION = -1  # the client's PARTITION_UA: the partitioner picks (by key)
 _MS = timedelta(milliseconds=1)
-_REFUSED = {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL}
-
-
-class Mode(StrEnum):
-    LIVE = "live"
-    SPOOLING = "spooling"
-    DRAINING = "draining"
 
 
 class ReadingRejected(ContractError):
@@ -71,7 +58,7 @@ def event_time_ms(ts: datetime) -> int:
     return (ts - _EPOCH) // _MS
 
 
-class Publisher:
+class Publisher(Spooling, Delivery):
     """Publishes records to the pipeline's topics; see the module docstring and
     docs/producer.md. Not thread-safe: one thread publishes and polls."""
 
@@ -261,7 +248,7 @@ class Publisher:
         )
 
     def publish_birth(self, birth: DeviceBirth) -> None:
-        self.publish(Topic.REGISTRY, birth.device_id.encode(), encode(birth), _now_ms())
+        self.publish(Topic.REGISTRY, birth.device_id.encode(), encode(birth), now_ms())
 
     def publish_reading(self, reading: bytes | str | Mapping[str, Any]) -> Sample:
         """Validate a reading from outside (JSON text or a dict) and publish it.
@@ -423,271 +410,6 @@ class Publisher:
         max_bytes = self.settings.producer_batch_bytes
         return Packer(send, latency_s=self._batch_s, max_bytes=max_bytes)
 
-    def _to_spool(self, record: Record) -> None:
-        if not self._buffer:
-            self._buffer_since = time.monotonic()
-        self._buffer.append(record)
-        if len(self._buffer) >= self._spool_batch:
-            self._commit_buffer()
-
-    def _commit_buffer(self) -> None:
-        if self._buffer:
-            try:
-                self.spool.append(self._buffer)
-            except SpoolFull as full:  # the buffer waits in memory, in order, for room
-                if self._full is None:
-                    log.error("%s: new records are refused until it has room", full)
-                self._full, self._full_at = full, time.monotonic()
-                return
-            if self._full is not None:
-                log.warning("spool %s has room again: records are taken", self.spool.path)
-                self._full = None
-            self.counters.spooled += len(self._buffer)
-            self.counters.accepted += len(self._buffer)
-            self._buffer = []
-
-    def _spool_from_now_on(self, outage: bool = True) -> None:
-        """The broker is away: take back what the client holds, spool it, spool what comes."""
-        if self.mode is Mode.LIVE and outage:
-            self.counters.outages += 1
-            log.warning(
-                "Kafka at %s is away: spooling to %s",
-                self._config["bootstrap.servers"],
-                self.spool.path,
-            )
-        self.mode = Mode.SPOOLING
-        self._producer.purge(in_queue=True, in_flight=True, blocking=True)
-        deadline = time.monotonic() + 10
-        while len(self._producer) and time.monotonic() < deadline:
-            self._producer.poll(0.05)  # serve every report: none may come after we spool
-        self._outage = False  # reports of purged records speak of this same outage
-        if self._round:  # its rows stay in the spool: those Kafka had will go again
-            self.counters.taken_back += self._round
-            self._round = self._round_records = 0
-        for record in self._held.take_back(self._returned):
-            for sample in unpacked(record):  # the spool keeps a row per record handed over
-                self._to_spool(sample)
-        self._returned = []
-        if self._packer is not None:  # newer than their device's records taken back
-            telemetry = self._telemetry
-            for key, value, ts in self._packer.take_all():
-                self._to_spool(Record(telemetry, key, value, ts))
-        if self._fatal:  # an idempotent producer in a fatal state takes nothing more
-            self._new_client()
-            self._fatal = False
-        self._commit_buffer()
-        self._probe.watch()
-
-    def _drain(self) -> None:
-        """Send the spool in rounds; a round's rows are deleted once the client holds none."""
-        if self._round:
-            if len(self._producer):
-                return  # the round is still on its way
-            self.spool.delete_upto(self._cursor)
-            self._round = self._round_records = 0
-        self._commit_buffer()  # new records must be in the spool before we look for its end
-        rows = self.spool.read(self._cursor, self._drain_round)
-        if not rows and self._buffer:  # not even the sent spool took them (a full disk)
-            self._send_buffer()
-            return
-        if not rows:
-            self.mode = Mode.LIVE
-            self._probe.idle()
-            return
-        # A device's consecutive samples in the round go as batch records (packing on).
-        packer = self._new_packer(self._send_drained) if self._packer is not None else None
-        telemetry = self._telemetry
-        for row in rows:
-            record = row.record
-            if packer is not None:
-                key, value = record.key, record.value
-                if record.topic == telemetry and packer.plain(key, value) and whole(value):
-                    packer.add(key, value, record.timestamp_ms)  # type: ignore[arg-type]
-                    continue
-                packer.send_key(key)
-            self._send_drained(record.key, [record.value], [record.timestamp_ms], record.topic)
-        if packer is not None:
-            packer.send_all()
-        stopped = self._outage
-        if stopped:
-            return  # the round stays in the spool and goes again, from its oldest row
-        self._cursor = rows[-1].id
-        if len(rows) < self._drain_round:
-            # The spool's end is in the client. Wait for it here, before anything new can
-            # queue up behind it in the spool: then both are empty and we are live again.
-            deadline = time.monotonic() + self._stall_s
-            while len(self._producer) and not self._outage and time.monotonic() < deadline:
-                self._producer.poll(0.05)
-            if not len(self._producer) and not self._outage:
-                self._drain()
-
-    def _send_drained(
-        self, key: bytes | None, values: list[Any], stamps: list[int], topic: str | None = None
-    ) -> bool:
-        """Spool rows to the client as one record: a device's samples (packed), or one row
-        of `topic` as it is. Waits while the client's queue is full (the round fits in it
-        unless the broker slows down: then that is an outage, and the round goes again)."""
-        if self._outage:
-            return True  # the round goes again: its rows stay in the spool
-        value = packed(key, values) if topic is None else values[0]  # type: ignore[arg-type]
-        deadline = time.monotonic() + self._stall_s
-        while True:
-            try:
-                self._producer.produce(
-                    topic or self._telemetry,
-                    value,
-                    key,
-                    timestamp=stamps[0],
-                    on_delivery=self._on_drained,
-                )
-                break
-            except BufferError:
-                self._producer.poll(0.05)
-                if time.monotonic() > deadline:
-                    self._outage = True
-                if self._outage:
-                    return True
-        self._drain_sent += len(values)
-        self._round += len(values)
-        self._round_records += 1
-        return True
-
-    def _send_buffer(self) -> None:
-        """The spool is sent, its disk full: the buffer is next in order, so the client takes
-        it (as much as it has room for) and new records are taken again, to the buffer."""
-        sent = 0
-        for record in self._buffer:
-            try:
-                self._producer.produce(
-                    record.topic, record.value, record.key, timestamp=record.timestamp_ms
-                )
-            except BufferError:
-                break
-            self._hold((record.topic, record.key, record.value, record.timestamp_ms))
-            sent += 1
-        self._live_sent += sent
-        self._live_records += sent
-        del self._buffer[:sent]
-        if not self._buffer:
-            self._full = None
-
-    def _refuse(self) -> None:
-        """Raise `SpoolFull` for a record handed over while the spool has no room."""
-        self.counters.refused += 1
-        raise SpoolFull(f"record refused ({self.counters.refused:,} so far): {self._full}")
-
     def _new_client(self) -> None:
         self._producer = Producer(self._config)
         self._produce = self._producer.produce
-
-    def _count(self) -> int:
-        """Bring the counters up to date; the records the client holds."""
-        if self._unfolded:  # what the hot path sent since
-            self.counters.handed += self._unfolded
-            self._live_sent += self._unfolded
-            self._live_records += self._unfolded
-            self._unfolded = 0
-        if self._waiting_in:  # …and what it left waiting for a batch record
-            self.counters.handed += self._waiting_in
-            self._waiting_in = 0
-        in_client = len(self._producer)
-        # The client counts records and reports failures only: the samples it still holds
-        # are estimated from the samples per record (exact when records are single samples,
-        # and whenever the client is empty, as after flush()).
-        if self._round:
-            live_held, drain_held = 0, _share(in_client, self._round, self._round_records)
-        else:
-            live_unsettled = self._live_sent - self._live_failed
-            live_held = _share(in_client, self._live_sent, self._live_records, live_unsettled)
-            drain_held = 0
-        live = self._live_sent - self._live_failed - live_held
-        counters = self.counters
-        counters.sent = self._live_sent + self._drain_sent
-        counters.drained = self._drain_sent - self._drain_failed - drain_held
-        counters.delivered = live + counters.drained
-        counters.accepted = live + counters.spooled + self._live_refused
-        return in_client
-
-    def _on_failure(self, err: KafkaError, msg: Message) -> None:
-        """A live record came back (the client reports nothing else)."""
-        samples = samples_in(msg.value())  # a batch record: all of its samples
-        self._live_failed += samples
-        if transient(err):  # spooled, in order, by _spool_from_now_on
-            self._outage = True
-            self.counters.taken_back += samples
-            self._returned.append((msg.topic(), msg.key(), msg.value()))
-        else:
-            self._live_refused += samples
-            self._refused(err, msg, self._held.event_time(msg.topic(), msg.key(), msg.value()))
-
-    def _on_drained(self, err: KafkaError | None, msg: Message) -> None:
-        """Spool rows came back: they stay in the spool, or are dead-lettered if refused."""
-        if err is None:
-            return  # delivered (the client reports failures only)
-        self._drain_failed += samples_in(msg.value())
-        if transient(err):
-            self._outage = True  # the rows stay; draining starts over from the oldest
-        else:
-            self._refused(err, msg, None)  # deleted with its round
-
-    def _refused(self, err: KafkaError, msg: Message, timestamp_ms: int | None) -> None:
-        """A record Kafka refused for good: counted and dead-lettered per record handed over
-        (a batch record's samples each on its own: no sample goes unaccounted)."""
-        log.error("Kafka refused a record for %s: %s", msg.topic(), err.str())
-        record = Record(msg.topic() or "", msg.key(), msg.value(), timestamp_ms or -1)
-        samples = unpacked(record) if msg.topic() == self._telemetry else [record]
-        self.counters.failed += len(samples)
-        if msg.topic() == self._names[Topic.DEADLETTER]:
-            return  # a dead letter that cannot be written is only counted
-        try:
-            source: Topic | None = topics.logical(msg.topic(), self.settings)
-        except ValueError:
-            source = None
-        error = ContractError("broker_refused", f"Kafka refused the record: {err.str()}")
-        for sample in samples:
-            ts = None if sample.timestamp_ms < 0 else sample.timestamp_ms
-            self._dead_letter(error, source, sample.key, sample.value, ts)
-
-    def _dead_letter(
-        self,
-        error: ContractError,
-        source: Topic | None,
-        key: bytes | None,
-        value: bytes | None,
-        timestamp_ms: int | None,
-    ) -> None:
-        letter = dead_letter(
-            "producer",
-            error,
-            value,
-            topic=source and source.value,
-            key=key,
-            timestamp_ms=timestamp_ms,
-        )
-        self.counters.dead_lettered += 1
-        with contextlib.suppress(SpoolFull):  # counted in `refused`; may run in a callback
-            self.publish(
-                Topic.DEADLETTER, letter_key(key), encode(letter), timestamp_ms or _now_ms()
-            )
-
-    def _on_error(self, err: KafkaError) -> None:
-        if err.fatal():
-            self._fatal = True
-        if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
-            self._outage = True
-        # Wrong credentials or TLS setup: no retry helps, so say it (the records spool).
-        refused = err.code() in _REFUSED
-        level = logging.ERROR if refused else logging.WARNING if err.fatal() else logging.DEBUG
-        log.log(level, "Kafka client: %s", err.str())
-
-
-def _share(in_client: int, samples: int, records: int, most: int | None = None) -> int:
-    """The samples in `in_client` of `records` records that carry `samples` (rounded up)."""
-    if not in_client or not records:
-        return 0
-    share = -(-in_client * samples // records)
-    return share if most is None else min(share, most)
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
