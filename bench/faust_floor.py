@@ -1,6 +1,6 @@
 """Faust's own cost per record, for bench/stream_worker.py: a worker with the Faust settings
 and event loop of `iiot stream` (streams/runtime.py) that reads telemetry through the same
-batches (streams/batch.py) and does nothing with them.
+batches (streams/batch.py) and does nothing with them, one-sample or batch records alike.
 
     python bench/faust_floor.py APP_ID   (IIOT_TOPIC_PREFIX picks the topic; APP_ID is the group)
 """
@@ -27,6 +27,10 @@ async def nothing(batch: Batch) -> None:
     return None
 
 
+async def lost(error: BaseException, what: str) -> None:
+    raise SystemExit(f"{what}: {error}")  # nothing is written, so nothing can be lost
+
+
 def main(app_id: str) -> None:
     settings = get_settings()
     use_uvloop()  # as `iiot stream` does
@@ -45,7 +49,7 @@ def main(app_id: str) -> None:
         datadir=Path(tempfile.gettempdir()) / "iiot-streams" / app_id,  # as the worker's
     )
     telemetry = app.topic(topics.name(Topic.TELEMETRY, settings), key_type=bytes, value_type=bytes)
-    batches = Batches(nothing, BATCH_MAX)
+    batches = Batches(nothing, BATCH_MAX, lost)
 
     @app.agent(telemetry)
     async def read(stream: faust.StreamT) -> None:

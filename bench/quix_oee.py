@@ -1,5 +1,7 @@
 """Device OEE windows with Quix Streams, for bench/stream_worker.py: the same DeviceState logic as
-`iiot stream`, in a stateful apply with Quix's RocksDB state; final windows to a topic.
+`iiot stream`, in a stateful apply with Quix's RocksDB state; final windows to a topic. A
+batch record (iiot/wire/sample_batch.py) is unpacked and each of its samples, checked by the
+contract, goes through the same logic in the record's order; a bad one is skipped alone.
 
     python bench/quix_oee.py CONSUMER_GROUP STATE_DIR   (IIOT_TOPIC_PREFIX picks the topics)
 """
@@ -16,6 +18,7 @@ from iiot.messages import DeviceBirth, Sample
 from iiot.oee import Reading, oee_window
 from iiot.settings import get_settings
 from iiot.topics import Topic
+from iiot.wire import sample_batch
 from streams.device_state import DeviceConfig, DeviceState
 
 
@@ -49,22 +52,38 @@ def main(group: str, state_dir: str) -> None:
         app.topic(topics.name(Topic.TELEMETRY, settings), value_deserializer="bytes")
     )
 
-    def windows(value: bytes, state) -> list[bytes]:
+    def samples(value: bytes) -> list[Sample]:
         try:
-            sample = decode(Sample, value)
+            batch = sample_batch.unpack(value) if sample_batch.is_batch(value) else None
+            if batch is None:
+                return [decode(Sample, value)]
         except ContractError:
             return []
-        config = births.get(sample.device_id)
-        if config is None:
-            return []
-        raw = state.get("s")
-        device = DeviceState.loads(raw.encode()) if raw else DeviceState()
-        _, _, final = device.accept(Reading.of(sample), config)
-        state.set("s", device.dumps().decode())  # Quix state values are JSON
-        return [
-            encode(oee_window("device", sample.device_id, start, e.parts, revision=e.revision))
-            for start, e in sorted(final.items())
-        ]
+        good = []
+        for element in batch.samples:
+            try:
+                good.append(sample_batch.sample_of(batch.device_id, element))
+            except ContractError:
+                continue
+        return good
+
+    def windows(value: bytes, state) -> list[bytes]:
+        device, config, out = None, None, []
+        for sample in samples(value):
+            config = births.get(sample.device_id)
+            if config is None:
+                continue
+            if device is None:  # one state read and write per record: a record is one device
+                raw = state.get("s")
+                device = DeviceState.loads(raw.encode()) if raw else DeviceState()
+            _, _, final = device.accept(Reading.of(sample), config)
+            out += [
+                encode(oee_window("device", sample.device_id, start, e.parts, revision=e.revision))
+                for start, e in sorted(final.items())
+            ]
+        if device is not None:
+            state.set("s", device.dumps().decode())  # Quix state values are JSON
+        return out
 
     out = app.topic(f"{settings.topic_prefix}bench.quix-oee", value_serializer="bytes")
     telemetry.apply(windows, stateful=True, expand=True).to_topic(out)
