@@ -45,6 +45,11 @@ def own_prefix(kafka: Settings) -> Iterator[Settings]:
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
 
 
+# The event-time span bound has its test in tests/unit/producers/test_packer.py; here the
+# other bounds fill the records (the simulator's devices sample every 2–10 s).
+WIDE_SPAN_S = 3_600
+
+
 def prefix_in(kafka: Settings) -> str:
     return f"{kafka.topic_prefix}packing-{uuid.uuid4().hex[:6]}."
 
@@ -58,6 +63,7 @@ def simulate(settings: Settings, spool: Path, *options: str, batch_ms: int = 200
     command, env = simulate_command(settings, spool)
     command += ["--seed", "7", *options]
     env["IIOT_PRODUCER_BATCH_MS"] = str(batch_ms)
+    env["IIOT_PRODUCER_BATCH_SPAN_S"] = str(WIDE_SPAN_S)
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -146,7 +152,8 @@ def test_a_spool_drain_sends_batch_records_and_every_sample_once(
     spool.append(rows)
     spool.close()
 
-    with Publisher(own_prefix, tmp_path / "spool.sqlite", drain_round=2_500) as publisher:
+    wide = own_prefix.model_copy(update={"producer_batch_span_s": WIDE_SPAN_S})
+    with Publisher(wide, tmp_path / "spool.sqlite", drain_round=2_500) as publisher:
         assert publisher.flush(60) == 0
         counters = publisher.counters
     assert counters.drained == counters.delivered == len(rows)
@@ -177,7 +184,8 @@ def test_a_batch_record_kafka_refuses_is_dead_lettered_sample_by_sample(
     kafka_admin.ensure_topics(own_prefix)
     samples = [sample(i, 1) for i in range(300)]
     config = {"batch.size": 3_000, "compression.type": "none"}  # one record alone is taken
-    with Publisher(own_prefix, tmp_path / "spool.sqlite", config=config) as publisher:
+    wide = own_prefix.model_copy(update={"producer_batch_span_s": WIDE_SPAN_S})
+    with Publisher(wide, tmp_path / "spool.sqlite", config=config) as publisher:
         for s in samples:
             publisher.publish_sample(s)
         assert publisher.flush(30) == 0
