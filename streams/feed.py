@@ -36,6 +36,7 @@ def member_start(raw: bytes) -> int:
     return start
 
 
-def add_member(rollup: RollupState, member: Member) -> None:
+def add_member(rollup: RollupState, member: Member) -> bool:
+    """False if the roll-ups hold a newer revision of this device window (see RollupState)."""
     device_id, start, revision, late, row = member
-    rollup.on_device_window(device_id, start, Parts(*row), revision, late)
+    return rollup.on_device_window(device_id, start, Parts(*row), revision, late)

@@ -52,8 +52,8 @@ class RollupFlow:
             self.rollup.on_birth(birth)
             return
         for key, member in orjson.loads(event.value):
-            batch.members[f"window:{key}"] = member  # the newest only
-            add_member(self.rollup, member)
+            if add_member(self.rollup, member):  # else an older revision, come late
+                batch.members[f"window:{key}"] = member  # the newest only
             self.counters["members"] += 1
 
     def write(self, batch: Batch) -> Outbox:

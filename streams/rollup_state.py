@@ -53,14 +53,24 @@ class RollupState:
 
     def on_device_window(
         self, device_id: str, start_ms: int, parts: Parts, revision: int, late_samples: int
-    ) -> None:
-        self.windows[start_ms][device_id] = Member(parts, revision, late_samples)
+    ) -> bool:
+        """Take a device window; False (ignored) if a newer revision of it is held already.
+
+        The feed may deliver a device window's revisions out of order: the emit timer and
+        the device agent send concurrently, and a send held up by a broker outage can land
+        after a newer one. A device window's revision only rises, so the highest is kept."""
+        members = self.windows[start_ms]
+        held = members.get(device_id)
+        if held is not None and held.revision > revision:
+            return False
+        members[device_id] = Member(parts, revision, late_samples)
         self.dirty_windows.add(start_ms)
         hour = window_start(start_ms, self.digitization_ms)
         planned = parts.planned_ms > 0
         self.hours[hour][device_id][start_ms] = (parts.samples, planned, revision + 1)
         self.dirty_hours.add(hour)
         self.newest_ms = max(self.newest_ms, start_ms)
+        return True
 
     # --- OEE roll-ups ---------------------------------------------------------------------
 

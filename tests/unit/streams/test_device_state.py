@@ -284,3 +284,19 @@ def test_many_holes_are_given_up_in_halves_and_an_old_state_shrinks() -> None:
     assert len(DeviceState.loads(old.dumps()).seen) <= 64
     _, outcomes, _ = stream(readings[:5] + readings[-5:], old)
     assert outcomes == [Outcome.ACCEPTED] * 10  # given up, yet recent: looked up, applied
+
+
+def test_the_rollups_keep_the_newest_revision_of_a_device_window_whatever_comes_last() -> None:
+    """Two sends of one device window may land out of order (the emit timer and the device
+    agent send concurrently; a send held up by an outage lands late): an older revision
+    arriving after a newer one changes nothing."""
+    rollup = RollupState(MIN, 3_600_000, DigitizationWeights())
+    rollup.on_birth(
+        decode(DeviceBirth, orjson.dumps(copy.deepcopy(BIRTH) | {"device_id": "press01"}))
+    )
+    newer, older = Parts(MIN, run_ms=MIN, samples=60), Parts(MIN, run_ms=1_000, samples=1)
+    assert rollup.on_device_window("press01", AT_8, newer, 59, 0)
+    assert not rollup.on_device_window("press01", AT_8, older, 0, 0)
+    assert rollup.on_device_window("press01", AT_8, newer, 59, 0)  # the same again: taken
+    line = next(w for w in rollup.rollups(AT_8) if w.level == "line")
+    assert line.samples == 60 and line.revision == 60
