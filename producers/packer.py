@@ -15,9 +15,9 @@ The span bound (a minute of event time by default) keeps the devices of one prod
 together in event time: records go out in the order their samples came, so no device runs
 ahead of the others by more than a record's span. The stream measures time across devices
 (the roll-ups forget windows an hour behind the newest, the offline sweep and the future
-guard read a partition's newest time): a drained spool packed without it sent a device's
-whole hour of backlog before the next device's, and the roll-ups forgot windows the later
-devices still had to add to.
+guard read a partition's newest time): a drained spool packed without it sends a device's
+whole backlog before the next device's, and the roll-ups may forget windows the later
+devices still have to add to.
 
 A batch record's Kafka timestamp is its first sample's event time: a device's record times
 keep rising with its samples, and whatever looks at record times only (retention, a seek by
