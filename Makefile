@@ -40,7 +40,7 @@ install: $(VENV)/.installed $(SIMULATOR_COMPILED) $(STREAMS_COMPILED) $(PGLITE)/
 # The simulator's per-sample modules compiled with mypyc (simulators/native.py): over a third
 # fewer instructions per sample, the same stream. Without a C compiler it says so and the
 # pure-Python modules run; compiled files older than their sources are never used.
-$(SIMULATOR_COMPILED): $(VENV)/.installed $(SIMULATOR_HOT) simulators/compile.py
+$(SIMULATOR_COMPILED): $(VENV)/.installed $(SIMULATOR_HOT) iiot/native.py simulators/compile.py
 	$(BIN)/python -m simulators.compile
 	touch $@
 
