@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from iiot.types import format_ts
 from streams.app import create_app
 from streams.batch import Batch, Outbox
 from streams.device_flow import DeviceFlow
+from streams.device_state import DeviceState
 from tests.conftest import BIRTH, SAMPLE
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -111,3 +113,15 @@ class Worker:
             if key not in newest or window["revision"] >= newest[key]["revision"]:
                 newest[key] = window
         return newest
+
+
+def failing_at_seq(seq: int) -> Callable[..., Any]:
+    """`DeviceState.accept` with a bug that meets the reading of `seq` (monkeypatch it in)."""
+    accept = DeviceState.accept
+
+    def failing(self: DeviceState, reading: Any, config: Any) -> Any:
+        if reading.seq == seq:
+            raise RuntimeError(f"a bug met seq {seq}")
+        return accept(self, reading, config)
+
+    return failing

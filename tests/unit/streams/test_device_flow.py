@@ -4,15 +4,13 @@ record that makes the flow itself raise (one letter, and the flow goes on)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 import pytest
 
 from iiot.topics import Topic
 from streams.device_state import DeviceState
 from streams.held import HELD_FOR_MS, MAX_HELD_PER_DEVICE
-from tests.unit.streams.flow_harness import Worker, sample
+from tests.unit.streams.flow_harness import Worker, failing_at_seq, sample
 
 KNOWN = "qd-haier-p1-l2-press03"
 GHOST = "zb-ghost-p1-l1-press01"
@@ -84,17 +82,10 @@ def test_a_sample_keyed_by_another_device_is_one_dead_letter_and_applies_nowhere
 def test_a_record_that_makes_the_flow_raise_is_one_letter_and_the_flow_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    accept = DeviceState.accept
-
-    def failing(self: DeviceState, reading: Any, config: Any) -> Any:
-        if reading.seq == 5:
-            raise RuntimeError("a bug met seq 5")
-        return accept(self, reading, config)
-
     worker, without = Worker(), Worker()
     for w in (worker, without):
         w.birth(KNOWN)
-    monkeypatch.setattr(DeviceState, "accept", failing)
+    monkeypatch.setattr(DeviceState, "accept", failing_at_seq(5))
     offsets = {seq: worker.sample(sample(KNOWN, seq, 5 * seq)) for seq in range(1, 40)}
     worker.tick()
     for seq in range(1, 40):  # the samples before it in the batch stay applied, once

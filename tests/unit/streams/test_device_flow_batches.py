@@ -16,7 +16,7 @@ from iiot.topics import Topic
 from iiot.wire.sample_batch import sample_json
 from streams.device_state import DeviceState
 from streams.held import HELD_FOR_MS, MAX_HELD_PER_DEVICE
-from tests.unit.streams.flow_harness import Worker, sample
+from tests.unit.streams.flow_harness import Worker, failing_at_seq, sample
 
 DEVICE = "qd-haier-p1-l2-press03"
 KNOWN = "qd-haier-p1-l2-press04"
@@ -187,18 +187,11 @@ def test_held_samples_of_a_batch_say_which_sample_of_which_record() -> None:
 def test_a_sample_that_makes_the_flow_raise_is_one_letter_and_the_batch_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    accept = DeviceState.accept
-
-    def failing(self: DeviceState, reading: Any, config: Any) -> Any:
-        if reading.seq == 5:
-            raise RuntimeError("a bug met seq 5")
-        return accept(self, reading, config)
-
     worker, without = Worker(), Worker()
     for w in (worker, without):
         w.birth(DEVICE)
     made = [element(sample(DEVICE, seq, 5 * seq)) for seq in range(1, 40)]
-    monkeypatch.setattr(DeviceState, "accept", failing)
+    monkeypatch.setattr(DeviceState, "accept", failing_at_seq(5))
     at = worker.sample(batch_record(DEVICE, made), key=DEVICE)
     worker.tick()
     for value in made[:4] + made[5:]:
