@@ -78,6 +78,11 @@ class DeviceFlow:
         self.clocks = PartitionClocks(clock_table, self.future)
         self.held = HeldSamples(held_table)
         self.swept_ms: dict[int, int] = {}  # partition → event time of its last sweep
+        # partition → the newest time a record of it began at: what offline alarms measure
+        # silence against. A batch record's first sample, not its last: the next device's
+        # record over the same seconds is still to come (producers/packer.py), so a device
+        # is found offline up to a record's span later, never falsely.
+        self.heard_ms: dict[int, int] = {}
 
     # -- records in --------------------------------------------------------------------
 
@@ -128,6 +133,7 @@ class DeviceFlow:
         """The samples of a batch record, each on its own as if it were a record."""
         device_id, partition = record.device_id, event.message.partition
         check = self.future.check
+        first = True  # no sample of the record accepted yet
         for index, element in enumerate(record.samples):
             try:
                 try:
@@ -136,7 +142,8 @@ class DeviceFlow:
                 except ContractError as error:
                     self.refuse_at(batch, event, error, device_id, index, element)
                     continue
-                self.accept(batch, event, device_id, reading, index, element)
+                self.accept(batch, event, device_id, reading, index, element, heard=first)
+                first = False
             except Exception as exc:  # as `take` does for a record: this sample only
                 log.exception("sample %s of record %s:%s failed", index, partition,
                               event.message.offset)  # fmt: skip
@@ -151,13 +158,17 @@ class DeviceFlow:
         reading: Reading,
         index: int | None = None,
         element: Any = None,
+        heard: bool = True,
     ) -> None:
-        """A sample that passed the checks (`index`, `element`: which of a batch record)."""
+        """A sample that passed the checks (`index`, `element`: which of a batch record;
+        `heard`: it begins its record, so the partition is heard up to its time)."""
         devices, partition = self.devices, event.message.partition
         devices.partition_of[device_id] = partition
+        if heard and reading.ts_ms > self.heard_ms.get(partition, reading.ts_ms - 1):
+            self.heard_ms[partition] = reading.ts_ms
         now_ms = self.future.newest_ms.get(partition)  # None until the partition's time is known
         if now_ms is not None and now_ms - self.swept_ms.get(partition, 0) >= SWEEP_EVERY_MS:
-            self.sweep_silent(batch, partition)
+            self.sweep_silent(batch, partition, now_ms)
         config = devices.config_for.copies.get(device_id) or devices.config_for(device_id)
         if config is None:
             self.hold(batch, event, device_id, reading, index, element)
@@ -230,12 +241,13 @@ class DeviceFlow:
             return
         self.counters["held"] += 1
 
-    def sweep_silent(self, batch: Batch, partition: int) -> None:
+    def sweep_silent(self, batch: Batch, partition: int, now_ms: int) -> None:
         """Held samples past their time and offline alarms of the partition's silent devices
-        (called every SWEEP_EVERY_MS of the partition's event time)."""
-        now_ms = self.swept_ms[partition] = self.future.newest_ms[partition]
+        (called every SWEEP_EVERY_MS of the partition's event time, `now_ms`). Silence is
+        measured against `heard_ms`: with one-sample records the same time."""
+        self.swept_ms[partition] = now_ms
         self.expire_held(batch, partition, now_ms)
-        self.devices.sweep_silent(batch, partition, now_ms)
+        self.devices.sweep_silent(batch, partition, self.heard_ms.get(partition, now_ms))
 
     def expire_held(self, batch: Batch, partition: int, now_ms: int) -> None:
         """Held samples too old for a birth to come: one dead letter each, where it came
@@ -280,6 +292,7 @@ class DeviceFlow:
         self.clocks.forget(numbers)
         for number in numbers:
             self.swept_ms.pop(number, None)
+            self.heard_ms.pop(number, None)
 
 
 def unknown_device(device_id: str, why: str) -> ContractError:
