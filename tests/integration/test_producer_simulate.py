@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from iiot import kafka_admin, topics
 from iiot.contract import ContractError, decode
@@ -144,7 +144,8 @@ def test_a_second_run_with_the_same_spool_continues_every_devices_seq(
 
 
 def records_on(settings: Settings, topic: str) -> int:
-    """Records on `topic` (all partitions), 0 while it does not exist."""
+    """Records on `topic` (all partitions), 0 while it does not exist or, just made, has
+    no leader yet."""
     consumer = Consumer(
         {"bootstrap.servers": settings.kafka_bootstrap, "group.id": f"test-{uuid.uuid4().hex}"}
     )
@@ -152,11 +153,13 @@ def records_on(settings: Settings, topic: str) -> int:
         meta = consumer.list_topics(topic, timeout=5).topics.get(topic)
         if meta is None or meta.error is not None:
             return 0
-        ends = (
+        ends = [
             consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)
             for p in meta.partitions
-        )
+        ]
         return sum(high - low for low, high in ends)
+    except KafkaException:  # e.g. NOT_LEADER_FOR_PARTITION while the topic is being made
+        return 0
     finally:
         consumer.close()
 
@@ -173,12 +176,16 @@ def test_a_signal_stops_simulate_cleanly_whichever_it_is(
     with subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
-        deadline = time.monotonic() + 60
-        while records_on(own_prefix, telemetry) < DEVICES and time.monotonic() < deadline:
-            assert process.poll() is None, process.communicate()[1][-2000:]
-            time.sleep(0.5)
-        process.send_signal(signum)
-        out, err = process.communicate(timeout=60)
+        try:
+            deadline = time.monotonic() + 60
+            while records_on(own_prefix, telemetry) < DEVICES and time.monotonic() < deadline:
+                assert process.poll() is None, process.communicate()[1][-2000:]
+                time.sleep(0.5)
+            process.send_signal(signum)
+            out, err = process.communicate(timeout=60)
+        finally:  # it runs until stopped: never leave it running (nor wait on it forever)
+            if process.poll() is None:
+                process.kill()
     assert process.returncode == 0, err[-2000:]
     summary = json.loads(out.strip().splitlines()[-1])  # the last line: the summary
     assert summary["handed"] > DEVICES
