@@ -212,7 +212,7 @@ def create_app(settings: Settings) -> faust.App:
     async def write_batches() -> None:
         await device_batches.flush()
         await member_batches.flush()
-        await positions.reseek_stalled(app.consumer)
+        await positions.reseek_stalled(app)
 
     @app.on_partitions_revoked.connect
     async def hand_on(_app: Any, revoked: set, **_kwargs: Any) -> None:

@@ -12,10 +12,12 @@ an uncommitted partition is sought there (its beginning if none was taken) — n
 over records already taken, whose verdicts would then be given again by a later clock.
 A record delivered again anyway (fetched before the seek) is passed over.
 
-Records were still seen dropped after that seek now and then (fetched, never handed to the
-agent; Faust's reasons vary). So the emit timer also checks: a partition whose fetch
-position stays ahead of its next offset to take, with nothing taken for STALL_TICKS ticks,
-is sought back to that offset.
+Records were still seen dropped after that seek now and then: a restarted worker took
+nothing of a partition it had fetched to the end. So the emit timer also checks: a
+partition of which nothing was taken since it was sought, whose fetch position stays ahead
+of that start for STALL_TICKS ticks without a rebalance, is sought back to its start. (A
+check on every partition also fired while a rebalance began, and its late seek lost
+records: it is kept to this case.)
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Positions:
         self.stalled: dict[TP, tuple[int, int]] = {}  # partition → (next offset, ticks)
         self.gap: dict[TP, int] = {}  # partition → the first offset seen after a gap
         self.back: dict[TP, int] = {}  # partitions to seek back on the next tick
+        self.start: dict[TP, int] = {}  # partition → where it was last sought
 
     def take(self, event: EventT[Any]) -> bool:
         """Whether to process this record: the next one of its partition. Else it is passed
@@ -60,28 +63,35 @@ class Positions:
     def forget(self, tps: Iterable[TP]) -> None:
         """Revoked: whoever holds them next resumes from the commits and the changelogs."""
         for tp in tps:
-            for positions in (self.next, self.stalled, self.gap, self.back):
+            for positions in (self.next, self.gap, self.back, self.start):
                 positions.pop(tp, None)
+        self.stalled.clear()  # a rebalance: count again from its end
 
-    async def reseek_stalled(self, consumer: Any) -> None:
-        """Seek back the partitions fetched ahead of what was taken, and stuck there."""
-        if not consumer.flow_active:  # a rebalance: Faust seeks when it is done
+    async def reseek_stalled(self, app: faust.App) -> None:
+        """Seek back the partitions fetched ahead of their start with nothing taken."""
+        consumer: Any = app.consumer
+        if not consumer.flow_active or app.rebalancing:  # Faust seeks when it is done
+            self.stalled.clear()
             return
         back, self.back = self.back, {}
-        for tp, next_offset in list(self.next.items()):
+        for tp, start in list(self.start.items()):
+            if self.next.get(tp) != start:  # records were taken: it flows
+                self.start.pop(tp, None)
+                self.stalled.pop(tp, None)
+                continue
             try:
                 position = await consumer.position(tp)
             except Exception:  # e.g. no longer assigned: the rebalance handles it
                 continue
-            before, ticks = self.stalled.get(tp, (None, 0))
-            if position is None or position <= next_offset or before != next_offset:
-                self.stalled[tp] = next_offset, 0
+            if position is None or position <= start:
+                self.stalled.pop(tp, None)
                 continue
+            _, ticks = self.stalled.get(tp, (start, 0))
             if ticks + 1 < STALL_TICKS:
-                self.stalled[tp] = next_offset, ticks + 1
+                self.stalled[tp] = start, ticks + 1
                 continue
-            self.stalled[tp] = next_offset, 0
-            back[tp] = next_offset
+            self.stalled.pop(tp, None)
+            back[tp] = start
         if back:
             log.warning("records fetched but not handed on: reading again from %s", back)
             await consumer.seek_wait(back)
@@ -101,9 +111,9 @@ class Positions:
                     continue
                 ours = TP(tp.topic, tp.partition)
                 if offset is not None and offset > 0:  # aiokafka sought it: read on there
-                    self.next.setdefault(ours, offset)
+                    self.start[ours] = self.next.setdefault(ours, offset)
                 else:
-                    starts[tp] = self.next.setdefault(ours, 0)
+                    starts[tp] = self.start[ours] = self.next.setdefault(ours, 0)
             if starts:  # in the consumer's own thread, done before this returns
                 await consumer.seek_wait(starts)
             return committed
