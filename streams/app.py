@@ -33,7 +33,6 @@ from iiot.topics import Topic
 from streams.batch import Batch, Batches, Outbox, send_all
 from streams.device_flow import DeviceFlow
 from streams.devices import Devices
-from streams.resume import Positions
 from streams.rollup_flow import RollupFlow
 from streams.runtime import FAUST_SETTINGS
 
@@ -167,9 +166,7 @@ def create_app(settings: Settings) -> faust.App:
     async def emit_device_windows() -> None:
         await send_or_stop(device_flow.emit(), "emitted device windows")
 
-    # where each partition's flow reads on (streams/resume.py)
-    positions = Positions([*inputs.topics, feed.get_topic_name()])
-    device_batches = Batches(write_devices, BATCH_MAX, lost, positions)
+    device_batches = Batches(write_devices, BATCH_MAX, lost)
 
     @app.agent(inputs)
     async def devices(stream: faust.StreamT) -> None:
@@ -192,7 +189,7 @@ def create_app(settings: Settings) -> faust.App:
     async def write_members(batch: Batch) -> None:
         await send_all(app.producer, rollup_flow.write(batch))
 
-    member_batches = Batches(write_members, BATCH_MAX, lost, positions)
+    member_batches = Batches(write_members, BATCH_MAX, lost)
 
     @app.agent(feed)
     async def rollups(stream: faust.StreamT) -> None:
@@ -212,7 +209,6 @@ def create_app(settings: Settings) -> faust.App:
     async def write_batches() -> None:
         await device_batches.flush()
         await member_batches.flush()
-        await positions.reseek_stalled(app)
 
     @app.on_partitions_revoked.connect
     async def hand_on(_app: Any, revoked: set, **_kwargs: Any) -> None:
@@ -222,13 +218,11 @@ def create_app(settings: Settings) -> faust.App:
         await member_batches.flush()
         await app.producer.flush()
         device_flow.revoked(tp.partition for tp in revoked)
-        positions.forget(revoked)
 
     @app.on_partitions_assigned.connect
     async def take_over(_app: Any, assigned: set, **_kwargs: Any) -> None:
         device_flow.moved(tp.partition for tp in assigned)
 
-    positions.seek_uncommitted(app)  # else a restart before the first commit loses records
     return app
 
 

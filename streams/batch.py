@@ -30,7 +30,6 @@ from faust.serializers import codecs
 from faust.types import EventT
 
 from iiot.oee import Reading
-from streams.resume import Positions
 
 # (topic name, key, value, partition) to send; value None deletes, partition None: by key
 Outbox = list[tuple[str, bytes, bytes | None, int | None]]
@@ -78,12 +77,9 @@ class Batches:
         write: Callable[[Batch], Awaitable[None]],
         max_records: int,
         lost: Callable[[BaseException, str], Awaitable[None]],
-        positions: Positions | None = None,
     ) -> None:
-        """`lost(error, what)` is called once if a batch could not be written; `positions`
-        passes over records delivered again (streams/resume.py)."""
+        """`lost(error, what)` is called once if a batch could not be written."""
         self.write, self.max_records, self.lost = write, max_records, lost
-        self.positions = positions
         self.failed: BaseException | None = None  # then no batch is acked any more
         self.batch = Batch()
         self.stream: faust.StreamT | None = None
@@ -91,11 +87,9 @@ class Batches:
 
     async def run(self, stream: faust.StreamT, process: Callable[[Batch, EventT], None]) -> None:
         self.stream = stream.noack()
-        positions = self.positions
         async for event in self.stream.events():
-            if positions is None or positions.take(event):
-                process(self.batch, event)
-                self.batch.events.append(event)  # acked once the batch is written
+            process(self.batch, event)
+            self.batch.events.append(event)
             if len(self.batch.events) >= self.max_records:
                 await self.flush()
 
