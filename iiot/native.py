@@ -173,10 +173,4 @@ STREAMS = Compiled(
     env="IIOT_STREAMS",
     probe="iiot.oee",
 )
-HOT, STAMP, GROUP = STREAMS.hot, STREAMS.stamp, STREAMS.group
-source, source_hashes, compiled_files = (
-    STREAMS.source,
-    STREAMS.source_hashes,
-    STREAMS.compiled_files,
-)
-choose, status = STREAMS.choose, STREAMS.status
+compiled_files, choose, status = STREAMS.compiled_files, STREAMS.choose, STREAMS.status

@@ -26,9 +26,7 @@ SIMULATOR = Compiled(
     env="IIOT_SIMULATOR",
     probe="simulators.simulation",
 )
-HOT, STAMP, GROUP = SIMULATOR.hot, SIMULATOR.stamp, SIMULATOR.group
-source_hashes, compiled_files = SIMULATOR.source_hashes, SIMULATOR.compiled_files
-choose, status = SIMULATOR.choose, SIMULATOR.status
-__all__ = ["cannot_compile", "compiled_files", "source_hashes", "status"]
+compiled_files, choose, status = SIMULATOR.compiled_files, SIMULATOR.choose, SIMULATOR.status
+__all__ = ["cannot_compile", "compiled_files", "status"]
 
 choose()
