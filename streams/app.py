@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import faust
+from faust.types import TP
 
 from iiot import topics
 from iiot.kafka_security import faust_credentials
@@ -33,6 +34,7 @@ from iiot.topics import Topic
 from streams.batch import Batch, Batches, Outbox, send_all
 from streams.device_flow import DeviceFlow
 from streams.devices import Devices
+from streams.positions import Positions
 from streams.rollup_flow import RollupFlow
 from streams.runtime import FAUST_SETTINGS
 
@@ -166,7 +168,17 @@ def create_app(settings: Settings) -> faust.App:
     async def emit_device_windows() -> None:
         await send_or_stop(device_flow.emit(), "emitted device windows")
 
-    device_batches = Batches(write_devices, BATCH_MAX, lost)
+    # Which records the flows take, in offset order, each once (streams/positions.py).
+    telemetry_topic = topics.name(Topic.TELEMETRY, settings)
+
+    def reread(tps: list[TP]) -> None:
+        device_flow.moved(tp.partition for tp in tps if tp.topic == telemetry_topic)
+
+    registry_topic = topics.name(Topic.REGISTRY, settings)
+    positions = Positions(
+        app, [*inputs.topics, feed.get_topic_name()], reread, compacted=[registry_topic]
+    )
+    device_batches = Batches(write_devices, BATCH_MAX, lost, positions)
 
     @app.agent(inputs)
     async def devices(stream: faust.StreamT) -> None:
@@ -189,7 +201,7 @@ def create_app(settings: Settings) -> faust.App:
     async def write_members(batch: Batch) -> None:
         await send_all(app.producer, rollup_flow.write(batch))
 
-    member_batches = Batches(write_members, BATCH_MAX, lost)
+    member_batches = Batches(write_members, BATCH_MAX, lost, positions)
 
     @app.agent(feed)
     async def rollups(stream: faust.StreamT) -> None:
@@ -209,11 +221,13 @@ def create_app(settings: Settings) -> faust.App:
     async def write_batches() -> None:
         await device_batches.flush()
         await member_batches.flush()
+        await positions.check()
 
     @app.on_partitions_revoked.connect
     async def hand_on(_app: Any, revoked: set, **_kwargs: Any) -> None:
         """Write the open batches and wait for them before the partitions move on (see
         streams/batch.py); then drop the decoded copies: the tables are the truth."""
+        positions.forget(revoked)  # first: nothing of theirs is taken after the flush
         await device_batches.flush()
         await member_batches.flush()
         await app.producer.flush()
@@ -222,6 +236,7 @@ def create_app(settings: Settings) -> faust.App:
     @app.on_partitions_assigned.connect
     async def take_over(_app: Any, assigned: set, **_kwargs: Any) -> None:
         device_flow.moved(tp.partition for tp in assigned)
+        positions.follow_seeks()  # the consumer exists by now
 
     return app
 

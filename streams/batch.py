@@ -30,6 +30,7 @@ from faust.serializers import codecs
 from faust.types import EventT
 
 from iiot.oee import Reading
+from streams.positions import Positions
 
 # (topic name, key, value, partition) to send; value None deletes, partition None: by key
 Outbox = list[tuple[str, bytes, bytes | None, int | None]]
@@ -77,9 +78,12 @@ class Batches:
         write: Callable[[Batch], Awaitable[None]],
         max_records: int,
         lost: Callable[[BaseException, str], Awaitable[None]],
+        positions: Positions | None = None,
     ) -> None:
-        """`lost(error, what)` is called once if a batch could not be written."""
+        """`lost(error, what)` is called once if a batch could not be written; `positions`
+        decides which records to take (streams/positions.py): all, without it."""
         self.write, self.max_records, self.lost = write, max_records, lost
+        self.positions = positions
         self.failed: BaseException | None = None  # then no batch is acked any more
         self.batch = Batch()
         self.stream: faust.StreamT | None = None
@@ -87,7 +91,14 @@ class Batches:
 
     async def run(self, stream: faust.StreamT, process: Callable[[Batch, EventT], None]) -> None:
         self.stream = stream.noack()
+        positions = self.positions
+        if positions is not None:
+            positions.follow_seeks()  # before the first assignment's seek
         async for event in self.stream.events():
+            if positions is not None and not positions.take(event):
+                if positions.gaps:
+                    await positions.seek_back()
+                continue  # not acked: read again, or taken already
             process(self.batch, event)
             self.batch.events.append(event)
             if len(self.batch.events) >= self.max_records:
