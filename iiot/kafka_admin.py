@@ -109,5 +109,9 @@ def delete_prefixed_topics(prefix: str, settings: Settings | None = None) -> lis
     doomed = [t for t in client.list_topics(timeout=10).topics if t.startswith(prefix)]
     if doomed:
         for future in client.delete_topics(doomed, operation_timeout=30).values():
-            future.result(timeout=30)
+            try:
+                future.result(timeout=30)
+            except KafkaException as exc:  # listed from metadata a deletion had not reached
+                if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise
     return doomed
