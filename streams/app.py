@@ -182,6 +182,7 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(inputs)
     async def devices(stream: faust.StreamT) -> None:
+        positions.follow_seeks()  # agents start before the first assignment's seek
         await device_batches.run(stream, device_flow.take)
 
     app.timer(settings.stream_emit_interval_s)(emit_device_windows)
@@ -236,7 +237,6 @@ def create_app(settings: Settings) -> faust.App:
     @app.on_partitions_assigned.connect
     async def take_over(_app: Any, assigned: set, **_kwargs: Any) -> None:
         device_flow.moved(tp.partition for tp in assigned)
-        positions.follow_seeks()  # the consumer exists by now
 
     return app
 

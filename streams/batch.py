@@ -92,8 +92,6 @@ class Batches:
     async def run(self, stream: faust.StreamT, process: Callable[[Batch, EventT], None]) -> None:
         self.stream = stream.noack()
         positions = self.positions
-        if positions is not None:
-            positions.follow_seeks()  # before the first assignment's seek
         async for event in self.stream.events():
             if positions is not None and not positions.take(event):
                 if positions.gaps:
