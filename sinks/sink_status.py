@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from iiot import topics
 from iiot.kafka_security import kafka_config
@@ -71,7 +71,10 @@ def live_lag(consumer: Consumer) -> list[tuple[Topic, int]]:
     """Messages behind the newest, per topic, over the partitions this consumer owns."""
     lag: Counter[str] = Counter()
     for tp in consumer.assignment():
-        low, high = consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=1.0, cached=False)
+        except KafkaException:  # the broker away (_UNKNOWN_PARTITION): a status line is
+            continue  # never worth stopping the sink for; its lag is not counted then
         (position,) = consumer.position([tp])
         at = position.offset if position.offset >= 0 else low
         lag[tp.topic] += max(high - at, 0)
