@@ -108,4 +108,6 @@ def judge(
     figures["problems"] = outcome.problems(figures)
     matrix.add(name, figures)
     if figures["problems"]:
-        pytest.fail("\n".join(figures["problems"]), pytrace=False)
+        logs = [f"--- {part}'s log, its last lines:\n" + "\n".join(lines)
+                for part, lines in run.crash_logs.items()]  # fmt: skip
+        pytest.fail("\n".join([*figures["problems"], *logs]), pytrace=False)

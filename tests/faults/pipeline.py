@@ -88,6 +88,8 @@ class Run:
     started: float = 0.0
     events: list[str] = field(default_factory=list)  # what the scenario did, and when
     crashes: list[str] = field(default_factory=list)  # parts that exited on their own
+    # Their logs' last lines: CI's clone, and its .faults/runs, is gone when a run is read.
+    crash_logs: dict[str, list[str]] = field(default_factory=dict)
     simulator: dict | None = None  # `iiot simulate --json`'s summary
     drained: bool = False
     duration_s: float = 0.0
@@ -163,6 +165,7 @@ class Run:
                         self.crashes.append(f"simulate exited {code} at {self.elapsed():.0f} s")
             elif not any(c.startswith(f"{name} ") for c in self.crashes):
                 self.crashes.append(f"{name} exited {code} at {self.elapsed():.0f} s")
+                self.crash_logs[name] = children.tail(child.log, 30)
         return done
 
     def wait_until(self, wall_s: float) -> None:
