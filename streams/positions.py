@@ -92,9 +92,20 @@ class Positions:
                     self.next[tp] = first
                 offset = self.next[tp]
                 log.info("%s: records from %s were not handed on: reading again", tp, offset)
-                await consumer.seek(tp, offset)
+                await self.seek(tp, offset)
             except Exception as exc:  # not assigned any more: the rebalance resets it
                 log.info("%s: no seek back (%s)", tp, exc)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        """Faust's `consumer.seek` calls aiokafka from this thread while the consumer's own
+        thread may be handing on the partition's fetched records: aiokafka's fetcher then
+        raises KeyError and the worker stops (seen in tests/faults' partitions_move_back).
+        Faust itself seeks only while the flow is stopped; this seek runs on the consumer's
+        thread, then does Faust's bookkeeping (its `Consumer.seek`)."""
+        consumer: Any = self.app.consumer
+        thread = consumer._thread
+        await thread.call_thread(thread.seek, tp, offset)
+        consumer._read_offset[tp] = offset or None
 
     async def check(self) -> None:
         """On the timer: seek back the gaps, and a partition whose fetch position stays

@@ -14,6 +14,19 @@ from streams.positions import SEEK_AGAIN_S, Positions
 T0 = TP("iiot.telemetry", 0)
 
 
+class Thread:
+    """The consumer's own thread, where seeks are made (not Faust's `Consumer.seek`)."""
+
+    def __init__(self, sought: list[tuple[TP, int]]) -> None:
+        self.sought = sought
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.sought.append((tp, offset))
+
+    async def call_thread(self, fun, *args):  # type: ignore[no-untyped-def]
+        return fun(*args)
+
+
 class Consumer:
     """What Positions uses of Faust's consumer: its seeks are recorded, not made."""
 
@@ -21,15 +34,14 @@ class Consumer:
         self.committed, self.first = committed, first
         self._gap: dict[TP, object] = {}
         self.sought: list[tuple[TP, int]] = []
+        self._thread = Thread(self.sought)
+        self._read_offset: dict[TP, int | None] = {}
 
     async def seek_to_committed(self) -> dict[TP, int | None]:
         return dict(self.committed)
 
     async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:  # the log's first offset
         return {tp: self.first for tp in tps}
-
-    async def seek(self, tp: TP, offset: int) -> None:
-        self.sought.append((tp, offset))
 
 
 def positions(committed: dict[TP, int | None], first: int = 0):
@@ -89,7 +101,8 @@ def test_records_after_a_gap_wait_for_the_seek_back() -> None:
     assert T0 not in consumer._gap
     asyncio.run(p.seek_back(now=100.0))
     asyncio.run(p.seek_back(now=100.0 + SEEK_AGAIN_S / 2))  # one seek at a time
-    assert consumer.sought == [(T0, 11)]
+    assert consumer.sought == [(T0, 11)]  # on the consumer's thread
+    assert consumer._read_offset[T0] == 11  # Faust's own `seek` sets it too
     assert takes(p, [16, 11, 12, 13, 14, 15, 16]) == [11, 12, 13, 14, 15, 16]
     assert p.gaps == {}
 
