@@ -24,6 +24,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 from faust.serializers import codecs
@@ -46,7 +47,7 @@ class Batch:
     held: dict[str, int] = field(default_factory=dict)  # device → partition: held samples
     ends: dict[int, int] = field(default_factory=dict)  # telemetry partition → next offset
     feed: list = field(default_factory=list)  # device windows for the roll-ups
-    members: dict[str, list] = field(default_factory=dict)  # roll-up members to write
+    members: dict[str, Any] = field(default_factory=dict)  # roll-up members, clocks to write
     out: Outbox = field(default_factory=list)
 
     def send(self, topic: faust.TopicT, key: bytes, value: bytes) -> None:

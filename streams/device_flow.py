@@ -37,7 +37,7 @@ from iiot.wire.sample_batch import sample_json
 from streams.batch import Batch, Outbox
 from streams.clock import PartitionClocks
 from streams.devices import Devices
-from streams.feed import Fed, feed_record
+from streams.feed import Fed, clock_record, feed_record
 from streams.held import HeldSamples, where_of
 from streams.ingest import (
     FutureGuard,
@@ -274,7 +274,8 @@ class DeviceFlow:
         out: Outbox = []
         fed: Fed = []
         self.devices.changed_windows(out, fed)
-        return [*out, *feed_record(self.feed_topic, fed)]
+        clocks = clock_record(self.feed_topic, self.future.newest_ms)
+        return [*out, *feed_record(self.feed_topic, fed), *clocks]
 
     # -- partitions moving -------------------------------------------------------------
 

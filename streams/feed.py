@@ -1,7 +1,8 @@
 """The roll-up feed: the internal one-partition topic from the device flow to the roll-up
-flow. A record is a birth (key b"birth", its DeviceBirth bytes) or many device windows
-(key FED_WINDOWS, a JSON list of [window key, member]); a member is
-[device_id, start_ms, revision, late_samples, parts row].
+flow. A record is a birth (key b"birth", its DeviceBirth bytes), many device windows
+(key FED_WINDOWS, a JSON list of [window key, member]; a member is
+[device_id, start_ms, revision, late_samples, parts row]), or the partitions' clocks (key
+FED_CLOCKS, a JSON list of [telemetry partition, its newest event time in ms]).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from streams.batch import Outbox
 from streams.rollup_state import RollupState
 
 FED_WINDOWS = b"windows"  # key of a roll-up feed record holding device windows
+FED_CLOCKS = b"clocks"  # key of a roll-up feed record holding the partitions' clocks
 FED_PER_RECORD = 2_000
 
 Member = list[Any]  # [device_id, start_ms, revision, late_samples, parts row]
@@ -29,6 +31,14 @@ def feed_record(feed_topic: str, fed: Fed) -> Outbox:
         (feed_topic, FED_WINDOWS, orjson.dumps(fed[i : i + FED_PER_RECORD]), None)
         for i in range(0, len(fed), FED_PER_RECORD)
     ]
+
+
+def clock_record(feed_topic: str, clocks: dict[int, int]) -> Outbox:
+    # After the windows they follow from (one partition: in order): the roll-ups forget
+    # only what the slowest partition has passed (RollupState.settled_ms).
+    if not clocks:
+        return []
+    return [(feed_topic, FED_CLOCKS, orjson.dumps(sorted(clocks.items())), None)]
 
 
 def member_start(raw: bytes) -> int:

@@ -18,7 +18,7 @@ from iiot.contract import decode, encode
 from iiot.messages import DeviceBirth
 from iiot.settings import Settings
 from streams.batch import Batch, Outbox
-from streams.feed import add_member, member_start
+from streams.feed import FED_CLOCKS, add_member, member_start
 from streams.rollup_state import RollupState
 
 FORGET_EVERY = 1_000  # members seen between two looks for windows to forget
@@ -45,11 +45,17 @@ class RollupFlow:
         self.forgot_at = 0  # members seen when old windows were last forgotten
 
     def take(self, batch: Batch, event: faust.EventT[Any]) -> None:
-        """One feed record: a birth, or device windows (the newest of each is kept)."""
+        """One feed record: a birth, device windows (the newest of each is kept), or the
+        partitions' clocks."""
         if event.key == b"birth":
             birth = decode(DeviceBirth, event.value)
             batch.put(self.member_table, 0, f"birth:{birth.device_id}", event.value)
             self.rollup.on_birth(birth)
+            return
+        if event.key == FED_CLOCKS:
+            for partition, ms in orjson.loads(event.value):
+                if self.rollup.on_clock(partition, ms):
+                    batch.members[f"clock:{partition}"] = ms
             return
         for key, member in orjson.loads(event.value):
             if add_member(self.rollup, member):  # else an older revision, come late
@@ -63,7 +69,10 @@ class RollupFlow:
         if self.counters["members"] - self.forgot_at >= FORGET_EVERY:
             self.forgot_at = self.counters["members"]
             grace_ms = self.settings.grace_s * 1000
-            self.forget(batch, self.rollup.newest_ms - 2 * grace_ms - self.rollup.digitization_ms)
+            # A member may follow the clock it came with by up to a batch: far less than
+            # the digitization window kept besides the grace.
+            horizon_ms = self.rollup.settled_ms() - 2 * grace_ms - self.rollup.digitization_ms
+            self.forget(batch, horizon_ms)
         return batch.out
 
     def forget(self, batch: Batch, horizon_ms: int) -> None:
@@ -78,6 +87,8 @@ class RollupFlow:
         for key, value in self.member_table.items():
             if key.startswith("birth:"):
                 self.rollup.on_birth(decode(DeviceBirth, value))
+            elif key.startswith("clock:"):
+                self.rollup.on_clock(int(key.removeprefix("clock:")), orjson.loads(value))
         for key, value in self.member_table.items():
             if key.startswith("window:"):
                 add_member(self.rollup, orjson.loads(value))

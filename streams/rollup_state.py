@@ -21,6 +21,9 @@ from iiot.settings import DigitizationWeights
 from iiot.types import Level
 
 PROVINCE_ID = "shandong"
+# A partition whose clock stays this far behind the newest one is silent (all its devices
+# off), not slow: it no longer holds back forgetting (RollupState.settled_ms).
+SILENT_MS = 24 * 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class RollupState:
     dirty_windows: set[int] = field(default_factory=set)
     dirty_hours: set[int] = field(default_factory=set)
     newest_ms: int = 0
+    clocks: dict[int, int] = field(default_factory=dict)  # telemetry partition → its time
 
     def on_birth(self, birth: DeviceBirth) -> None:
         self.births[birth.device_id] = birth
@@ -71,6 +75,24 @@ class RollupState:
         self.dirty_hours.add(hour)
         self.newest_ms = max(self.newest_ms, start_ms)
         return True
+
+    def on_clock(self, partition: int, ms: int) -> bool:
+        """A telemetry partition's newest event time; False if it is not newer."""
+        if ms <= self.clocks.get(partition, -1):
+            return False  # a replay after a rebalance, or the same time again
+        self.clocks[partition] = ms
+        return True
+
+    def settled_ms(self) -> int:
+        """The time every partition has reached: its devices' windows before it (less the
+        grace) are not changed by on-time samples any more. The slowest partition's clock,
+        not the newest window: after an outage the partitions catch up unevenly, and
+        forgetting by the fastest one dropped hours the others were still adding to. A
+        silent partition does not hold it back; without clocks, the newest window."""
+        if not self.clocks:
+            return self.newest_ms
+        newest = max(self.clocks.values())
+        return min(ms for ms in self.clocks.values() if ms >= newest - SILENT_MS)
 
     # --- OEE roll-ups ---------------------------------------------------------------------
 
