@@ -76,6 +76,7 @@ class DeviceFlow:
         )
         # partition → its FutureGuard state at its last batch ends, for its next owner
         self.clocks = PartitionClocks(clock_table, self.future)
+        self.clocks_fed: dict[int, int] = {}  # partition → the newest time sent on the feed
         self.held = HeldSamples(held_table)
         self.swept_ms: dict[int, int] = {}  # partition → event time of its last sweep
         # partition → the newest time a record of it began at: what offline alarms measure
@@ -274,8 +275,12 @@ class DeviceFlow:
         out: Outbox = []
         fed: Fed = []
         self.devices.changed_windows(out, fed)
-        clocks = clock_record(self.feed_topic, self.future.newest_ms)
-        return [*out, *feed_record(self.feed_topic, fed), *clocks]
+        # Only the clocks that moved: a feed record each emit would never let it go quiet.
+        fed_clocks, moved = self.clocks_fed, {}
+        for partition, ms in self.future.newest_ms.items():
+            if fed_clocks.get(partition) != ms:
+                moved[partition] = fed_clocks[partition] = ms
+        return [*out, *feed_record(self.feed_topic, fed), *clock_record(self.feed_topic, moved)]
 
     # -- partitions moving -------------------------------------------------------------
 
@@ -292,6 +297,7 @@ class DeviceFlow:
         self.future.forget(numbers)
         self.clocks.forget(numbers)
         for number in numbers:
+            self.clocks_fed.pop(number, None)
             self.swept_ms.pop(number, None)
             self.heard_ms.pop(number, None)
 
