@@ -42,14 +42,19 @@ def first_hour_samples(state: RollupState) -> int:
     return sum(w.samples_received for w in state.digitization(T0))
 
 
-def test_a_partition_behind_keeps_the_hours_it_still_adds_to() -> None:
-    # After an outage partition 0 (press01) caught up to 02:30, partition 1 (press02) is
-    # still at 00:50: its last windows of the first hour come after the fast one's forget.
+def caught_up_unevenly() -> RollupState:
+    """After an outage partition 0 (press01) caught up to 02:30, partition 1 (press02) is
+    still at 00:50: its last windows of the first hour come after the fast one's forget."""
     state = rollup()
     for start in range(T0, T0 + 2 * HOUR + 30 * MIN, 5 * MIN):
         window(state, "press01", start, 10)
     for start in range(T0, T0 + 50 * MIN, 5 * MIN):
         window(state, "press02", start, 10)
+    return state
+
+
+def test_a_partition_behind_keeps_the_hours_it_still_adds_to() -> None:
+    state = caught_up_unevenly()
     state.on_clock(0, T0 + 2 * HOUR + 30 * MIN)
     state.on_clock(1, T0 + 50 * MIN)
     assert state.settled_ms() == T0 + 50 * MIN
@@ -63,11 +68,7 @@ def test_a_partition_behind_keeps_the_hours_it_still_adds_to() -> None:
 def test_the_newest_window_was_the_horizon_and_lost_the_slow_partitions_hour() -> None:
     # What the clocks are for: without them (the newest window), the same run forgets the
     # first hour before press02's last windows of it come.
-    state = rollup()
-    for start in range(T0, T0 + 2 * HOUR + 30 * MIN, 5 * MIN):
-        window(state, "press01", start, 10)
-    for start in range(T0, T0 + 50 * MIN, 5 * MIN):
-        window(state, "press02", start, 10)
+    state = caught_up_unevenly()
     assert state.settled_ms() == state.newest_ms == T0 + 2 * HOUR + 25 * MIN
     forget(state)
     window(state, "press02", T0 + 55 * MIN, 10)
