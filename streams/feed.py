@@ -34,8 +34,8 @@ def feed_record(feed_topic: str, fed: Fed) -> Outbox:
 
 
 def clock_record(feed_topic: str, clocks: dict[int, int]) -> Outbox:
-    # After the windows they follow from (one partition: in order): the roll-ups forget
-    # only what the slowest partition has passed (RollupState.settled_ms).
+    # After the final windows of the batch they end (one partition: in order): the
+    # roll-ups forget only what the slowest partition has passed (RollupState.settled_ms).
     if not clocks:
         return []
     return [(feed_topic, FED_CLOCKS, orjson.dumps(sorted(clocks.items())), None)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 
 from streams.batch import Batch
-from streams.feed import FED_CLOCKS
+from streams.feed import FED_CLOCKS, FED_WINDOWS
 from streams.ingest import AGREEING
 from streams.rollup_flow import RollupFlow
 from tests.unit.streams.flow_harness import T0, Event, Message, Worker, sample
@@ -42,3 +42,15 @@ def test_the_rollups_keep_each_partitions_newest_clock() -> None:
         rollups.take(batch, event)  # type: ignore[arg-type]
     assert rollups.rollup.clocks == {0: 9, 1: 7}  # a replay's older clock changes nothing
     assert batch.members == {"clock:0": 9, "clock:1": 7}  # into its table, for a restart
+
+
+def test_a_clock_follows_the_final_windows_of_its_batch() -> None:
+    # Sent ahead of them, a clock could pass an hour while that hour's last windows wait in
+    # the open batch (after an outage one batch holds an hour or more of backlog).
+    worker = Worker()
+    worker.birth(KNOWN)
+    for seq in range(1, 60):  # ten minutes: the first windows are final within the batch
+        worker.sample(sample(KNOWN, seq, 10 * seq))
+    out = worker.flow.write(worker.batch)
+    keys = [key for topic, key, _, _ in out if topic == worker.flow.feed_topic]
+    assert FED_WINDOWS in keys and keys[-1] == FED_CLOCKS
