@@ -268,15 +268,24 @@ class DeviceFlow:
         self.devices.write(batch)
         self.held.write(batch)
         self.clocks.write(batch)
-        # The partitions' clocks after the batch's final windows: sent with an emit, a
-        # clock ran ahead of the open batch, which after an outage spans an hour or more.
-        fed_clocks, moved = self.clocks_fed, {}
+        # The clocks after the batch's final windows: sent with an emit, a clock ran ahead
+        # of the open batch, which after an outage spans an hour or more.
+        feed = self.feed_topic
+        return [
+            *batch.out,
+            *feed_record(feed, batch.feed),
+            *clock_record(feed, self.moved_clocks(batch)),
+        ]
+
+    def moved_clocks(self, batch: Batch) -> dict[int, int]:
+        """The batch's partitions whose newest time moved since it was last sent: a record
+        each batch would keep the feed from going quiet, which iiot demo waits for."""
+        moved = {}
         for partition in batch.ends:
             ms = self.future.newest_ms.get(partition)
-            if ms is not None and fed_clocks.get(partition) != ms:  # a record only if it moved:
-                moved[partition] = fed_clocks[partition] = ms  # iiot demo waits for quiet
-        feed = self.feed_topic
-        return [*batch.out, *feed_record(feed, batch.feed), *clock_record(feed, moved)]
+            if ms is not None and self.clocks_fed.get(partition) != ms:
+                moved[partition] = self.clocks_fed[partition] = ms
+        return moved
 
     def emit(self) -> Outbox:
         """The device windows changed since the last emit (the timer's)."""

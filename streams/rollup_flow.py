@@ -69,8 +69,8 @@ class RollupFlow:
         if self.counters["members"] - self.forgot_at >= FORGET_EVERY:
             self.forgot_at = self.counters["members"]
             grace_ms = self.settings.grace_s * 1000
-            # A member may follow the clock it came with by up to a batch: far less than
-            # the digitization window kept besides the grace.
+            # The emit timer's windows (not yet final) may follow their batch's clock by a
+            # batch or so: far less than the digitization window kept besides the grace.
             horizon_ms = self.rollup.settled_ms() - 2 * grace_ms - self.rollup.digitization_ms
             self.forget(batch, horizon_ms)
         return batch.out
