@@ -17,7 +17,7 @@ import pytest
 from iiot.settings import Settings
 from tests.faults import outcome
 from tests.faults.outcome import Snapshot
-from tests.faults.pipeline import GOOD_STREAM, Run, discard
+from tests.faults.pipeline import GOOD_STREAM, Run, discard, notable_lines
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / ".faults"
@@ -110,4 +110,7 @@ def judge(
     if figures["problems"]:
         logs = [f"--- {part}'s log, its last lines:\n" + "\n".join(lines)
                 for part, lines in run.crash_logs.items()]  # fmt: skip
+        for worker in [p for p in run.parts if p.startswith("stream")] if not logs else []:
+            lines = notable_lines(run.home / f"{worker}.log")
+            logs.append(f"--- {worker}'s log, its notable lines:\n" + "\n".join(lines))
         pytest.fail("\n".join([*figures["problems"], *logs]), pytrace=False)

@@ -92,7 +92,7 @@ def window_differences(base: Snapshot, run: Snapshot) -> dict[str, Any]:
     columns differed how often."""
     per_level: dict[str, Counter[str]] = {}
     columns: Counter[str] = Counter()
-    examples: list[str] = []  # a few, to see what differs
+    examples: dict[str, list[str]] = {}  # to show the earliest of each level
 
     def level_of(ident: tuple[str, ...]) -> str:
         return ident[1] if ident[0] == "oee" else "digitization"
@@ -111,8 +111,9 @@ def window_differences(base: Snapshot, run: Snapshot) -> dict[str, Any]:
             counts["changed"] += bool(changed)
             columns.update(changed)
             differs = [f"{c} {theirs[c]!r} → {mine.get(c)!r}" for c in changed]
-        if differs and len(examples) < 8:
-            examples.append(f"{':'.join(ident)}: {', '.join(differs)}")
+        if differs:
+            example = f"{':'.join(ident)}: {', '.join(differs)}"
+            examples.setdefault(level_of(ident), []).append(example)
     levels = {level: dict(c) for level, c in sorted(per_level.items()) if +c}
     return {
         "total": sum(sum(c.values()) for c in per_level.values()),
@@ -120,7 +121,7 @@ def window_differences(base: Snapshot, run: Snapshot) -> dict[str, Any]:
         "compared_by_level": dict(Counter(level_of(i) for i in base.windows).most_common()),
         "by_level": levels,
         "columns": dict(columns.most_common()),
-        "examples": sorted(examples),
+        "examples": [e for level in sorted(examples) for e in sorted(examples[level])[:2]],
     }
 
 
@@ -198,5 +199,8 @@ def problems(figures: dict[str, Any]) -> list[str]:
             found.append(f"dead letters {name}: {dl[name]}")
     windows = figures["windows_differ"]
     if windows["total"]:
-        found.append(f"windows differ: {windows['by_level']} (columns {windows['columns']})")
+        found.append(
+            f"windows differ: {windows['by_level']} (columns {windows['columns']}); "
+            f"for example {windows['examples']}"
+        )
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -216,6 +217,26 @@ class Run:
         self.check()
         running = [c for c in self.parts.values() if c.running()]
         children.stop(running)
+
+
+# What a stream worker's log says about a run that went wrong without a crash: its warnings
+# and its partitions moving, without the broker-away lines an outage repeats.
+NOTABLE = re.compile(r"\[(WARNING|ERROR|CRITICAL)\]|_on_partitions_assigned|reading again")
+NOISE = re.compile(r"Unable (connect|to update)|Failed fetch|Coordinator Request|error produce")
+
+
+def notable_lines(log: Path, most: int = 40) -> list[str]:
+    """The log's notable lines, each message once (the first time), at most `most`."""
+    seen: set[str] = set()
+    found = []
+    for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+        if not NOTABLE.search(line) or NOISE.search(line):
+            continue
+        message = line.split("] ", 3)[-1]  # without time and process
+        if message not in seen:
+            seen.add(message)
+            found.append(line)
+    return found[:most]
 
 
 def _last_json(log: Path) -> dict | None:
