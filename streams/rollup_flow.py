@@ -8,6 +8,7 @@ no roll-up can change any more.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any
 
@@ -16,12 +17,15 @@ import orjson
 
 from iiot.contract import decode, encode
 from iiot.messages import DeviceBirth
+from iiot.oee import from_ms
 from iiot.settings import Settings
 from streams.batch import Batch, Outbox
 from streams.feed import FED_CLOCKS, add_member, member_start
 from streams.rollup_state import RollupState
 
 FORGET_EVERY = 1_000  # members seen between two looks for windows to forget
+
+log = logging.getLogger("iiot.streams")
 
 
 class RollupFlow:
@@ -43,6 +47,7 @@ class RollupFlow:
             settings.digitization_weights,
         )
         self.forgot_at = 0  # members seen when old windows were last forgotten
+        self.late_warned = 0  # late members warned of
 
     def take(self, batch: Batch, event: faust.EventT[Any]) -> None:
         """One feed record: a birth, device windows (the newest of each is kept), or the
@@ -73,6 +78,15 @@ class RollupFlow:
             # batch or so: far less than the digitization window kept besides the grace.
             horizon_ms = self.rollup.settled_ms() - 2 * grace_ms - self.rollup.digitization_ms
             self.forget(batch, horizon_ms)
+        late = self.rollup.late_members
+        if late > self.late_warned:
+            log.warning(
+                "%d device windows came after their roll-ups were forgotten (windows before "
+                "%s): those roll-ups lack their other devices",
+                late - self.late_warned, from_ms(self.rollup.forgotten_ms).isoformat(),
+            )  # fmt: skip
+            self.counters["late_members"] += late - self.late_warned
+            self.late_warned = late
         return batch.out
 
     def forget(self, batch: Batch, horizon_ms: int) -> None:
@@ -89,9 +103,11 @@ class RollupFlow:
                 self.rollup.on_birth(decode(DeviceBirth, value))
             elif key.startswith("clock:"):
                 self.rollup.on_clock(int(key.removeprefix("clock:")), orjson.loads(value))
+        late = self.rollup.late_members  # the table keeps members longer than the windows
         for key, value in self.member_table.items():
             if key.startswith("window:"):
                 add_member(self.rollup, orjson.loads(value))
+        self.rollup.late_members = late
 
     def emit(self) -> Outbox:
         """The roll-up and digitization windows changed since the last emit."""

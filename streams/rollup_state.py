@@ -50,6 +50,8 @@ class RollupState:
     dirty_hours: set[int] = field(default_factory=set)
     newest_ms: int = 0
     clocks: dict[int, int] = field(default_factory=dict)  # telemetry partition → its time
+    forgotten_ms: int = 0  # windows ending before it are forgotten
+    late_members: int = 0  # device windows that came for a window forgotten already
 
     def on_birth(self, birth: DeviceBirth) -> None:
         self.births[birth.device_id] = birth
@@ -63,6 +65,8 @@ class RollupState:
         The feed may deliver a device window's revisions out of order: the emit timer and
         the device agent send concurrently, and a send held up by a broker outage can land
         after a newer one. A device window's revision only rises, so the highest is kept."""
+        if start_ms + self.window_ms < self.forgotten_ms:
+            self.late_members += 1  # its roll-up now lacks the other devices: warned
         members = self.windows[start_ms]
         held = members.get(device_id)
         if held is not None and held.revision > revision:
@@ -179,8 +183,13 @@ class RollupState:
         return oee, digitization
 
     def forget_before(self, horizon_ms: int) -> None:
-        """Drop windows and hours that end before `horizon_ms`."""
-        for start in [s for s in self.windows if s + self.window_ms < horizon_ms]:
-            del self.windows[start]
-        for hour in [h for h in self.hours if h + self.digitization_ms < horizon_ms]:
-            del self.hours[hour]
+        """Drop windows and hours that end before `horizon_ms`; not yet those changed since
+        the last emit: they go out first, and are forgotten the next time."""
+        self.forgotten_ms = max(self.forgotten_ms, horizon_ms)
+        windows, hours = self.windows, self.hours
+        for start in [s for s in windows if s + self.window_ms < horizon_ms]:
+            if start not in self.dirty_windows:
+                del windows[start]
+        for hour in [h for h in hours if h + self.digitization_ms < horizon_ms]:
+            if hour not in self.dirty_hours:
+                del hours[hour]

@@ -9,7 +9,7 @@ import orjson
 
 from iiot.contract import decode
 from iiot.messages import DeviceBirth
-from iiot.oee import Parts
+from iiot.oee import Parts, from_ms
 from iiot.settings import DigitizationWeights
 from streams.rollup_state import SILENT_MS, RollupState
 from tests.conftest import BIRTH
@@ -50,6 +50,7 @@ def caught_up_unevenly() -> RollupState:
         window(state, "press01", start, 10)
     for start in range(T0, T0 + 50 * MIN, 5 * MIN):
         window(state, "press02", start, 10)
+    state.take_dirty()  # emitted
     return state
 
 
@@ -89,3 +90,31 @@ def test_a_clock_only_moves_forward() -> None:
     assert not state.on_clock(0, T0)  # a replay after a rebalance
     assert not state.on_clock(0, T0 + HOUR)
     assert state.clocks == {0: T0 + HOUR}
+
+
+def test_a_window_changed_since_the_last_emit_goes_out_before_it_is_forgotten() -> None:
+    state = caught_up_unevenly()
+    state.on_clock(0, T0 + 2 * HOUR + 30 * MIN)
+    state.on_clock(1, T0 + 2 * HOUR + 30 * MIN)
+    window(state, "press02", T0 + 10 * MIN, 11)  # changed, not emitted yet
+    forget(state)
+    assert list(state.windows) == [
+        T0 + 10 * MIN,
+        *range(T0 + HOUR + 25 * MIN, T0 + 2 * HOUR + 30 * MIN, 5 * MIN),
+    ]
+    oee, digitization = state.take_dirty()
+    assert {w.window_start for w in oee} == {from_ms(T0 + 10 * MIN)}
+    assert sum(w.samples_received for w in digitization) == 12 * 10 + 10 * 10 + 1
+    forget(state)  # emitted: now it goes
+    assert T0 + 10 * MIN not in state.windows and T0 not in state.hours
+
+
+def test_a_device_window_after_its_window_was_forgotten_is_counted() -> None:
+    state = caught_up_unevenly()
+    state.on_clock(0, T0 + 2 * HOUR + 30 * MIN)
+    state.on_clock(1, T0 + 2 * HOUR + 30 * MIN)
+    forget(state)
+    window(state, "press02", T0 + 2 * HOUR, 10)  # still held
+    assert state.late_members == 0
+    window(state, "press02", T0 + 20 * MIN, 10)  # its window forgotten: warned of
+    assert state.late_members == 1
