@@ -21,6 +21,8 @@ partitions are handed on, so the next owner recovers all of it.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -32,6 +34,10 @@ from faust.types import EventT
 
 from iiot.oee import Reading
 from streams.positions import Positions
+
+log = logging.getLogger("iiot.streams")
+
+SLOW_SEND_S = 30.0  # a send waited on longer than this is warned of
 
 # (topic name, key, value, partition) to send; value None deletes, partition None: by key
 Outbox = list[tuple[str, bytes, bytes | None, int | None]]
@@ -129,9 +135,23 @@ async def send_all(producer: faust.types.ProducerT, out: Outbox) -> None:
     the first failed send (too large, expired, not authorized, …). Straight to the
     producer: `Topic.send` wraps each record in futures and sensor calls that cost more
     than the send itself."""
-    send = producer.send
-    delivered = [
-        await send(topic, key, value, partition, None, None) for topic, key, value, partition in out
-    ]
-    for delivery in delivered:  # one by one: no gather's callback a future
-        await delivery
+    started = time.monotonic()
+    # A wait that never ends leaves no trace of its own: say so while it lasts.
+    slow = asyncio.get_running_loop().call_later(SLOW_SEND_S, _still_sending, len(out), started)
+    try:
+        send = producer.send
+        delivered = [
+            await send(topic, key, value, partition, None, None)
+            for topic, key, value, partition in out
+        ]
+        for delivery in delivered:  # one by one: no gather's callback a future
+            await delivery
+    finally:
+        slow.cancel()
+    if (waited := time.monotonic() - started) >= SLOW_SEND_S:
+        log.warning("%d records delivered after %.0f s", len(out), waited)
+
+
+def _still_sending(records: int, started: float) -> None:
+    log.warning("%d records not delivered after %.0f s: the broker is away or slow", records,
+                time.monotonic() - started)  # fmt: skip
