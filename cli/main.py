@@ -19,6 +19,7 @@ from rich.table import Table
 from cli import dashboards, registry, sink, stream
 from cli.demo.command import demo
 from cli.errors import fail, say
+from cli.record import record
 from cli.simulate import simulate
 from iiot import __version__
 from iiot.contract import MODELS, ContractError, decode
@@ -72,30 +73,73 @@ def schema(
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="JSON Lines file, one message a line; - = stdin.")],
+    path: Annotated[
+        Path, typer.Argument(help="JSON Lines file (or a recording, .gz too); - = stdin.")
+    ],
     model: Annotated[str, typer.Option("--model", "-m", help="Message type.")] = "Sample",
 ) -> None:
     """Check messages against the contract: one line per invalid message (per invalid sample
-    of a batch record), exit 1 if any. `--model Sample` takes batch records too."""
+    of a batch record), exit 1 if any. `--model Sample` takes batch records too. A recording
+    (docs/recording.md) is recognised: each record is checked by its topic's model."""
     if model not in MODELS:
         raise fail(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}", 2)
+    from iiot.recording import open_lines
+
     try:
-        lines = sys.stdin.buffer if str(path) == "-" else path.open("rb")
+        lines = open_lines(path)
     except OSError as exc:
         raise fail(f"cannot read {path}: {exc.strerror}", 2) from None
     valid = invalid = 0
+    recording = False
     with lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            refusals = _refusals(model, line.rstrip(b"\r\n"))
+            if valid + invalid == 0:  # a recording's lines are records with a topic
+                recording = _is_record(line)
+            check = _record_refusals if recording else lambda line: _refusals(model, line)
+            refusals = check(line.rstrip(b"\r\n"))
             for index, reason in refusals:
                 say(f"line {number}: {reason}" if index is None else
                     f"line {number}, sample {index}: {reason}")  # fmt: skip
             valid, invalid = (valid, invalid + 1) if refusals else (valid + 1, invalid)
-    console.print(f"{valid} valid, {invalid} invalid {model} message(s)")
+    what = "record(s) of a recording" if recording else f"{model} message(s)"
+    console.print(f"{valid} valid, {invalid} invalid {what}")
     if invalid:
         raise typer.Exit(1)
+
+
+# The model of each topic's records, for recordings.
+_TOPIC_MODELS = {
+    "iiot.registry": "DeviceBirth",
+    "iiot.telemetry": "Sample",
+    "iiot.oee": "OeeWindow",
+    "iiot.digitization": "DigitizationWindow",
+    "iiot.alarms": "Alarm",
+    "iiot.deadletter": "DeadLetter",
+}
+
+
+def _is_record(line: bytes) -> bool:
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(doc, dict) and "topic" in doc
+
+
+def _record_refusals(line: bytes) -> list[tuple[int | None, str]]:
+    """A recording's line: a record whose value is its topic's model (a tombstone is)."""
+    from iiot.recording import RecordingError, from_line
+
+    try:
+        record = from_line(line)
+    except RecordingError as exc:
+        return [(None, f"not a record: {str(exc).partition(': ')[2]}")]
+    model = _TOPIC_MODELS.get(record.topic)
+    if model is None:
+        return [(None, f"topic {record.topic!r} is none of the pipeline's")]
+    return [] if record.value is None else _refusals(model, record.value)
 
 
 # Telemetry: a record is a Sample or a batch of them (docs/contract.md, "SampleBatch").
@@ -193,5 +237,6 @@ app.add_typer(sink.db_app, name="db")
 app.add_typer(sink.sink_app, name="sink")
 app.command("stream")(stream.stream)
 app.command("simulate")(simulate)
+app.command("record")(record)
 app.command("demo")(demo)
 app.add_typer(dashboards.app, name="dashboards")
