@@ -102,6 +102,12 @@ def simulate(
             min=1, help="Processes, each with its share of the devices and its own spool."
         ),
     ] = 1,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write a recording (docs/recording.md) instead: no broker."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No live display, only the summary.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Summary as one JSON object (implies --quiet).")
@@ -123,6 +129,11 @@ def simulate(
     except ValidationError as exc:
         raise fail(one_line(exc), 2) from None
     pace_s = parse_speed(speed)
+    if out is not None:
+        if workers > 1:
+            raise fail("--out writes one file: leave --workers out", 2)
+        _record(simulation, out, as_json)
+        return
     if workers > 1:
         _run_workers(options, pace_s, workers, spool, validate, quiet, as_json)
         return
@@ -184,3 +195,32 @@ def _run_workers(
             signals.as_flag(), None if quiet or as_json else lambda: live.update(pool.panel())
         )
     print_summary(console, pool.summary(), as_json=as_json)
+
+
+def _record(simulation: Simulation, out: Path, as_json: bool) -> None:
+    """`--out`: the stream as fast as it is made, into a recording; seqs from 1."""
+    import json
+    from collections import Counter
+
+    from iiot.recording import Recorded, Writer
+
+    per_topic: Counter[str] = Counter()
+    try:
+        with StopSignals() as signals, Writer(out) as writer:
+            for topic, key, value, timestamp_ms, _valid, _due in simulation.run():
+                writer.write(Recorded(topic.value, key, value, timestamp_ms))
+                per_topic[topic.value] += 1
+                if signals.requested():
+                    break
+    except OSError as exc:
+        raise fail(f"cannot write {out}: {exc.strerror or exc}") from None
+    injected = {k: v for k, v in simulation.injected.counts.items() if v}
+    summary = {"out": str(out), "records": sum(per_topic.values()),
+               "per_topic": dict(sorted(per_topic.items())), "injected": injected}  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    topics = ", ".join(f"{n:,} {t}" for t, n in sorted(per_topic.items()))
+    faults = ", ".join(f"{n:,} {k}" for k, n in injected.items()) or "none"
+    console.print(f"wrote {summary['records']:,} records to {out}: {topics}; faults: {faults}",
+                  highlight=False)  # fmt: skip
