@@ -180,7 +180,7 @@ def _int(value: Any, what: str) -> int | None:
 
 
 def _open(path: Path, mode: str) -> IO[bytes]:
-    if path.name.endswith(".gz"):
+    if str(path).endswith(".gz"):
         return gzip.open(path, mode + "b")  # type: ignore[return-value]
     return open(path, mode + "b")  # the caller closes it
 
