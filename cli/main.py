@@ -19,6 +19,7 @@ from rich.table import Table
 from cli import dashboards, registry, sink, stream
 from cli.demo.command import demo
 from cli.errors import fail, say
+from cli.kpi import kpi
 from cli.record import record
 from cli.simulate import simulate
 from iiot import __version__
@@ -238,5 +239,6 @@ app.add_typer(sink.sink_app, name="sink")
 app.command("stream")(stream.stream)
 app.command("simulate")(simulate)
 app.command("record")(record)
+app.command("kpi")(kpi)
 app.command("demo")(demo)
 app.add_typer(dashboards.app, name="dashboards")
