@@ -21,7 +21,9 @@ from cli.demo.command import demo
 from cli.errors import fail, say
 from cli.kpi import kpi
 from cli.record import record
+from cli.replay import replay
 from cli.simulate import simulate
+from cli.verify import verify
 from iiot import __version__
 from iiot.contract import MODELS, ContractError, decode
 from iiot.settings import get_settings
@@ -239,6 +241,8 @@ app.add_typer(sink.sink_app, name="sink")
 app.command("stream")(stream.stream)
 app.command("simulate")(simulate)
 app.command("record")(record)
+app.command("replay")(replay)
 app.command("kpi")(kpi)
+app.command("verify")(verify)
 app.command("demo")(demo)
 app.add_typer(dashboards.app, name="dashboards")

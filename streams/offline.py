@@ -63,13 +63,19 @@ class Results:
     ignored: int = 0  # records of other topics
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        """Every result as a row: {"table": …, …the message's fields}, in a stable order."""
+        """Every result as a row: {"table": …, …the message's fields} as the database has
+        them (not `v`, nor `revision`: how often a window was sent, which batching
+        changes), in a stable order."""
         for _, window in sorted(self.oee.items()):
-            yield {"table": "oee", **window}
+            yield {"table": "oee", **_kpis(window)}
         for _, window in sorted(self.digitization.items()):
-            yield {"table": "digitization", **window}
+            yield {"table": "digitization", **_kpis(window)}
         for letter in self.deadletters:
-            yield {"table": "deadletter", **letter}
+            yield {"table": "deadletter", **_kpis(letter)}
+
+
+def _kpis(message: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in message.items() if k not in ("v", "revision")}
 
 
 def compute(

@@ -1,0 +1,244 @@
+"""`iiot verify`: golden scenarios replayed through the pipeline, its rows against the expected.
+
+A scenario is a directory with `recording.jsonl` (or `.jsonl.gz`, docs/recording.md) and
+`expected.jsonl` (rows as iiot/kpi_diff.py reads them). Each runs under a topic prefix and
+a database schema of its own, with its own stream worker and sink (as `iiot demo` runs
+them), replayed at full speed; once nothing is behind or moving, the database's rows are
+compared with the expected ones, and the run's topics and schema are dropped.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.demo import children
+from cli.demo.children import Child, ChildFailed
+from cli.errors import fail, say
+from cli.signals import StopSignals
+from iiot.settings import Settings, get_settings
+
+console = Console()
+EMIT_INTERVAL_S = 1.0  # small scenarios: windows out soon, the drain short
+SETTLE_TIMEOUT_S = 300.0
+REPLAY_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One scenario's run: its names, as cli.demo.probe reads them of a DemoPlan."""
+
+    settings: Settings  # the user's
+    run_id: str
+    home: Path
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"{self.settings.topic_prefix}verify-{self.run_id}."
+
+    @property
+    def schema(self) -> str:
+        return f"verify_{self.run_id}"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / self.run_id
+
+    def run_settings(self) -> Settings:
+        return self.settings.model_copy(
+            update={"topic_prefix": self.topic_prefix, "pg_schema": self.schema}
+        )
+
+    def stream_group(self) -> str:
+        return f"{self.topic_prefix}iiot-streams"
+
+    def sink_group(self) -> str:
+        return f"{self.topic_prefix}{self.settings.sink_group}"
+
+    def child_env(self) -> dict[str, str]:
+        import os
+
+        return dict(os.environ) | {
+            "IIOT_STREAM_EMIT_INTERVAL_S": f"{EMIT_INTERVAL_S:g}",
+            "IIOT_TOPIC_PREFIX": self.topic_prefix,
+            "IIOT_PG_SCHEMA": self.schema,
+            "F_DATADIR": str(self.run_dir / "stream-data"),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+
+def verify(
+    scenarios: Annotated[
+        list[Path], typer.Argument(help="Scenario directories: recording.jsonl + expected.jsonl.")
+    ],
+    tolerance: Annotated[
+        float, typer.Option(min=0, help="Numbers may differ by this much (absolute).")
+    ] = 1e-6,
+    keep: Annotated[
+        bool, typer.Option(help="Keep each run's topics, schema and logs to look at.")
+    ] = False,
+) -> None:
+    """Replay golden scenarios through the pipeline (a worker and a sink of their own) and
+    compare the rows it writes with the expected ones; exit 1 on any difference."""
+    from iiot.kpi_diff import compare
+
+    settings = get_settings()
+    failed = 0
+    with StopSignals() as signals:
+        for scenario in scenarios:
+            recording, expected = _scenario(scenario)
+            run = ScenarioRun(settings, uuid.uuid4().hex[:8], Path(".verify").resolve())
+            started = time.monotonic()
+            try:
+                actual = _run(run, recording, signals.requested)
+            except ChildFailed as exc:
+                for line in children.tail(exc.child.log):
+                    say(f"  {line}")
+                raise fail(f"{scenario}: {exc}") from None
+            finally:
+                if not keep:
+                    _discard(run)
+            differences = compare(expected, actual, tolerance)
+            wall = time.monotonic() - started
+            if differences:
+                failed += 1
+                console.print(f"[red]FAIL[/] {scenario}: {len(differences)} difference(s) "
+                              f"in {len(expected)} expected rows ({wall:.0f} s)")  # fmt: skip
+                _show(differences)
+            else:
+                console.print(f"[green]PASS[/] {scenario}: {len(expected)} expected rows "
+                              f"as written ({wall:.0f} s)")  # fmt: skip
+            if keep:
+                say(f"  kept: topics {run.topic_prefix}*, schema {run.schema}, logs {run.run_dir}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _scenario(path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    recording = next(
+        (path / n for n in ("recording.jsonl", "recording.jsonl.gz") if (path / n).exists()),
+        None,
+    )
+    if recording is None:
+        raise fail(f"{path}: no recording.jsonl (or .jsonl.gz) in it", 2)
+    rows = []
+    try:
+        lines = (path / "expected.jsonl").read_bytes().splitlines()
+    except OSError as exc:
+        raise fail(f"{path}: cannot read expected.jsonl ({exc.strerror})", 2) from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = orjson.loads(line)
+            assert isinstance(row, dict) and row.get("table") in {"oee", "digitization",
+                                                                  "deadletter"}  # fmt: skip
+        except (orjson.JSONDecodeError, AssertionError):
+            raise fail(f"{path}/expected.jsonl line {number}: not a row with a table "
+                       "(oee, digitization or deadletter)", 2) from None  # fmt: skip
+        rows.append(row)
+    return recording, rows
+
+
+def _run(run: ScenarioRun, recording: Path, interrupted: Any) -> list[dict[str, Any]]:
+    """Topics and schema made, worker and sink started, the recording replayed, drained."""
+    import psycopg
+
+    from cli.demo.command import Drain
+    from cli.demo.probe import Probe
+    from iiot import kafka_admin
+    from sinks.migrate import migrate
+
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    settings, env = run.run_settings(), run.child_env()
+    kafka_admin.ensure_topics(settings, timeout_s=30)
+    with psycopg.connect(settings.pg_migrator_dsn, autocommit=True) as conn:
+        migrate(conn, run.schema, settings)
+    parts: list[Child] = [
+        children.start("sink", ["sink", "--no-migrate"], env, run.run_dir),
+        children.start("stream", ["stream", "--loglevel", "info"], env, run.run_dir),
+    ]
+    try:
+        children.run_to_end(
+            "replay", ["replay", str(recording), "--speed", "max", "--quiet"], env, run.run_dir,
+            interrupted=interrupted, timeout_s=REPLAY_TIMEOUT_S,
+        )  # fmt: skip
+        probe = Probe(run)  # type: ignore[arg-type]
+        drain = Drain(quiet_s=2 * EMIT_INTERVAL_S + 5)
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        try:
+            while time.monotonic() < deadline and not interrupted():
+                for part in parts:
+                    if not part.running():
+                        raise ChildFailed(part, part.exit_code() or 0)
+                verdict = drain.verdict(probe.read())
+                if verdict == "drained":
+                    break
+                if verdict == "stuck":
+                    raise typer.Exit(_stuck(run))
+                time.sleep(0.5)
+        finally:
+            probe.close()
+        return _rows(settings)
+    finally:
+        children.stop(parts)
+
+
+def _stuck(run: ScenarioRun) -> int:
+    say(f"error: the pipeline stopped moving with records behind; logs in {run.run_dir}")
+    return 1
+
+
+def _rows(settings: Settings) -> list[dict[str, Any]]:
+    """Every OEE and digitization window and dead letter the sink wrote."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.rows import dict_row
+
+    rows: list[dict[str, Any]] = []
+    with psycopg.connect(settings.pg_reader_dsn, autocommit=True, row_factory=dict_row) as conn:
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(settings.pg_schema)))
+        for table in ("oee", "digitization"):
+            query = sql.SQL("SELECT * FROM {}").format(sql.Identifier(table))
+            rows += [{"table": table, **r} for r in conn.execute(query)]
+        rows += [
+            {"table": "deadletter", **r}
+            for r in conn.execute("SELECT key, code, origin_topic, sample_index FROM deadletter")
+        ]
+    return rows
+
+
+def _discard(run: ScenarioRun) -> None:
+    """The run's schema and topics (its prefix is its own: `verify-<run id>.`)."""
+    import psycopg
+    from psycopg import sql
+
+    from iiot import kafka_admin
+
+    settings = run.run_settings()
+    try:
+        with psycopg.connect(settings.pg_migrator_dsn, autocommit=True) as conn:
+            query = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+            conn.execute(query.format(sql.Identifier(run.schema)))
+        kafka_admin.delete_prefixed_topics(run.topic_prefix, settings)
+    except Exception as exc:  # the result stands; say what is left behind
+        say(f"warning: could not drop {run.schema} / {run.topic_prefix}* ({exc})")
+
+
+def _show(differences: list[Any]) -> None:
+    table = Table()
+    for column in ("table", "row", "column", "expected", "actual"):
+        table.add_column(column)
+    for d in differences[:50]:
+        table.add_row(d.table, d.key, d.column, repr(d.expected), repr(d.actual))
+    console.print(table)
+    if len(differences) > 50:
+        console.print(f"… and {len(differences) - 50} more")
