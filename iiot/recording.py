@@ -10,7 +10,8 @@ as `value` (JSON) when it is JSON written compactly (what every producer here wr
 as `value_raw` (its text) or, if not UTF-8, `value_b64`; none of the three is a null value
 (a tombstone). A key or a header value that is not UTF-8 is `{"b64": "…"}`. A hand-written
 `value` is published as compact JSON. kcat's `-J` envelope (`payload`, `ts`, flat
-`headers`) is read too, so a recording made with kcat in the field replays.
+`headers`) is read too, so a recording made with kcat in the field replays (its topic names
+lose their prefix).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+
+from iiot.topics import Topic
 
 Headers = tuple[tuple[str, bytes | None], ...]
 
@@ -159,7 +162,7 @@ def _kcat(doc: dict[str, Any], prefix: str) -> Recorded:
         raise ValueError("kcat headers are a flat list of names and values")
     payload = doc["payload"]
     return Recorded(
-        topic=topic.removeprefix(prefix) if prefix else topic,
+        topic=_logical(topic, prefix),
         key=_bytes(doc.get("key"), "key"),
         value=_bytes(payload, "payload"),
         timestamp_ms=_int(doc.get("ts"), "ts"),
@@ -169,6 +172,16 @@ def _kcat(doc: dict[str, Any], prefix: str) -> Recorded:
         partition=_int(doc.get("partition"), "partition"),
         offset=_int(doc.get("offset"), "offset"),
     )
+
+
+# The pipeline's topics: a kcat recording of `<any prefix>iiot.telemetry` replays as such.
+_LOGICAL = tuple(topic.value for topic in Topic)
+
+
+def _logical(topic: str, prefix: str) -> str:
+    if prefix:
+        return topic.removeprefix(prefix)
+    return next((name for name in _LOGICAL if topic.endswith(name)), topic)
 
 
 def _int(value: Any, what: str) -> int | None:

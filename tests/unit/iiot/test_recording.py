@@ -79,6 +79,7 @@ def test_kcats_envelope_is_read_and_loses_the_prefix() -> None:
         2,
         40,
     )
+    assert from_line(line).topic == "iiot.telemetry"  # any prefix, before a known topic
 
 
 @pytest.mark.parametrize(
