@@ -82,6 +82,17 @@ def verify(
     tolerance: Annotated[
         float, typer.Option(min=0, help="Numbers may differ by this much (absolute).")
     ] = 1e-6,
+    speed: Annotated[
+        str, typer.Option(help="Replay speed: max, 1 (as recorded) or N× (iiot replay).")
+    ] = "max",
+    kill_worker_after: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="SIGKILL the stream worker this many seconds into the replay, then "
+            "start it again: the rows must not change.",
+        ),
+    ] = None,
     keep: Annotated[
         bool, typer.Option(help="Keep each run's topics, schema and logs to look at.")
     ] = False,
@@ -98,7 +109,7 @@ def verify(
             run = ScenarioRun(settings, uuid.uuid4().hex[:8], Path(".verify").resolve())
             started = time.monotonic()
             try:
-                actual = _run(run, recording, signals.requested)
+                actual = _run(run, recording, signals.requested, speed, kill_worker_after)
             except ChildFailed as exc:
                 for line in children.tail(exc.child.log):
                     say(f"  {line}")
@@ -148,8 +159,11 @@ def _scenario(path: Path) -> tuple[Path, list[dict[str, Any]]]:
     return recording, rows
 
 
-def _run(run: ScenarioRun, recording: Path, interrupted: Any) -> list[dict[str, Any]]:
-    """Topics and schema made, worker and sink started, the recording replayed, drained."""
+def _run(
+    run: ScenarioRun, recording: Path, interrupted: Any, speed: str, kill_after_s: float | None
+) -> list[dict[str, Any]]:
+    """Topics and schema made, worker and sink started, the recording replayed (the worker
+    killed and restarted meanwhile, if asked), drained."""
     import psycopg
 
     from cli.demo.command import Drain
@@ -167,10 +181,20 @@ def _run(run: ScenarioRun, recording: Path, interrupted: Any) -> list[dict[str, 
         children.start("stream", ["stream", "--loglevel", "info"], env, run.run_dir),
     ]
     try:
-        children.run_to_end(
-            "replay", ["replay", str(recording), "--speed", "max", "--quiet"], env, run.run_dir,
-            interrupted=interrupted, timeout_s=REPLAY_TIMEOUT_S,
-        )  # fmt: skip
+        replay = children.start(
+            "replay", ["replay", str(recording), "--speed", speed, "--quiet"], env, run.run_dir
+        )
+        started = time.monotonic()
+        while replay.running():
+            if interrupted() or time.monotonic() - started > REPLAY_TIMEOUT_S:
+                children.stop([replay])
+                raise ChildFailed(replay, -1)
+            if kill_after_s is not None and time.monotonic() - started >= kill_after_s:
+                kill_after_s = None
+                parts[1] = _restarted(parts[1], env, run)
+            time.sleep(0.1)
+        if replay.exit_code() != 0:
+            raise ChildFailed(replay, replay.exit_code() or 0)
         probe = Probe(run)  # type: ignore[arg-type]
         drain = Drain(quiet_s=2 * EMIT_INTERVAL_S + 5)
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
@@ -190,6 +214,17 @@ def _run(run: ScenarioRun, recording: Path, interrupted: Any) -> list[dict[str, 
         return _rows(settings)
     finally:
         children.stop(parts)
+
+
+def _restarted(worker: Child, env: dict[str, str], run: ScenarioRun) -> Child:
+    """SIGKILL (no flush, no commit), then the same worker again, writing on in its log."""
+    import os
+    import signal
+
+    os.killpg(worker.process.pid, signal.SIGKILL)
+    worker.process.wait()
+    say(f"  stream worker killed at {time.strftime('%H:%M:%S')}, started again")
+    return children.start("stream", ["stream", "--loglevel", "info"], env, run.run_dir)
 
 
 def _stuck(run: ScenarioRun) -> int:
