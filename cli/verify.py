@@ -9,6 +9,7 @@ compared with the expected ones, and the run's topics and schema are dropped.
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from dataclasses import dataclass
@@ -127,6 +128,10 @@ def verify(
             else:
                 console.print(f"[green]PASS[/] {scenario}: {len(expected)} expected rows "
                               f"as written ({wall:.0f} s)")  # fmt: skip
+                if not keep:
+                    shutil.rmtree(run.run_dir, ignore_errors=True)  # a failure keeps its logs
+            if differences and not keep:
+                say(f"  the run's logs: {run.run_dir}")
             if keep:
                 say(f"  kept: topics {run.topic_prefix}*, schema {run.schema}, logs {run.run_dir}")
     if failed:

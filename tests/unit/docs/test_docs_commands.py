@@ -87,7 +87,7 @@ def test_commands_named_exist(page: Path, cli: Any) -> None:
 
 
 def test_the_check_finds_what_is_missing(cli: Any) -> None:
-    assert unknown_commands("iiot replay rec.jsonl --speed 10", cli) == ["iiot replay"]
+    assert unknown_commands("iiot bridge mqtt.yaml --qos 1", cli) == ["iiot bridge"]
     assert unknown_commands("iiot stack up|restart", cli) == ["iiot stack restart"]
     assert unknown_commands("IIOT_X=1 iiot simulate --rate 5", cli) == ["iiot simulate --rate"]
     assert unknown_commands("iiot sink status --schema s", cli) == []
