@@ -23,6 +23,7 @@ from rich.table import Table
 
 from cli.demo import children
 from cli.demo.children import Child, ChildFailed
+from cli.demo.plan import RunNames
 from cli.errors import fail, say
 from cli.signals import StopSignals
 from iiot.settings import Settings, get_settings
@@ -34,8 +35,8 @@ REPLAY_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
-class ScenarioRun:
-    """One scenario's run: its names, as cli.demo.probe reads them of a DemoPlan."""
+class ScenarioRun(RunNames):
+    """One scenario's run: its own topic prefix, schema and directory."""
 
     settings: Settings  # the user's
     run_id: str
@@ -53,27 +54,8 @@ class ScenarioRun:
     def run_dir(self) -> Path:
         return self.home / self.run_id
 
-    def run_settings(self) -> Settings:
-        return self.settings.model_copy(
-            update={"topic_prefix": self.topic_prefix, "pg_schema": self.schema}
-        )
-
-    def stream_group(self) -> str:
-        return f"{self.topic_prefix}iiot-streams"
-
-    def sink_group(self) -> str:
-        return f"{self.topic_prefix}{self.settings.sink_group}"
-
     def child_env(self) -> dict[str, str]:
-        import os
-
-        return dict(os.environ) | {
-            "IIOT_STREAM_EMIT_INTERVAL_S": f"{EMIT_INTERVAL_S:g}",
-            "IIOT_TOPIC_PREFIX": self.topic_prefix,
-            "IIOT_PG_SCHEMA": self.schema,
-            "F_DATADIR": str(self.run_dir / "stream-data"),
-            "PYTHONUNBUFFERED": "1",
-        }
+        return self.names_env() | {"IIOT_STREAM_EMIT_INTERVAL_S": f"{EMIT_INTERVAL_S:g}"}
 
 
 def verify(

@@ -42,8 +42,48 @@ def default_start(now: datetime | None = None, factory_s: float = 0.0) -> dateti
     return start
 
 
+class RunNames:
+    """A run's own names, as cli.demo.probe and the parts read them: a subclass gives
+    `settings` (the user's), `topic_prefix`, `schema` and `run_dir`."""
+
+    settings: Settings
+
+    @property
+    def topic_prefix(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def schema(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def run_dir(self) -> Path:
+        raise NotImplementedError
+
+    def run_settings(self) -> Settings:
+        """The settings every part of this run sees."""
+        return self.settings.model_copy(
+            update={"topic_prefix": self.topic_prefix, "pg_schema": self.schema}
+        )
+
+    def names_env(self) -> dict[str, str]:
+        """The user's environment, plus this run's names."""
+        return dict(os.environ) | {
+            "IIOT_TOPIC_PREFIX": self.topic_prefix,
+            "IIOT_PG_SCHEMA": self.schema,
+            "F_DATADIR": str(self.run_dir / "stream-data"),  # Faust's state, not in the cwd
+            "PYTHONUNBUFFERED": "1",  # logs reach the file as they happen
+        }
+
+    def stream_group(self) -> str:
+        return f"{self.topic_prefix}iiot-streams"  # the Faust app id is its consumer group
+
+    def sink_group(self) -> str:
+        return f"{self.topic_prefix}{self.settings.sink_group}"
+
+
 @dataclass(frozen=True)
-class DemoPlan:
+class DemoPlan(RunNames):
     devices: int
     speed: float  # factory seconds per wall second
     wall_s: float  # how long the simulator publishes, in wall seconds
@@ -74,12 +114,6 @@ class DemoPlan:
     def run_dir(self) -> Path:
         return self.home / self.run_id
 
-    def run_settings(self) -> Settings:
-        """The settings every part of this run sees."""
-        return self.settings.model_copy(
-            update={"topic_prefix": self.topic_prefix, "pg_schema": self.schema}
-        )
-
     @property
     def emit_interval_s(self) -> float:
         """How often the worker emits changed windows: 5 s unless the user set it.
@@ -92,19 +126,7 @@ class DemoPlan:
 
     def child_env(self) -> dict[str, str]:
         """The environment of the parts: the user's, plus this run's names."""
-        env = dict(os.environ)
-        env |= {
+        return self.names_env() | {
             "IIOT_STREAM_EMIT_INTERVAL_S": f"{self.emit_interval_s:g}",
-            "IIOT_TOPIC_PREFIX": self.topic_prefix,
-            "IIOT_PG_SCHEMA": self.schema,
             "IIOT_SPOOL_PATH": str(self.run_dir / "spool.sqlite"),
-            "F_DATADIR": str(self.run_dir / "stream-data"),  # Faust's state, not in the cwd
-            "PYTHONUNBUFFERED": "1",  # logs reach the file as they happen
         }
-        return env
-
-    def stream_group(self) -> str:
-        return f"{self.topic_prefix}iiot-streams"  # the Faust app id is its consumer group
-
-    def sink_group(self) -> str:
-        return f"{self.topic_prefix}{self.settings.sink_group}"
