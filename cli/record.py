@@ -70,7 +70,8 @@ def record(
             ) as progress,
         ):
             task = progress.add_task("records", total=None if follow else reach.total())
-            for n, recorded in enumerate(recorder.records(signals.requested, most), 1):
+            records = recorder.records(signals.requested, most, idle=writer.flush)  # tail -f
+            for n, recorded in enumerate(records, 1):
                 writer.write(recorded)
                 per_topic[recorded.topic] += 1
                 if n % 1000 == 0:

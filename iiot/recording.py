@@ -244,6 +244,10 @@ class Writer:
         self.stream.write(to_line(record))
         self.records += 1
 
+    def flush(self) -> None:
+        """What is written so far, readable by another process (gzip: a sync point)."""
+        self.stream.flush()
+
     def close(self) -> None:
         self.stream.flush()
         if str(self.path) != "-":

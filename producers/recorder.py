@@ -108,14 +108,21 @@ class Recorder:
         asked = [TopicPartition(tp.topic, tp.partition, at_ms) for tp in partitions]
         return list(self.consumer.offsets_for_times(asked, timeout=METADATA_TIMEOUT_S))
 
-    def records(self, stop: Callable[[], bool], most: int | None = None) -> Iterator[Recorded]:
+    def records(
+        self,
+        stop: Callable[[], bool],
+        most: int | None = None,
+        idle: Callable[[], None] = lambda: None,
+    ) -> Iterator[Recorded]:
         """The records, in the order they are read (each partition's in offset order),
-        until every partition reached its end, `most` were read, or `stop()`."""
+        until every partition reached its end, `most` were read, or `stop()`; `idle()`
+        whenever nothing came for a moment."""
         consumer, end, until = self.consumer, self.reach.end, self.until_ms
         open_ = {k for k in self.reach.start if self.follow or self.reach.start[k] < end[k]}
         while open_ and not stop() and (most is None or self.read < most):
             message = consumer.poll(POLL_S)
             if message is None:
+                idle()
                 continue
             key = (message.topic(), message.partition())
             error, offset = message.error(), message.offset() or 0

@@ -102,3 +102,34 @@ def test_a_topic_that_is_not_there_is_one_line(published: Settings, tmp_path: Pa
     )  # fmt: skip
     assert result.exit_code == 1
     assert f"topic {published.topic_prefix}iiot.nothing does not exist" in result.output
+
+
+def test_ctrl_c_leaves_a_whole_file(published: Settings, tmp_path: Path) -> None:
+    """--follow reads until stopped; SIGINT then closes the gzip file properly."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "followed.jsonl.gz"
+    env = os.environ | {"IIOT_TOPIC_PREFIX": published.topic_prefix}
+    args = [sys.executable, "-m", "cli", "record", "--follow", "--quiet", "--out", str(out)]
+    child = subprocess.Popen(args, env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while lines_in(out) < len(sent()) and time.monotonic() < deadline:
+        time.sleep(0.2)  # every record there is written, and flushed while none come
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert b"(stopped)" in err
+    assert per_key(as_sent(list(read(out)))) == per_key(sent())
+
+
+def lines_in(path: Path) -> int:
+    """Lines of a gzip file still being written (flushed up to a sync point)."""
+    import zlib
+
+    if not path.exists():
+        return 0
+    return zlib.decompressobj(wbits=31).decompress(path.read_bytes()).count(b"\n")
