@@ -94,7 +94,8 @@ def replay(
             progress.update(task, completed=sender.total(), rate=f"{rate:,.0f}/s")
 
         wait = sender.waiter(signals.requested, tick)
-        records = plan.paced(plan.passes(source, shifts), pace_s, sleep=wait)
+        skewed_ms = settings.future_tolerance_s * 1000  # what the stream would refuse
+        records = plan.paced(plan.passes(source, shifts), pace_s, sleep=wait, skewed_ms=skewed_ms)
         problem = sender.send_all(records, signals.requested, tick)
         cut_short = signals.requested() or problem is not None
     not_delivered = sender.close()

@@ -186,25 +186,37 @@ def moved_time(text: str, ms: int) -> str | None:
         return None
 
 
+SKEWED_MS = 300_000  # the stream's future guard by default (Settings.future_tolerance_s)
+
+
 def paced(
     records: Iterable[Recorded],
     speed: float | None,
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    skewed_ms: int = SKEWED_MS,
 ) -> Iterator[Recorded]:
     """The records in their order, each when it is due: (its timestamp − the first one's)
     / `speed` seconds after the start. One whose time has passed, or without a timestamp,
-    goes at once; never before one ahead of it. `speed` None: no waiting."""
+    goes at once; never before one ahead of it. One more than `skewed_ms` ahead of the
+    newest time so far (a device clock ahead, which the stream refuses) goes at once too,
+    and moves nothing: waiting for it would hold every record behind it as long. `speed`
+    None: no waiting."""
     if speed is None:
         yield from records
         return
     start = clock()
     first_ms: int | None = None
+    newest_ms = 0
     for record in records:
-        if record.timestamp_ms is not None:
-            first_ms = record.timestamp_ms if first_ms is None else first_ms
-            ahead = start + (record.timestamp_ms - first_ms) / 1000 / speed - clock()
-            if ahead > 0:
-                sleep(ahead)
+        stamp = record.timestamp_ms
+        if stamp is not None:
+            if first_ms is None:
+                first_ms = newest_ms = stamp
+            if stamp <= newest_ms + skewed_ms:
+                newest_ms = max(newest_ms, stamp)
+                ahead = start + (stamp - first_ms) / 1000 / speed - clock()
+                if ahead > 0:
+                    sleep(ahead)
         yield record

@@ -89,7 +89,15 @@ def test_time_spent_sending_is_not_waited_again() -> None:
     assert clock.slept == pytest.approx([0.6, 0.6])
 
 
-@given(st.lists(st.one_of(st.none(), st.integers(0, 10**9)), max_size=30), st.floats(0.5, 100))
+def test_a_clock_far_ahead_goes_at_once_and_holds_nothing_back() -> None:
+    clock = FakeClock()
+    records = at(0, 1_000, 3_600_000, 2_000, 250_000, 500_000)  # 1 h ahead: a skewed clock
+    assert list(paced(records, 1.0, clock=clock, sleep=clock.sleep)) == records
+    assert clock.slept == pytest.approx([1.0, 1.0, 248.0, 250.0])
+    assert clock.now - 100.0 == pytest.approx(500.0)
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 300_000)), max_size=30), st.floats(0.5, 100))
 def test_pacing_never_reorders_and_ends_when_the_last_is_due(
     timestamps: list[int | None], speed: float
 ) -> None:
