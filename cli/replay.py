@@ -75,6 +75,8 @@ def replay(
     except plan.NoTimestamps as exc:
         raise fail(str(exc)) from None
     settings = get_settings()
+    if rebase_ms is None:
+        _warn_if_old(found.lowest_ms, settings)
     sender = _Sender(settings, found.topics)
     started = time.monotonic()
     progress = Progress(
@@ -109,6 +111,19 @@ def replay(
     if not_delivered:
         why = sender.first_failure or f"still held by the client after {_FLUSH_S:.0f} s"
         raise fail(f"{not_delivered:,} record(s) not delivered: {why}")
+
+
+def _warn_if_old(lowest_ms: int | None, settings: Settings) -> None:
+    """Kafka deletes telemetry older than the topic's retention by its timestamp (every
+    5 minutes): an old recording's records may go before the worker reads them."""
+    from iiot.topics import Topic, specs
+
+    spec = next(s for s in specs(settings) if s.topic is Topic.TELEMETRY)
+    kept_ms = int(spec.config["retention.ms"])
+    if lowest_ms is not None and time.time() * 1000 - lowest_ms > kept_ms:
+        warn(f"the recording's times are older than iiot.telemetry keeps records "
+             f"({kept_ms // 86_400_000} days): Kafka may delete them before they are read; "
+             "--rebase moves them (by whole days, every window stays the same)")  # fmt: skip
 
 
 def _name(path: Path) -> str:

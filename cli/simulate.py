@@ -53,7 +53,13 @@ def parse_faults(texts: Iterable[str]) -> dict[str, float]:
     return rates
 
 
-START_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+START_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S.%f%z",  # as the messages write times: 2026-11-26T08:00:05.000Z
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d",
+)
 
 
 def parse_start(text: str, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> datetime:

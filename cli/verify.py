@@ -13,6 +13,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ console = Console()
 EMIT_INTERVAL_S = 1.0  # small scenarios: windows out soon, the drain short
 SETTLE_TIMEOUT_S = 300.0
 REPLAY_TIMEOUT_S = 600.0
+DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -167,10 +169,12 @@ def _run(
         children.start("sink", ["sink", "--no-migrate"], env, run.run_dir),
         children.start("stream", ["stream", "--loglevel", "info"], env, run.run_dir),
     ]
+    days = _days_old(recording)
+    replay_args = ["replay", str(recording), "--speed", speed, "--quiet"]
+    if days:
+        replay_args += ["--rebase", _moved(recording, days)]
     try:
-        replay = children.start(
-            "replay", ["replay", str(recording), "--speed", speed, "--quiet"], env, run.run_dir
-        )
+        replay = children.start("replay", replay_args, env, run.run_dir)
         started = time.monotonic()
         while replay.running():
             if interrupted() or time.monotonic() - started > REPLAY_TIMEOUT_S:
@@ -198,9 +202,39 @@ def _run(
                 time.sleep(0.5)
         finally:
             probe.close()
-        return _rows(settings)
+        return _moved_back(_rows(settings), days)
     finally:
         children.stop(parts)
+
+
+def _first_ms(recording: Path) -> int | None:
+    from iiot.recording import read
+
+    return next((r.timestamp_ms for r in read(recording) if r.timestamp_ms is not None), None)
+
+
+def _days_old(recording: Path) -> int:
+    """Whole days between the recording's first time and now. Replayed as it is, an old
+    recording's telemetry is older than the topic's retention (7 days, by timestamp): Kafka
+    may delete it before the worker reads it, or re-reads it after a restart. Moved on by
+    whole days, every window, hour and shift stays the same."""
+    first = _first_ms(recording)
+    return 0 if first is None else max(0, (int(time.time() * 1000) - first) // DAY_MS)
+
+
+def _moved(recording: Path, days: int) -> str:
+    from iiot.oee import from_ms
+    from iiot.types import format_ts
+
+    return format_ts(from_ms((_first_ms(recording) or 0) + days * DAY_MS))
+
+
+def _moved_back(rows: list[dict[str, Any]], days: int) -> list[dict[str, Any]]:
+    """The rows at the recording's own times again, to compare with the expected ones."""
+    back = timedelta(days=days)
+    return [
+        row | {c: row[c] - back for c in ("window_start", "window_end") if c in row} for row in rows
+    ]
 
 
 def _restarted(worker: Child, env: dict[str, str], run: ScenarioRun) -> Child:
