@@ -120,7 +120,7 @@ def _warn_if_old(lowest_ms: int | None, settings: Settings) -> None:
 
     spec = next(s for s in specs(settings) if s.topic is Topic.TELEMETRY)
     kept_ms = int(spec.config["retention.ms"])
-    if lowest_ms is not None and time.time() * 1000 - lowest_ms > kept_ms:
+    if lowest_ms is not None and 0 < kept_ms < time.time() * 1000 - lowest_ms:
         warn(f"the recording's times are older than iiot.telemetry keeps records "
              f"({kept_ms // 86_400_000} days): Kafka may delete them before they are read; "
              "--rebase moves them (by whole days, every window stays the same)")  # fmt: skip

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     telemetry_partitions: int = Field(6, ge=1, le=1024)
     result_partitions: int = Field(6, ge=1, le=1024)
+    kafka_telemetry_retention_days: int = Field(
+        7, ge=0, description="iiot.telemetry keeps records this long, by timestamp; 0: forever."
+    )
     # Kafka security (iiot/kafka_security.py hands these to every client). The local stack
     # is PLAINTEXT on loopback; a real cluster wants SASL_SSL or SSL (mutual TLS).
     kafka_security_protocol: KafkaProtocol = "PLAINTEXT"

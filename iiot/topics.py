@@ -55,12 +55,13 @@ def specs(settings: Settings | None = None) -> list[TopicSpec]:
     n = settings.telemetry_partitions
     results = settings.result_partitions
     month = str(30 * DAY_MS)
+    telemetry_ms = settings.kafka_telemetry_retention_days * DAY_MS
     kept_results = {"cleanup.policy": "compact,delete", "retention.ms": month}
     return [
         TopicSpec(
             Topic.REGISTRY, n, {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
         ),
-        TopicSpec(Topic.TELEMETRY, n, {"retention.ms": str(7 * DAY_MS)}),
+        TopicSpec(Topic.TELEMETRY, n, {"retention.ms": str(telemetry_ms or -1)}),
         # Results are re-emitted under the same key when a window is corrected;
         # compaction keeps the newest revision, retention keeps the topic bounded.
         TopicSpec(Topic.OEE, results, kept_results),

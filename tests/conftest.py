@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.integration.private_stack import PrivateStack
+
+# The tests publish fixed dates (2026-11-26 …). Kafka deletes iiot.telemetry records older
+# than the topic's retention by their timestamp, every 5 minutes: as the calendar passed
+# seven days, a worker re-reading after a SIGKILL found them gone. The topics the tests make
+# keep telemetry for good (a test that needs the retention sets it itself).
+os.environ.setdefault("IIOT_KAFKA_TELEMETRY_RETENTION_DAYS", "0")
 
 SAMPLE: dict[str, Any] = {
     "v": 1,

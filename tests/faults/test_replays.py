@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
 from iiot.settings import Settings
+from tests.invoke import iiot
 
 # simulated is five minutes of factory time: five minutes at 1×, then the drain.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -27,6 +26,6 @@ def test_a_replay_paced_and_with_the_worker_killed_gives_the_same_rows(
 ) -> None:
     args = ["verify", str(SCENARIOS / scenario), "--speed", speed]
     args += ["--kill-worker-after", str(kill_after_s)]
-    result = CliRunner().invoke(app, args, env={"COLUMNS": "160"})
+    result = iiot(*args, env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.output
     assert "PASS" in result.output and "stream worker killed" in result.output

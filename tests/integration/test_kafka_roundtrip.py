@@ -35,7 +35,8 @@ def produced(kafka: Settings) -> tuple[str, list[Sample]]:
     (other modules read the run's telemetry topic whole)."""
     topic = f"{kafka.topic_prefix}roundtrip.telemetry"
     admin = kafka_admin.admin_client(kafka)  # held until the topic exists
-    admin.create_topics([NewTopic(topic, 6)])[topic].result(timeout=30)
+    kept = {"retention.ms": "-1"}  # its samples are of 2026-11-26: kept past 7 days (conftest)
+    admin.create_topics([NewTopic(topic, 6, config=kept)])[topic].result(timeout=30)
     samples = make_samples()
     producer = Producer(
         {

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Producer
-from typer.testing import CliRunner
 
-from cli.main import app
 from iiot import kafka_admin
 from iiot.recording import Recorded, read
 from iiot.settings import Settings
+from tests.invoke import iiot
 
 pytestmark = pytest.mark.integration
 
@@ -63,10 +62,8 @@ def published(kafka: Settings) -> Iterator[Settings]:
 
 
 def record(settings: Settings, out: Path, *args: str) -> list[Recorded]:
-    result = CliRunner().invoke(
-        app, ["record", "--out", str(out), "--quiet", *args],
-        env={"IIOT_TOPIC_PREFIX": settings.topic_prefix},
-    )  # fmt: skip
+    env = {"IIOT_TOPIC_PREFIX": settings.topic_prefix}
+    result = iiot("record", "--out", str(out), "--quiet", *args, env=env)
     assert result.exit_code == 0, result.output
     return list(read(out))
 
@@ -96,10 +93,8 @@ def test_from_to_and_max_bound_it(published: Settings, tmp_path: Path) -> None:
 
 
 def test_a_topic_that_is_not_there_is_one_line(published: Settings, tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["record", "--out", str(tmp_path / "x.jsonl"), "--topics", "iiot.nothing"],
-        env={"IIOT_TOPIC_PREFIX": published.topic_prefix},
-    )  # fmt: skip
+    env = {"IIOT_TOPIC_PREFIX": published.topic_prefix}
+    result = iiot("record", "--out", str(tmp_path / "x.jsonl"), "--topics", "iiot.nothing", env=env)
     assert result.exit_code == 1
     assert f"topic {published.topic_prefix}iiot.nothing does not exist" in result.output
 

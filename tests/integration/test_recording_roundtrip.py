@@ -8,13 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
 from iiot import kafka_admin
 from iiot.recording import Recorded, Writer, read
 from iiot.settings import Settings
 from streams.offline import partition_of
+from tests.invoke import iiot
 
 pytestmark = pytest.mark.integration
 
@@ -28,8 +27,8 @@ def own(kafka: Settings) -> Iterator[Settings]:
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)  # its own, unique
 
 
-def iiot(settings: Settings, *args: str) -> None:
-    result = CliRunner().invoke(app, list(args), env={"IIOT_TOPIC_PREFIX": settings.topic_prefix})
+def run(settings: Settings, *args: str) -> None:
+    result = iiot(*args, env={"IIOT_TOPIC_PREFIX": settings.topic_prefix})
     assert result.exit_code == 0, result.output
 
 
@@ -43,17 +42,15 @@ def by_key(records: list[Recorded]) -> dict[tuple[str, bytes | None], list[tuple
 def test_record_replay_record_gives_the_same_records(own: Settings, tmp_path: Path) -> None:
     simulated = tmp_path / "simulated.jsonl"
     faults = "malformed=0.01,duplicate=0.01,out_of_order=0.01"
-    iiot(
-        own, "simulate", "-n", "4", "--duration", "300", "--fault", faults, "--out", str(simulated)
-    )
+    run(own, "simulate", "-n", "4", "--duration", "300", "--fault", faults, "--out", str(simulated))
     first = tmp_path / "first.jsonl.gz"
     with Writer(first) as writer:  # with headers, which the simulator does not send
         for i, record in enumerate(read(simulated)):
             trace = (("trace", f"t{i}".encode()), ("empty", None)) if i % 5 == 0 else ()
             writer.write(Recorded(record.topic, record.key, record.value, record.timestamp_ms,
                                   trace))  # fmt: skip
-    iiot(own, "replay", str(first), "--speed", "max", "--quiet")
-    iiot(own, "record", "--out", str(tmp_path / "second.jsonl"), "--quiet")
+    run(own, "replay", str(first), "--speed", "max", "--quiet")
+    run(own, "record", "--out", str(tmp_path / "second.jsonl"), "--quiet")
     recorded = list(read(tmp_path / "second.jsonl"))
     assert by_key(recorded) == by_key(list(read(first)))
     for r in recorded:

@@ -15,14 +15,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-import typer
+from click.testing import Result
 from confluent_kafka import Message
-from typer.testing import CliRunner, Result
 
-from cli.replay import replay
 from iiot.recording import Recorded, Writer
-from iiot.settings import Settings, get_settings
+from iiot.settings import Settings
 from tests.integration.telemetry_reader import read_topic
+from tests.invoke import iiot
 
 pytestmark = pytest.mark.integration
 
@@ -88,15 +87,9 @@ def recording(tmp_path: Path) -> Path:
 # `stream_settings` (conftest.py): a prefix of the test's own, its topics made and deleted.
 
 
-def run(settings: Settings, *args: str) -> Result:
-    """The command as `iiot replay` will run it (cli/main.py registers it)."""
-    app = typer.Typer()
-    app.command()(replay)
-    get_settings.cache_clear()
-    try:
-        return CliRunner().invoke(app, list(args), env={"IIOT_TOPIC_PREFIX": settings.topic_prefix})
-    finally:
-        get_settings.cache_clear()
+def run(settings: Settings, *args: str, **env: str) -> Result:
+    """`iiot replay ARGS` with the test's topic prefix (and `env`)."""
+    return iiot("replay", *args, env={"IIOT_TOPIC_PREFIX": settings.topic_prefix} | env)
 
 
 def by_key(messages: list[Message]) -> dict[bytes | None, list[Recorded]]:
@@ -199,10 +192,9 @@ def test_ctrl_c_stops_sending_flushes_and_prints_the_summary(
         for i in range(60):
             ts = f"2026-11-26T08:{i // 60:02d}:{i % 60:02d}.000Z"
             writer.write(Recorded(TELEMETRY, b"press-01", sample("press-01", i, ts), T0 + i * 1000))
-    program = "import typer; from cli.replay import replay; typer.run(replay)"
     env = dict(os.environ, IIOT_TOPIC_PREFIX=stream_settings.topic_prefix)
     child = subprocess.Popen(
-        [sys.executable, "-c", program, str(path), "--json"],
+        [sys.executable, "-m", "cli", "replay", str(path), "--json"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -224,7 +216,10 @@ def test_an_old_recording_is_warned_of_unless_rebased(
 ) -> None:
     """Kafka deletes telemetry older than its retention by timestamp: such a replay may lose
     records before they are read (2026-11-26 is older than 7 days after 2026-12-03)."""
-    old = run(stream_settings, str(recording), "--speed", "max", "--json")
+    old = run(
+        stream_settings, str(recording), "--speed", "max", "--json",
+        IIOT_KAFKA_TELEMETRY_RETENTION_DAYS="7",  # as the pipeline's topics have it
+    )  # fmt: skip
     assert old.exit_code == 0, old.output
     assert ("older than iiot.telemetry keeps records" in old.stderr) == (
         time.time() * 1000 - T0 > 7 * 86_400_000

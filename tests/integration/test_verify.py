@@ -9,10 +9,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
 from iiot.settings import Settings
+from tests.invoke import iiot
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -21,7 +20,7 @@ SCENARIOS = sorted(p for p in (Path(__file__).parents[1] / "scenarios").iterdir(
 
 def verify(settings: Settings, *args: str) -> tuple[int, str]:
     env = {"IIOT_TOPIC_PREFIX": settings.topic_prefix, "COLUMNS": "160"}
-    result = CliRunner().invoke(app, ["verify", *args], env=env)
+    result = iiot("verify", *args, env=env)
     return result.exit_code, result.output
 
 
