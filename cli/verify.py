@@ -27,7 +27,9 @@ from cli.demo.children import Child, ChildFailed
 from cli.demo.plan import RunNames
 from cli.errors import fail, say
 from cli.signals import StopSignals
+from iiot.oee import from_ms
 from iiot.settings import Settings, get_settings
+from iiot.types import format_ts
 
 console = Console()
 EMIT_INTERVAL_S = 1.0  # small scenarios: windows out soon, the drain short
@@ -169,10 +171,11 @@ def _run(
         children.start("sink", ["sink", "--no-migrate"], env, run.run_dir),
         children.start("stream", ["stream", "--loglevel", "info"], env, run.run_dir),
     ]
-    days = _days_old(recording)
+    first_ms = _first_ms(recording)
+    days = _days_old(first_ms)
     replay_args = ["replay", str(recording), "--speed", speed, "--quiet"]
-    if days:
-        replay_args += ["--rebase", _moved(recording, days)]
+    if first_ms is not None and days:
+        replay_args += ["--rebase", format_ts(from_ms(first_ms + days * DAY_MS))]
     try:
         replay = children.start("replay", replay_args, env, run.run_dir)
         started = time.monotonic()
@@ -213,20 +216,12 @@ def _first_ms(recording: Path) -> int | None:
     return next((r.timestamp_ms for r in read(recording) if r.timestamp_ms is not None), None)
 
 
-def _days_old(recording: Path) -> int:
+def _days_old(first_ms: int | None) -> int:
     """Whole days between the recording's first time and now. Replayed as it is, an old
     recording's telemetry is older than the topic's retention (7 days, by timestamp): Kafka
     may delete it before the worker reads it, or re-reads it after a restart. Moved on by
     whole days, every window, hour and shift stays the same."""
-    first = _first_ms(recording)
-    return 0 if first is None else max(0, (int(time.time() * 1000) - first) // DAY_MS)
-
-
-def _moved(recording: Path, days: int) -> str:
-    from iiot.oee import from_ms
-    from iiot.types import format_ts
-
-    return format_ts(from_ms((_first_ms(recording) or 0) + days * DAY_MS))
+    return 0 if first_ms is None else max(0, (int(time.time() * 1000) - first_ms) // DAY_MS)
 
 
 def _moved_back(rows: list[dict[str, Any]], days: int) -> list[dict[str, Any]]:

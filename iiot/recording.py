@@ -84,8 +84,8 @@ def to_line(record: Recorded) -> bytes:
         doc["headers"] = [[k, None if v is None else _text(v)] for k, v in record.headers]
     value = record.value
     if value is not None:
-        parsed = _compact_json(value)
-        if parsed is not _NOT_COMPACT:
+        parsed = compact_json(value)
+        if parsed is not NOT_COMPACT:
             doc["value"] = parsed
         elif isinstance(text := _text(value), str):
             doc["value_raw"] = text
@@ -94,16 +94,17 @@ def to_line(record: Recorded) -> bytes:
     return orjson.dumps(doc) + b"\n"
 
 
-_NOT_COMPACT = object()
+NOT_COMPACT = object()
 
 
-def _compact_json(value: bytes) -> Any:
-    """The value parsed, if it is JSON written compactly (so written back the same bytes)."""
+def compact_json(value: bytes) -> Any:
+    """The value parsed, if it is JSON written compactly (so written back the same bytes);
+    else NOT_COMPACT: such a value is kept, and replayed, byte for byte."""
     try:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError:
-        return _NOT_COMPACT
-    return parsed if orjson.dumps(parsed) == value else _NOT_COMPACT
+        return NOT_COMPACT
+    return parsed if orjson.dumps(parsed) == value else NOT_COMPACT
 
 
 def from_line(line: bytes, number: int = 0, prefix: str = "") -> Recorded:
@@ -238,11 +239,9 @@ class Writer:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.stream = sys.stdout.buffer if str(path) == "-" else _open(path, "w")
-        self.records = 0
 
     def write(self, record: Recorded) -> None:
         self.stream.write(to_line(record))
-        self.records += 1
 
     def flush(self) -> None:
         """What is written so far, readable by another process (gzip: a sync point)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from iiot.recording import Recorded
+from iiot.recording import Recorded, compact_json
 from iiot.topics import Topic
 from iiot.types import format_ts
 
@@ -130,13 +130,10 @@ def moved(record: Recorded, shift: Shift) -> Recorded:
 
 def moved_value(value: bytes, shift: Shift) -> bytes:
     """A Sample or batch record with its ts and seq moved; anything else as it came."""
-    try:
-        doc = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value  # a bad record goes out as recorded
-    if type(doc) is not dict or orjson.dumps(doc) != value:
-        # Not written compactly, so not by a producer (the recording kept it as `value_raw`):
-        # re-encoding would change more than its times.
+    doc = compact_json(value)
+    if type(doc) is not dict:
+        # Not JSON (a bad record), or not written compactly, so not by a producer (the
+        # recording kept it as `value_raw`): re-encoding would change more than its times.
         return value
     device, samples = _samples(doc)
     seq_by = shift.seqs.get(device, 0) if device is not None else 0

@@ -53,12 +53,11 @@ class _Event:
 
 @dataclass
 class Results:
-    """The newest revision of every window, every dead letter and alarm, as sent."""
+    """The newest revision of every window, and every dead letter, as sent."""
 
     oee: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     digitization: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     deadletters: list[dict[str, Any]] = field(default_factory=list)
-    alarms: list[dict[str, Any]] = field(default_factory=list)
     records: int = 0  # of the recording's inputs taken
     ignored: int = 0  # records of other topics
 
@@ -129,18 +128,19 @@ def compute(
 
 
 def _keep(results: Results, names: dict[Topic, str], topic: str, value: bytes) -> None:
+    """A window kept if it is the newest revision of its key, a dead letter always; alarms
+    are not KPI rows."""
     doc = orjson.loads(value)
-    if topic == names[Topic.OEE]:
-        key = (doc["level"], doc["entity_id"], doc["window_start"])
-        held = results.oee.get(key)
-        if held is None or doc["revision"] >= held["revision"]:
-            results.oee[key] = doc
-    elif topic == names[Topic.DIGITIZATION]:
-        key2 = (doc["enterprise_id"], doc["window_start"])
-        held = results.digitization.get(key2)
-        if held is None or doc["revision"] >= held["revision"]:
-            results.digitization[key2] = doc
-    elif topic == names[Topic.DEADLETTER]:
+    if topic == names[Topic.DEADLETTER]:
         results.deadletters.append(doc)
-    elif topic == names[Topic.ALARMS]:
-        results.alarms.append(doc)
+        return
+    if topic == names[Topic.OEE]:
+        windows: dict[Any, dict[str, Any]] = results.oee
+        key: tuple[str, ...] = (doc["level"], doc["entity_id"], doc["window_start"])
+    elif topic == names[Topic.DIGITIZATION]:
+        windows, key = results.digitization, (doc["enterprise_id"], doc["window_start"])
+    else:
+        return
+    held = windows.get(key)
+    if held is None or doc["revision"] >= held["revision"]:
+        windows[key] = doc
