@@ -13,7 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from iiot.messages import DeviceBirth, Sample, SampleBatch
+from iiot.messages import DeviceBirth, Reading, Sample, SampleBatch
 from iiot.results import PAYLOAD_KEPT_BYTES, Alarm, DeadLetter, DigitizationWindow, OeeWindow
 from iiot.types import MAX_MESSAGE_BYTES
 
@@ -22,6 +22,7 @@ M = TypeVar("M", bound=BaseModel)
 MODELS: dict[str, type[BaseModel]] = {
     "Sample": Sample,
     "SampleBatch": SampleBatch,
+    "Reading": Reading,
     "DeviceBirth": DeviceBirth,
     "OeeWindow": OeeWindow,
     "DigitizationWindow": DigitizationWindow,

@@ -1,5 +1,5 @@
 """What devices send: `Sample` or `SampleBatch` on `iiot.telemetry`, `DeviceBirth` on
-`iiot.registry`."""
+`iiot.registry`; and `Reading`, a sample as an integrator hands it to the Publisher."""
 
 from __future__ import annotations
 
@@ -21,6 +21,9 @@ from iiot.types import (
 )
 
 CycleSeconds = Annotated[float, Field(gt=0, le=86_400)]
+_SEQ = (
+    "Rises by one per sample of the device, never restarts; (device_id, seq) identifies a sample."
+)
 
 
 class BatchedSample(BaseModel):
@@ -32,10 +35,7 @@ class BatchedSample(BaseModel):
     ts: DeviceTime = Field(
         description="Event time, UTC, millisecond resolution, in the years 1970–2199."
     )
-    seq: Count = Field(
-        description="Rises by one per sample of the device, never restarts; "
-        "(device_id, seq) identifies a sample."
-    )
+    seq: Count = Field(description=_SEQ)
     state: State = Field(description="Equipment state from this ts until the next sample.")
     count_total: Count = Field(description="Monotonic counter of parts made (a drop = reset).")
     count_good: Count = Field(description="Monotonic counter of good parts, ≤ count_total.")
@@ -67,8 +67,29 @@ class _OfDevice(BaseModel):
     device_id: EntityId = Field(description="The device, as announced in its DeviceBirth.")
 
 
-class Sample(BatchedSample, _OfDevice):  # fields in this order: v, device_id, ts, seq, …
+class Reading(BatchedSample, _OfDevice):  # fields in this order: v, device_id, ts, seq, …
+    """What an integrator sends; the Publisher numbers it: a `Sample` whose `seq` may be
+    absent (docs/contract.md, "Reading"; `Publisher.publish_reading`)."""
+
+    seq: Count | None = Field(  # type: ignore[assignment]
+        None, description="The device's own seq, kept; if absent the Publisher gives the next."
+    )
+
+    def numbered(self, seq: int) -> Sample:
+        """This reading as the Sample it is with `seq` (0 … 2^63 − 1), without validating it
+        again: every other field was validated as a Sample's (a copy, as `model_copy` makes)."""
+        state = self.__getstate__()
+        state["__dict__"] = {**state["__dict__"], "seq": seq}
+        state["__pydantic_fields_set__"] = {*state["__pydantic_fields_set__"], "seq"}
+        sample = Sample.__new__(Sample)
+        sample.__setstate__(state)
+        return sample
+
+
+class Sample(Reading):  # a Reading with its seq: the same fields, in the same order
     """One reading of one device (docs/contract.md, "Sample")."""
+
+    seq: Count = Field(description=_SEQ)
 
 
 class SampleBatch(_OfDevice):

@@ -26,7 +26,7 @@ from confluent_kafka import Producer
 from iiot import topics
 from iiot.contract import ContractError, decode, encode
 from iiot.kafka_security import kafka_config
-from iiot.messages import DeviceBirth, Sample
+from iiot.messages import DeviceBirth, Reading, Sample
 from iiot.settings import Settings, get_settings
 from iiot.topics import Topic
 from producers.delivery import Delivery, now_ms
@@ -34,7 +34,7 @@ from producers.held import Held, Returned
 from producers.kafka_client import client_config
 from producers.packer import Packer, packed
 from producers.probe import BrokerProbe
-from producers.readings import device_id_in, fields_without_seq
+from producers.readings import device_id_in
 from producers.seqs import SeqBook
 from producers.spool import Record, Spool, SpoolFull
 from producers.spooling import Mode, Spooling
@@ -261,24 +261,21 @@ class Publisher(Spooling, Delivery):
         the broker is away and the spool has no room: the reading was not taken.
         """
         raw = reading if isinstance(reading, bytes | str) else orjson.dumps(reading)
-        unnumbered = fields_without_seq(reading, raw)
         try:
-            if unnumbered is None:
-                sample = decode(Sample, raw)
-            else:  # validated with a stand-in seq, so that only a valid reading takes one
-                sample = decode(Sample, orjson.dumps({**unnumbered, "seq": 0}))
+            valid = decode(Reading, raw)  # validated first, so that only a valid one takes a seq
         except ContractError as error:
             self.counters.invalid += 1
             value = raw.encode() if isinstance(raw, str) else raw
             self._dead_letter(error, Topic.TELEMETRY, device_id_in(value), value, None)
             raise ReadingRejected(error.code, error.reason) from None
-        if unnumbered is not None:
+        seq = valid.seq
+        if seq is None:
             try:
-                seq = self.seqs.next(sample.device_id)
+                seq = self.seqs.next(valid.device_id)
             except SpoolFull:
                 self.counters.refused += 1
                 raise
-            sample = sample.model_copy(update={"seq": seq})
+        sample = valid.numbered(seq)
         self.publish_sample(sample)
         return sample
 

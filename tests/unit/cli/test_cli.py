@@ -24,12 +24,39 @@ def test_schema_prints_every_model() -> None:
 
 
 def test_schema_of_unknown_model_is_one_line_error() -> None:
-    result = runner.invoke(app, ["schema", "Reading"])
+    result = runner.invoke(app, ["schema", "Readings"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "error: unknown model 'Reading'; choose one of: Sample, SampleBatch, DeviceBirth, "
-        "OeeWindow, DigitizationWindow, Alarm, DeadLetter"
+        "error: unknown model 'Readings'; choose one of: Sample, SampleBatch, Reading, "
+        "DeviceBirth, OeeWindow, DigitizationWindow, Alarm, DeadLetter"
     ]
+
+
+def test_schema_of_reading_is_a_sample_whose_seq_may_be_absent() -> None:
+    result = runner.invoke(app, ["schema", "Reading"])
+    assert result.exit_code == 0
+    reading = json.loads(result.stdout)
+    sample = MODELS["Sample"].model_json_schema()
+    assert list(reading["properties"]) == list(sample["properties"])
+    assert "seq" in sample["required"] and "seq" not in reading["required"]
+    assert set(reading["required"]) == set(sample["required"]) - {"seq"}
+
+
+def test_validate_with_model_reading_takes_a_reading_without_seq(
+    tmp_path: Path, sample: dict[str, Any]
+) -> None:
+    unnumbered = {k: v for k, v in sample.items() if k != "seq"}
+    lines = [json.dumps(sample), json.dumps(unnumbered), json.dumps(dict(unnumbered, seq=-1))]
+    path = tmp_path / "readings.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(app, ["validate", "-m", "Reading", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "line 3: seq: Input should be greater than or equal to 0 (got -1)"
+    ]
+    assert "2 valid, 1 invalid Reading message(s)" in result.stdout
+    as_samples = runner.invoke(app, ["validate", str(path)])
+    assert as_samples.stderr.splitlines()[0] == "line 2: seq: Field required"
 
 
 def test_validate_reports_each_bad_line_with_its_field(
