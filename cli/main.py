@@ -16,10 +16,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli import dashboards, registry, sink, stream
+from cli import adapter, dashboards, registry, sink, stream
 from cli.demo.command import demo
 from cli.errors import fail, say
 from cli.kpi import kpi
+from cli.publish import publish
 from cli.record import record
 from cli.replay import replay
 from cli.simulate import simulate
@@ -240,9 +241,11 @@ app.add_typer(sink.db_app, name="db")
 app.add_typer(sink.sink_app, name="sink")
 app.command("stream")(stream.stream)
 app.command("simulate")(simulate)
+app.command("publish")(publish)
 app.command("record")(record)
 app.command("replay")(replay)
 app.command("kpi")(kpi)
 app.command("verify")(verify)
 app.command("demo")(demo)
 app.add_typer(dashboards.app, name="dashboards")
+app.add_typer(adapter.app, name="adapter")

@@ -114,6 +114,20 @@ def simulate(
             "--out", "-o", help="Write a recording (docs/recording.md) instead: no broker."
         ),
     ] = None,
+    serve: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve the devices over opcua, modbus, mqtt or sparkplug instead, for an "
+            "adapter (docs/integrating.md); --start defaults to now."
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option(help="--serve: listen on / the MQTT broker.")] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option(help="--serve: port (opcua 4840, modbus 5020, MQTT 1883).")
+    ] = None,
+    mapping_out: Annotated[
+        Path | None, typer.Option(help="--serve: write the devices' mapping file here.")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="No live display, only the summary.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Summary as one JSON object (implies --quiet).")
@@ -123,8 +137,8 @@ def simulate(
     options: dict[str, Any] = {"seed": seed, "devices": devices}
     options["duration_s"] = duration or None
     options["faults"] = parse_faults(fault or [])
-    if start is not None:
-        options["start"] = parse_start(start)
+    if start is not None or serve is not None:  # served devices read as of now
+        options["start"] = parse_start(start or "now")
     from pydantic import ValidationError
 
     from iiot.contract import one_line
@@ -135,6 +149,11 @@ def simulate(
     except ValidationError as exc:
         raise fail(one_line(exc), 2) from None
     pace_s = parse_speed(speed)
+    if serve is not None:
+        from cli.serve import serve as serve_devices
+
+        serve_devices(simulation, serve, pace_s, host, port, mapping_out)
+        return
     if out is not None:
         if workers > 1:
             raise fail("--out writes one file: leave --workers out", 2)
