@@ -8,6 +8,7 @@ main       the `iiot` app: contract commands, stack, topics, and every part's co
 errors     the one place that prints a one-line error
 signals    SIGINT and SIGTERM alike: once, stop cleanly; twice, stop now
 simulate   `iiot simulate` (the simulator handed to the producer)
+publish    `iiot publish`: JSON Lines through the Publisher, as they come
 sink       `iiot sink`, `iiot db`
 stream     `iiot stream`
 dashboards `iiot dashboards`

@@ -250,11 +250,14 @@ class Publisher(Spooling, Delivery):
     def publish_birth(self, birth: DeviceBirth) -> None:
         self.publish(Topic.REGISTRY, birth.device_id.encode(), encode(birth), now_ms())
 
-    def publish_reading(self, reading: bytes | str | Mapping[str, Any]) -> Sample:
+    def publish_reading(
+        self, reading: bytes | str | Mapping[str, Any], model: type[Reading] = Reading
+    ) -> Sample:
         """Validate a reading from outside (JSON text or a dict) and publish it.
 
         A reading without `seq` gets the device's next one (`self.seqs`: rising by one,
-        never repeated, also across restarts); one with `seq` keeps it. Raises
+        never repeated, also across restarts); one with `seq` keeps it (`model=Sample`: a
+        reading must have one, else it is refused like any invalid one). Raises
         `ReadingRejected` (a `ContractError`: `.code`, `.reason`) when it breaks the
         contract, after counting it and sending it to `iiot.deadletter` with the reason; a
         refused reading takes no seq. Raises `SpoolFull` (counted in `counters.refused`) when
@@ -262,7 +265,7 @@ class Publisher(Spooling, Delivery):
         """
         raw = reading if isinstance(reading, bytes | str) else orjson.dumps(reading)
         try:
-            valid = decode(Reading, raw)  # validated first, so that only a valid one takes a seq
+            valid = decode(model, raw)  # validated first, so that only a valid one takes a seq
         except ContractError as error:
             self.counters.invalid += 1
             value = raw.encode() if isinstance(raw, str) else raw
