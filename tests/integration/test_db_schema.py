@@ -155,7 +155,7 @@ def test_dead_letters_counted_twice_become_one_row_per_bad_record(
     for dl_offset, stage, partition, offset in letters:
         at = T0 + timedelta(seconds=dl_offset)
         writer.execute(insert, (dl_offset, at, stage, partition, offset))
-    later = ["0009_deadletter_origin", "0010_plain"]
+    later = ["0009_deadletter_origin", "0010_plain", "0011_telemetry_reason"]
     assert migrate(migrator, schema, settings) == ("plain", later)
     keys = sql.SQL(
         "SELECT origin_topic, origin_partition, origin_offset, stage, dl_offset "

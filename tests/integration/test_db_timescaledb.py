@@ -29,7 +29,7 @@ def tsdb() -> Iterator[psycopg.Connection]:
             "0001_registry", "0002_facts", "0003_timescaledb", "0004_rollups",
             "0005_rollups_timescaledb", "0006_views", "0007_arrival", "0008_city",
             "0009_deadletter_origin",
-            "0010_timescaledb",
+            "0010_timescaledb", "0011_telemetry_reason",
         ]  # fmt: skip
         yield conn
 
