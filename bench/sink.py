@@ -68,7 +68,7 @@ def make_samples(rows: int, devices: int) -> list[Sample]:
 
 def as_row(s: Sample) -> Row:
     return (s.device_id, s.seq, s.ts, s.state, s.count_total, s.count_good, s.ideal_cycle_s,
-            s.product, orjson.dumps(s.metrics).decode())  # fmt: skip
+            s.product, s.reason, orjson.dumps(s.metrics).decode())  # fmt: skip
 
 
 def fresh_schema(settings: Settings, name: str) -> str:

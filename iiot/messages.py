@@ -17,6 +17,7 @@ from iiot.types import (
     EntityId,
     MetricName,
     Name,
+    ReasonCode,
     State,
 )
 
@@ -43,6 +44,12 @@ class BatchedSample(BaseModel):
         None, description="Ideal seconds per part; if absent the registry's value is used."
     )
     product: Name | None = Field(None, description="Product or article being made.")
+    reason: ReasonCode | None = Field(
+        None,
+        description="Why the device is not running (down, idle, setup, planned_stop): a "
+        "snake_case code such as breakdown, changeover, micro_stop, no_material; absent "
+        "while running or when the cause is unknown.",
+    )
     metrics: dict[MetricName, float] = Field(
         default_factory=dict,
         max_length=MAX_METRICS,

@@ -74,6 +74,20 @@ def _within_years(ts: datetime) -> datetime:
 DeviceTime = Annotated[EventTime, AfterValidator(_within_years)]
 EntityId = Annotated[str, Field(pattern=ID_PATTERN, min_length=1, max_length=128)]
 MetricName = Annotated[str, Field(pattern=METRIC_PATTERN)]
+# Why a device is not running (Sample.reason): a snake_case code spelt like a metric name.
+# Any such code is accepted; these are the conventional ones (docs/contract.md, "Reasons").
+ReasonCode = Annotated[str, Field(pattern=METRIC_PATTERN)]
+REASON_CODES = (
+    "breakdown",
+    "tool_change",
+    "changeover",
+    "quality_check",
+    "micro_stop",
+    "no_material",
+    "blocked",
+    "no_operator",
+    "planned_maintenance",
+)
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Seconds = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0, le=MAX_INT)]

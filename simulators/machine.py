@@ -4,7 +4,8 @@ At each sample time the machine first books what the interval just ended produce
 decides the state of the interval that starts now (a state holds from its sample's ts to the
 next sample). Breakdowns, changeovers, starvation and micro-stops are clocked in *running*
 time, so a machine standing still through a break does not wear; during a planned stop
-every episode clock is frozen and a repair resumes after the break.
+every episode clock is frozen and a repair resumes after the break. Each episode says why
+the machine stands (`reason`, a Sample's reason code); running and planned stops say none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,20 @@ SETUP: Final = "setup"
 DOWN: Final = "down"
 PLANNED: Final = "planned_stop"
 NEVER: Final = float("inf")
+# Why the machine stands, by its episode (docs/contract.md, "Reasons"): indexes into REASONS,
+# which the simulator's wire texts are kept by (simulators/simulation.py).
+NO_REASON: Final = 0
+BREAKDOWN: Final = 1
+CHANGEOVER: Final = 2
+NO_MATERIAL: Final = 3
+MICRO_STOP: Final = 4
+REASONS: Final[tuple[str | None, ...]] = (
+    None,
+    "breakdown",
+    "changeover",
+    "no_material",
+    "micro_stop",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +78,7 @@ class Machine:
         "_change_at",
         "_cycles_per_interval",
         "_episode_left",
+        "_episode_reason",
         "_episode_state",
         "_micro_at",
         "_next_event",
@@ -81,6 +97,7 @@ class Machine:
         "product",
         "product_index",
         "products",
+        "reason",
         "rng",
         "run_clock_s",
         "run_since_repair_s",
@@ -105,6 +122,7 @@ class Machine:
         self.count_total = rng.randrange(0, 500_000)  # PLC counters have a history
         self.count_good = self.count_total - int(self.count_total * params.scrap_rate)
         self.state = PLANNED
+        self.reason = NO_REASON  # why it stands, from REASONS: none while running or planned
         self.planned = False
         self.planned_until_ms = -1  # forces a calendar look-up on the first step
         self.run_clock_s = 0.0
@@ -113,6 +131,7 @@ class Machine:
         self._progress = rng.random()  # part of a cycle already done
         self._episode_left = 0
         self._episode_state = RUNNING
+        self._episode_reason = NO_REASON
         self.fail_at_s = self._after(params.mtbf_s)
         self._change_at = self._after(params.changeover_every_s)
         self._starve_at = self._after(params.starve_every_s)
@@ -128,7 +147,8 @@ class Machine:
         return max(1, round(self.rng.expovariate(1 / mean_s) / self.dt_s))
 
     def step(self, t_ms: int) -> str:
-        """Book the interval that just ended, then decide and return the state from `t_ms`."""
+        """Book the interval that just ended, then decide and return the state from `t_ms`
+        (and set `reason`, why it stands)."""
         if self.state == RUNNING:  # book the parts (inline: this runs for every sample)
             dt = self.dt_s
             self.run_clock_s += dt
@@ -149,15 +169,17 @@ class Machine:
         if t_ms >= self.planned_until_ms:
             self.planned, self.planned_until_ms = self.calendar.at(t_ms)
         if self.planned:
-            state = PLANNED
+            state, reason = PLANNED, NO_REASON
         elif self._episode_left > 0:
             self._episode_left -= 1
-            state = self._episode_state
+            state, reason = self._episode_state, self._episode_reason
         elif self.run_clock_s >= self._next_event:
             state = self._start_episode()
+            reason = self._episode_reason
         else:
-            state = RUNNING
+            state, reason = RUNNING, NO_REASON
         self.state = state
+        self.reason = reason
         return state
 
     def _set_product(self, index: int) -> None:
@@ -170,23 +192,24 @@ class Machine:
         p = self.params
         due = self._next_event
         if due == self.fail_at_s:
-            state, length = DOWN, self._intervals(p.mttr_s)
+            state, reason, length = DOWN, BREAKDOWN, self._intervals(p.mttr_s)
             self.breakdowns += 1
             self.run_since_repair_s = 0.0
             self.fail_at_s = self._after(p.mtbf_s)
         elif due == self._change_at:
-            state, length = SETUP, self._intervals(p.setup_s)
+            state, reason, length = SETUP, CHANGEOVER, self._intervals(p.setup_s)
             self._set_product((self.product_index + 1) % len(self.products))
             self._change_at = self._after(p.changeover_every_s)
         elif due == self._starve_at:
-            state, length = IDLE, self._intervals(p.starve_s)
+            state, reason, length = IDLE, NO_MATERIAL, self._intervals(p.starve_s)
             self._starve_at = self._after(p.starve_every_s)
         else:
-            state, length = IDLE, 1 + (self.rng.random() < 0.5)
+            state, reason, length = IDLE, MICRO_STOP, 1 + (self.rng.random() < 0.5)
             self._micro_at = self._after(p.micro_every_s)
         # Events that fell due during this episode wait for the next running interval.
         self._next_event = min(self.fail_at_s, self._change_at, self._starve_at, self._micro_at)
         self._episode_state = state
+        self._episode_reason = reason
         self._episode_left = length - 1
         return state
 

@@ -38,7 +38,7 @@ from simulators.wire import (
     MILLIS_SEQ,
     format_ts_ms,
     malformed,
-    product_text,
+    product_texts,
     sample_head,
     second_prefix,
 )
@@ -97,7 +97,8 @@ class _Device(Machine):
         self.device_id = spec.birth.device_id
         self.key = self.device_id.encode()
         self.head = sample_head(self.device_id)  # its samples' JSON, written once
-        self.product_texts = [product_text(p.ideal_cycle_s, p.name) for p in spec.products]
+        # Its samples' texts per product and reason (Machine.reason), written once.
+        self.product_texts = [product_texts(p.ideal_cycle_s, p.name) for p in spec.products]
         # One stream for the machine and its process values: a Random is 2.5 KB of state.
         rng = stream(seed, "machine", self.device_id)
         interval_ms = int(spec.kind.sample_interval_s * 1000)
@@ -293,7 +294,7 @@ class Simulation:
                 value = (
                     f'{head}{second_texts[second]}{after_second}{d.seq},"state":"{state}",'
                     f'"count_total":{d.count_total},"count_good":{d.count_good}'
-                    f"{products[d.product_index]}{metrics}}}"
+                    f"{products[d.product_index][d.reason]}{metrics}}}"
                 ).encode()
                 if u >= per_sample_rate:  # emitted(…), inline
                     made[slot] = new(Emitted, (telemetry, d.key, value, t_ms, True, t_ms))

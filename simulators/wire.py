@@ -2,7 +2,8 @@
 
 `iiot.contract.encode(Sample(...))` validates every field with pydantic — right at the edge,
 too slow for 100,000+ samples/s. Here a sample's JSON is put together from text written
-once (per device, product, second, millisecond; process values from simulators/process.py)
+once (per device, product and reason, second, millisecond; process values from
+simulators/process.py)
 with orjson's spelling of every value, so the bytes are those orjson — and pydantic — write
 for the same sample (same field order, same float spelling); a test checks they decode as
 valid Samples and re-encode identically.
@@ -11,9 +12,12 @@ valid Samples and re-encode identically.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from typing import Final
 
 import orjson
+
+from simulators.machine import REASONS
 
 MILLIS: Final = [f".{ms:03d}Z" for ms in range(1000)]
 MILLIS_SEQ: Final = [f'{millis}","seq":' for millis in MILLIS]  # what follows a second in a sample
@@ -30,9 +34,19 @@ def sample_head(device_id: str) -> str:
     return f'{{"v":1,"device_id":{text(device_id)},"ts":"'
 
 
-def product_text(ideal_cycle_s: float, product: str) -> str:
+def product_text(ideal_cycle_s: float, product: str, reason: str | None) -> str:
     """A sample's JSON from after its counters up to its metrics."""
-    return f',"ideal_cycle_s":{text(ideal_cycle_s)},"product":{text(product)},"metrics":'
+    return (
+        f',"ideal_cycle_s":{text(ideal_cycle_s)},"product":{text(product)},'
+        f'"reason":{text(reason)},"metrics":'
+    )
+
+
+@cache
+def product_texts(ideal_cycle_s: float, product: str) -> tuple[str, ...]:
+    """`product_text` with each of the machine's REASONS, by its index (`Machine.reason`);
+    shared by every device making the product."""
+    return tuple(product_text(ideal_cycle_s, product, reason) for reason in REASONS)
 
 
 def second_prefix(second: int) -> str:

@@ -131,7 +131,7 @@ DEVICE = Target(
 TELEMETRY = Target(
     "telemetry",
     _cols("device_id text, seq int8, ts timestamptz, state text, count_total int8, "
-          "count_good int8, ideal_cycle_s float8, product text, metrics jsonb"),
+          "count_good int8, ideal_cycle_s float8, product text, reason text, metrics jsonb"),
     ("device_id", "ts", "seq"),
     "keep_first",
     time_column="ts",
@@ -200,7 +200,7 @@ def _sample_rows(m: Sample, origin: Origin) -> list[tuple[Target, Row]]:
 def sample_row(m: Sample) -> Row:
     metrics = JSONB_V1 + orjson.dumps(m.metrics)
     return (m.device_id, m.seq, m.ts, m.state, m.count_total, m.count_good, m.ideal_cycle_s,
-            m.product, metrics)  # fmt: skip
+            m.product, m.reason, metrics)  # fmt: skip
 
 
 def _model_rows(target: Target) -> Callable[[BaseModel, Origin], list[tuple[Target, Row]]]:

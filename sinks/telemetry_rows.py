@@ -23,8 +23,9 @@ def fast_row(value: bytes) -> Row | None:
     checked = plain_sample(value, DATETIME)
     if checked is None:
         return None
-    device_id, seq, at, state, total, good, cycle, product, metrics = checked
-    return device_id, seq, at, state, total, good, cycle, product, JSONB_V1 + orjson.dumps(metrics)
+    device_id, seq, at, state, total, good, cycle, product, reason, metrics = checked
+    metrics_jsonb = JSONB_V1 + orjson.dumps(metrics)
+    return device_id, seq, at, state, total, good, cycle, product, reason, metrics_jsonb
 
 
 def element_row(device_id: str, element: Any) -> Row:
@@ -33,5 +34,6 @@ def element_row(device_id: str, element: Any) -> Row:
     checked = sample_fields(device_id, element, DATETIME)
     if checked is None:
         return sample_row(sample_of(device_id, element))
-    _, seq, at, state, total, good, cycle, product, metrics = checked
-    return device_id, seq, at, state, total, good, cycle, product, JSONB_V1 + orjson.dumps(metrics)
+    _, seq, at, state, total, good, cycle, product, reason, metrics = checked
+    metrics_jsonb = JSONB_V1 + orjson.dumps(metrics)
+    return device_id, seq, at, state, total, good, cycle, product, reason, metrics_jsonb

@@ -151,7 +151,7 @@ def fast_reading(key: bytes | None, value: bytes | None) -> tuple[str, Reading] 
     checked = plain_sample(value, EPOCH_MS) if value is not None else None
     if checked is None or key != checked[0].encode():
         return None
-    device_id, seq, ts_ms, state, total, good, cycle, _, _ = checked
+    device_id, seq, ts_ms, state, total, good, cycle, _, _, _ = checked
     return device_id, Reading(ts_ms, seq, state, total, good, cycle)
 
 
@@ -174,7 +174,7 @@ def batched_reading(device_id: str, element: Any) -> Reading:
     fields = sample_fields(device_id, element, EPOCH_MS)
     if fields is None:
         return Reading.of(sample_of(device_id, element))
-    _, seq, ts_ms, state, total, good, cycle, _, _ = fields
+    _, seq, ts_ms, state, total, good, cycle, _, _, _ = fields
     return Reading(ts_ms, seq, state, total, good, cycle)
 
 

@@ -48,6 +48,7 @@ _CACHE_LIMIT = 100_000  # device ids and timestamps repeat: remember the checked
 _SECONDS_LIMIT = 4_096
 
 _known_ids: set[str] = set()
+# Names checked against METRIC_PATTERN: metric names, and reason codes (spelt alike).
 _known_metrics: set[str] = set()
 _known_ts: dict[str, datetime] = {}
 # `2026-11-26T08:00:05` → its epoch ms: samples of many devices rarely share a millisecond,
@@ -65,13 +66,13 @@ class Times(NamedTuple, Generic[T]):
 
 # What `plain_sample` gives: the sample's fields in the order of a telemetry row, the
 # metrics as a dict and `ts` as the `Times` read it.
-Fields = tuple[str, int, T, State, int, int, float | None, str | None, dict[str, float]]
+Fields = tuple[str, int, T, State, int, int, float | None, str | None, str | None, dict[str, float]]
 
 
 def plain_sample(value: bytes, times: Times[T]) -> Fields[T] | None:
-    """(device_id, seq, ts, state, count_total, count_good, ideal_cycle_s, product, metrics)
-    of a Sample in its wire spelling, absent fields as pydantic's defaults, or None: decode
-    it the slow way."""
+    """(device_id, seq, ts, state, count_total, count_good, ideal_cycle_s, product, reason,
+    metrics) of a Sample in its wire spelling, absent fields as pydantic's defaults, or None:
+    decode it the slow way."""
     if len(value) > MAX_MESSAGE_BYTES:
         return None
     # One pass of plain checks, cheapest and most telling first; the known-good caches turn
@@ -107,10 +108,13 @@ def plain_fields(m: dict, device_id: object, times: Times[T]) -> Fields[T] | Non
         at = known.get(m["ts"]) or new(m["ts"])
         cycle = m.get("ideal_cycle_s")
         product = m.get("product")
+        reason = m.get("reason")
         metrics = m.get("metrics", {})
         if at is None or (cycle is not None and not (type(cycle) is float and 0 < cycle <= 86_400)):
             return None
         if product is not None and not (type(product) is str and 1 <= len(product) <= 200):
+            return None
+        if reason is not None and reason not in _known_metrics and not _new_reason(reason):
             return None
         if type(metrics) is not dict or len(metrics) > MAX_METRICS:
             return None
@@ -121,7 +125,7 @@ def plain_fields(m: dict, device_id: object, times: Times[T]) -> Fields[T] | Non
             return None
     except (KeyError, TypeError, ValueError):
         return None  # unhashable where a name belongs, a missing field, an impossible date
-    return device_id, seq, at, state, total, good, cycle, product, metrics  # type: ignore[return-value]
+    return device_id, seq, at, state, total, good, cycle, product, reason, metrics  # type: ignore[return-value]
 
 
 def _new_id(device_id: object) -> bool:
@@ -136,6 +140,13 @@ def _new_metrics(metrics: dict) -> bool:  # type: ignore[type-arg]
         return False
     for name in metrics:
         _remember(_known_metrics, name)
+    return True
+
+
+def _new_reason(reason: object) -> bool:
+    if type(reason) is not str or not _METRIC.fullmatch(reason):
+        return False
+    _remember(_known_metrics, reason)
     return True
 
 

@@ -46,11 +46,12 @@ def test_a_sample_dated_9999_is_refused_and_the_rest_lands(
 
 AT = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
 POISON = {
-    "seq 2^63": ("qd-press00", 2**63, AT, "running", 1, 1, None, None, JSONB_V1 + b"{}"),
-    "count 2^64": ("qd-press00", 77, AT, "running", 2**64, 1, None, None, JSONB_V1 + b"{}"),
+    "seq 2^63": ("qd-press00", 2**63, AT, "running", 1, 1, None, None, None, JSONB_V1 + b"{}"),
+    "count 2^64": ("qd-press00", 77, AT, "running", 2**64, 1, None, None, None,
+                   JSONB_V1 + b"{}"),
     "year 9999": ("qd-press01", 78, datetime(9999, 12, 31, tzinfo=UTC), "running", 1, 1,
-                  None, None, JSONB_V1 + b"{}"),
-    "not bytes": ("qd-press01", 79, AT, "running", 1, 1, None, None, object()),
+                  None, None, None, JSONB_V1 + b"{}"),
+    "not bytes": ("qd-press01", 79, AT, "running", 1, 1, None, None, None, object()),
 }  # fmt: skip
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from iiot.contract import ContractError, dead_letter, decode, encode
 from iiot.messages import DeviceBirth, Sample
 from iiot.results import Alarm, DigitizationWindow, OeeWindow
-from iiot.types import MAX_MESSAGE_BYTES, MAX_METRICS
+from iiot.types import MAX_MESSAGE_BYTES, MAX_METRICS, METRIC_PATTERN, REASON_CODES
 
 
 def raw(data: Any) -> bytes:
@@ -21,7 +23,7 @@ def raw(data: Any) -> bytes:
 def test_design_example_sample_round_trips_byte_for_byte(sample: dict[str, Any]) -> None:
     message = decode(Sample, raw(sample))
     assert message.ts == datetime(2026, 11, 26, 8, 0, 5, tzinfo=UTC)
-    assert json.loads(encode(message)) == sample
+    assert json.loads(encode(message)) == sample | {"reason": None}  # running: no reason
     assert encode(decode(Sample, encode(message))) == encode(message)
 
 
@@ -30,6 +32,20 @@ def test_optional_fields_may_be_left_out(sample: dict[str, Any]) -> None:
         del sample[field]
     message = decode(Sample, raw(sample))
     assert message.ideal_cycle_s is None and message.metrics == {} and message.v == 1
+
+
+@pytest.mark.parametrize("reason", [*REASON_CODES, "spindle_overheat", "r" * 64, None])
+def test_a_reason_code_conventional_or_not_is_kept(sample: dict[str, Any], reason: str) -> None:
+    sample |= {"state": "down", "reason": reason}
+    message = decode(Sample, raw(sample))
+    assert message.reason == reason
+    assert json.loads(encode(message))["reason"] == reason
+
+
+def test_the_conventional_reason_codes_are_codes_and_documented() -> None:
+    contract = (Path(__file__).parents[3] / "docs" / "contract.md").read_text()
+    for code in REASON_CODES:
+        assert re.fullmatch(METRIC_PATTERN, code) and f"| `{code}` |" in contract
 
 
 def test_timestamps_are_normalised_to_utc_milliseconds(sample: dict[str, Any]) -> None:
@@ -58,8 +74,14 @@ def test_timestamps_are_normalised_to_utc_milliseconds(sample: dict[str, Any]) -
         ({"ideal_cycle_s": 0}, "invalid_field", "ideal_cycle_s: Input should be greater than 0"),
         ({"count_god": 3}, "invalid_field", "count_god: Extra inputs are not permitted"),
         ({"v": 2}, "unsupported_version", "v: Input should be 1 (got 2)"),
+        ({"reason": "Break Down"}, "invalid_field",
+         "reason: String should match pattern '^[a-z][a-z0-9_]{0,63}$' (got 'Break Down')"),
+        ({"reason": ""}, "invalid_field", "reason: String should match pattern"),
+        ({"reason": "r" * 65}, "invalid_field", "reason: String should match pattern"),
+        ({"reason": "no-material"}, "invalid_field", "reason: String should match pattern"),
+        ({"reason": 3}, "invalid_field", "reason: Input should be a valid string (got 3)"),
     ],
-)
+)  # fmt: skip
 def test_invalid_sample_names_the_field(
     sample: dict[str, Any], change: dict[str, Any], code: str, expected: str
 ) -> None:

@@ -62,6 +62,20 @@ def test_the_wire_spelling_takes_the_fast_path() -> None:
     assert assert_same_or_declined(value) is not None
 
 
+@pytest.mark.parametrize("reason", ["breakdown", "planned_maintenance", "r" * 64, None])
+def test_a_sample_with_a_reason_takes_the_fast_path_to_the_same_row(reason: str | None) -> None:
+    sample = copy.deepcopy(SAMPLE) | {"state": "down", "reason": reason}
+    for value in (raw(sample), encode(decode(Sample, raw(sample)))):
+        row = assert_same_or_declined(value)
+        assert row is not None and row[8] == reason  # the reason column, after product
+
+
+@pytest.mark.parametrize("reason", ["", "r" * 65, "Breakdown", "no material", "_x", 7])
+def test_a_bad_reason_is_refused_by_both(reason: object) -> None:
+    value = raw(copy.deepcopy(SAMPLE) | {"state": "down", "reason": reason})
+    assert fast_row(value) is None and slow_row(value) is None
+
+
 def test_optional_fields_left_out_take_the_fast_path() -> None:
     sample = {k: v for k, v in copy.deepcopy(SAMPLE).items()
               if k not in ("v", "ideal_cycle_s", "product", "metrics")}  # fmt: skip
@@ -85,6 +99,11 @@ ODD = [
     ("ideal_cycle_s", None), ("ideal_cycle_s", "12.5"), ("ideal_cycle_s", False),
     ("product", ""), ("product", "p" * 201), ("product", "p" * 200), ("product", None),
     ("product", 7), ("product", "a\x00b"), ("product", "冰箱门"),
+    ("reason", "breakdown"), ("reason", "no_material"), ("reason", "spindle_overheat_2"),
+    ("reason", "r" * 64), ("reason", "r" * 65), ("reason", None), ("reason", ""),
+    ("reason", "Breakdown"), ("reason", "no material"), ("reason", "_stop"), ("reason", "2nd"),
+    ("reason", "breakdown\n"), ("reason", "stör"), ("reason", 7), ("reason", ["breakdown"]),
+    ("reason", {"code": "breakdown"}), ("reason", True),
     ("metrics", None), ("metrics", []), ("metrics", {"power_kw": 1}),
     ("metrics", {"Power": 1.0}), ("metrics", {"power_kw": True}),
     ("metrics", {"power_kw": "6.8"}), ("metrics", {f"m{i}": 1.0 for i in range(MAX_METRICS)}),
