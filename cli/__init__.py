@@ -12,7 +12,7 @@ publish    `iiot publish`: JSON Lines through the Publisher, as they come
 sink       `iiot sink`, `iiot db`
 stream     `iiot stream`
 dashboards `iiot dashboards`
-registry   `iiot registry export`
+registry   `iiot registry export`, `iiot registry publish`: registry files
 stack      `iiot stack`: the local services of deploy/local
 demo/      `iiot demo`: the whole pipeline, its parts as processes
 """

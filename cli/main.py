@@ -238,6 +238,7 @@ def topics_create() -> None:
 registry_app = typer.Typer(help="The device registry (iiot.registry).")
 app.add_typer(registry_app, name="registry")
 registry_app.command("export")(registry.export)
+registry_app.command("publish")(registry.publish)
 app.add_typer(sink.db_app, name="db")
 app.add_typer(sink.sink_app, name="sink")
 app.command("stream")(stream.stream)

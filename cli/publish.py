@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from producers.publisher import Publisher
 
 MODELS = ("Reading", "Sample", "DeviceBirth")
+T = TypeVar("T")
 _POLL_S = 0.1  # the Publisher wants a poll() at least this often, also while nothing comes
 _FLUSH_S = 30.0
 
@@ -82,7 +83,7 @@ class Tally:
     refused: int = 0
     invalid: int = 0
 
-    def note(self, place: str, send: Callable[[bytes], object], message: bytes) -> None:
+    def note(self, place: str, send: Callable[[T], object], message: T) -> None:
         """Hand one message over; a bad one is said in one line, `PLACE: why`, and counted."""
         from iiot.contract import ContractError
         from producers.spool import SpoolFull

@@ -1,4 +1,5 @@
-"""`iiot registry export`: the simulated province's device registry."""
+"""`iiot registry export` and `publish`: registry files (iiot/registry_file.py), the
+simulated province's written, any one's published."""
 
 from __future__ import annotations
 
@@ -33,3 +34,30 @@ def export(
     except OSError as exc:
         raise fail(f"cannot write {out}: {exc.strerror}") from None
     typer.echo(f"wrote {devices} devices to {out}", err=True)
+
+
+def publish(
+    path: Annotated[Path, typer.Argument(help="Registry file, YAML or JSON.")],
+    spool: Annotated[
+        Path | None, typer.Option(help="Spool file (default IIOT_SPOOL_PATH or .spool/).")
+    ] = None,
+) -> None:
+    """Publish every DeviceBirth of a registry file to iiot.registry through the Publisher.
+    The whole file is checked first: a mistake is one line, FILE:LINE: what, and nothing is
+    published."""
+    from iiot.registry_file import LocatedError, load
+
+    try:
+        births = load(path)
+    except LocatedError as exc:
+        raise fail(str(exc)) from None
+    from cli.publish import Tally, finish, open_publisher
+
+    publisher = open_publisher(spool)
+    tally = Tally()
+    try:
+        for birth in births:
+            tally.note(birth.device_id, publisher.publish_birth, birth)
+    finally:
+        left = publisher.close(timeout_s=30)
+    finish(tally, left, publisher, stopped=False)

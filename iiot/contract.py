@@ -47,7 +47,8 @@ def _shown(value: Any) -> str:
     return text if len(text) <= _MAX_INPUT_SHOWN else text[: _MAX_INPUT_SHOWN - 1] + "…"
 
 
-def _describe(error: Any) -> str:
+def describe(error: Any) -> str:
+    """One error of a ValidationError: `field.path: why (got value)`."""
     where = ".".join(str(part) for part in error["loc"]) or "message"
     msg = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] in {"missing", "extra_forbidden", "json_invalid"} or not error["loc"]:
@@ -57,7 +58,7 @@ def _describe(error: Any) -> str:
 
 def one_line(exc: ValidationError) -> str:
     """All of a validation error on one line: `field: why (got value); field: why …`."""
-    text = "; ".join(_describe(error) for error in exc.errors(include_url=False))
+    text = "; ".join(describe(error) for error in exc.errors(include_url=False))
     return " ".join(text.split())  # no newlines, ever
 
 

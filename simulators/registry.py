@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Literal
 import orjson
 import yaml
 
+from iiot.registry_file import document
+
 if TYPE_CHECKING:
     from simulators.simulation import Simulation
 
@@ -14,15 +16,9 @@ Format = Literal["yaml", "json"]
 
 
 def registry_document(simulation: Simulation) -> dict[str, object]:
-    """Enterprises once, then each device's birth as published on iiot.registry."""
-    births = simulation.births()
-    enterprises = {b.enterprise.id: b.enterprise.model_dump(mode="json") for b in births}
-    return {
-        "seed": simulation.options.seed,
-        "devices": len(births),
-        "enterprises": list(enterprises.values()),
-        "births": [b.model_dump(mode="json") for b in births],
-    }
+    """The registry file's content (iiot/registry_file.py): the seed, the enterprises once,
+    then each device's birth as published on iiot.registry, its enterprise by id."""
+    return document(simulation.births(), seed=simulation.options.seed)
 
 
 def registry_export(simulation: Simulation, format: Format = "yaml") -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from iiot import kafka_admin
 from iiot.settings import Settings
-from tests.integration import sink_support
+from tests.integration import own_topics, sink_support
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +102,10 @@ def stream_settings(kafka: Settings) -> Iterator[Settings]:
     kafka_admin.ensure_topics(settings)
     yield settings
     kafka_admin.delete_prefixed_topics(settings.topic_prefix, settings)
+
+
+@pytest.fixture
+def fresh_topics(kafka: Settings) -> Iterator[Settings]:
+    """A prefix of this test's own, its topics made and their partitions led before the
+    test reads them whole (own_topics.py), deleted afterwards."""
+    yield from own_topics.fresh_topics(kafka)

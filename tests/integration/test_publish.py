@@ -8,15 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
-from iiot import kafka_admin, topics
+from iiot import topics
 from iiot.contract import decode
 from iiot.messages import DeviceBirth, Sample
 from iiot.results import DeadLetter
@@ -29,32 +26,6 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 DEVICES = 2
-
-
-@pytest.fixture
-def own_prefix(kafka: Settings) -> Iterator[Settings]:
-    """Topics of this test alone: it reads them whole."""
-    prefix = f"{kafka.topic_prefix}pub-{uuid.uuid4().hex[:6]}."
-    settings = kafka.model_copy(update={"topic_prefix": prefix})
-    kafka_admin.ensure_topics(settings)
-    wait_for_leaders(settings)
-    yield settings
-    kafka_admin.delete_prefixed_topics(prefix, settings)
-
-
-def wait_for_leaders(settings: Settings) -> None:
-    """A new topic is read only once its partitions have leaders: a consumer that asks
-    before sees `UNKNOWN_TOPIC_OR_PART`."""
-    admin = kafka_admin.admin_client(settings)
-    names = {topics.name(topic, settings) for topic in topics.Topic}
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        listed = admin.list_topics(timeout=5).topics
-        if all(n in listed and all(p.leader >= 0 for p in listed[n].partitions.values())
-               for n in names):  # fmt: skip
-            return
-        time.sleep(0.1)
-    pytest.fail(f"the topics {sorted(names)} have no leaders after 30 s")
 
 
 def line(index: int, **changes: object) -> str:
@@ -89,7 +60,7 @@ def publish(settings: Settings, tmp_path: Path, *args: str) -> tuple[int, list[s
 
 
 def test_a_file_of_readings_numbered_in_order_bad_lines_said_and_dead_lettered(
-    own_prefix: Settings, tmp_path: Path
+    fresh_topics: Settings, tmp_path: Path
 ) -> None:
     lines = [line(i) for i in range(6)]  # two devices, three readings each, no seq
     lines[2:2] = [line(6, count_good=10, count_total=3)]  # line 3: refused, takes no seq
@@ -98,39 +69,39 @@ def test_a_file_of_readings_numbered_in_order_bad_lines_said_and_dead_lettered(
     path = tmp_path / "readings.jsonl"
     path.write_text("\n".join(lines) + "\n")
 
-    code, stderr = publish(own_prefix, tmp_path, str(path))
+    code, stderr = publish(fresh_topics, tmp_path, str(path))
     assert code == 1  # some line was not published
     assert stderr == [
         "line 3: count_good: must not exceed count_total (3) (got 10)",
         "line 5: message: Invalid JSON: key must be a string at line 1 column 2",
         "published 8, refused 0, invalid 2, spooled 0",
     ]
-    arrived = samples(own_prefix, 8)
+    arrived = samples(fresh_topics, 8)
     assert seqs(arrived) == {
         "zb-components-p1-l0-smt000": [1, 2, 3, 40, 41],
         "zb-components-p1-l1-smt001": [1, 2, 3],
     }
-    bad = sorted(letters(own_prefix, 2), key=lambda d: d.code)  # two partitions: any order
+    bad = sorted(letters(fresh_topics, 2), key=lambda d: d.code)  # two partitions: any order
     assert [(d.stage, d.code, d.key, d.payload) for d in bad] == [
         ("producer", "invalid_field", "zb-components-p1-l0-smt000", lines[2]),
         ("producer", "invalid_json", None, "{oops"),
     ]
 
-    again, stderr = publish(own_prefix, tmp_path, str(path.with_name("none.jsonl")))
+    again, stderr = publish(fresh_topics, tmp_path, str(path.with_name("none.jsonl")))
     assert again == 2 and stderr[0].startswith("error: cannot read")
 
 
 def test_model_sample_wants_a_seq_and_model_device_birth_publishes_births(
-    own_prefix: Settings, tmp_path: Path
+    fresh_topics: Settings, tmp_path: Path
 ) -> None:
     path = tmp_path / "samples.jsonl"
     path.write_text(f"{line(0)}\n{line(1, seq=7)}\n")
-    code, stderr = publish(own_prefix, tmp_path, "-m", "Sample", str(path))
+    code, stderr = publish(fresh_topics, tmp_path, "-m", "Sample", str(path))
     assert (code, stderr) == (
         1,
         ["line 1: seq: Field required", "published 1, refused 0, invalid 1, spooled 0"],
     )
-    assert [s.seq for s in samples(own_prefix, 1)] == [7]
+    assert [s.seq for s in samples(fresh_topics, 1)] == [7]
 
     from simulators import Simulation, SimulationOptions
 
@@ -139,15 +110,15 @@ def test_model_sample_wants_a_seq_and_model_device_birth_publishes_births(
     text.insert(1, orjson.dumps({**births[0].model_dump(mode="json"), "kind": "a:b"}).decode())
     path = tmp_path / "births.jsonl"
     path.write_text("\n".join(text))  # no end at the last line
-    code, stderr = publish(own_prefix, tmp_path, "-m", "DeviceBirth", str(path))
+    code, stderr = publish(fresh_topics, tmp_path, "-m", "DeviceBirth", str(path))
     assert code == 1
     assert stderr[0].startswith("line 2: kind: String should match pattern")
     assert stderr[1] == "published 3, refused 0, invalid 1, spooled 0"
-    registry = topics.name(topics.Topic.REGISTRY, own_prefix)
-    got = [decode(DeviceBirth, m.value()) for m in read_topic(own_prefix, registry, 3)]
+    registry = topics.name(topics.Topic.REGISTRY, fresh_topics)
+    got = [decode(DeviceBirth, m.value()) for m in read_topic(fresh_topics, registry, 3)]
     assert sorted(got, key=lambda b: b.device_id) == sorted(births, key=lambda b: b.device_id)
 
-    code, stderr = publish(own_prefix, tmp_path, "-m", "OeeWindow", str(path))
+    code, stderr = publish(fresh_topics, tmp_path, "-m", "OeeWindow", str(path))
     assert code == 2
     assert stderr == [
         "error: unknown model 'OeeWindow'; choose one of: Reading, Sample, DeviceBirth"
@@ -155,9 +126,9 @@ def test_model_sample_wants_a_seq_and_model_device_birth_publishes_births(
 
 
 def test_a_pipe_that_does_not_end_is_published_line_by_line_until_sigterm(
-    own_prefix: Settings, tmp_path: Path
+    fresh_topics: Settings, tmp_path: Path
 ) -> None:
-    env = dict(os.environ, IIOT_TOPIC_PREFIX=own_prefix.topic_prefix)
+    env = dict(os.environ, IIOT_TOPIC_PREFIX=fresh_topics.topic_prefix)
     child = subprocess.Popen(
         [sys.executable, "-m", "cli", "publish", "-", "--spool", str(tmp_path / "spool.sqlite")],
         cwd=REPO, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -166,11 +137,11 @@ def test_a_pipe_that_does_not_end_is_published_line_by_line_until_sigterm(
     try:
         child.stdin.write(line(0) + "\n")
         child.stdin.flush()
-        first = samples(own_prefix, 1)  # there while the pipe is still open
+        first = samples(fresh_topics, 1)  # there while the pipe is still open
         assert [(s.device_id, s.seq) for s in first] == [("zb-components-p1-l0-smt000", 1)]
         child.stdin.write(f"{line(2, state='broken')}\n{line(4)}\n{line(1)}\n")
         child.stdin.flush()
-        assert seqs(samples(own_prefix, 3)) == {
+        assert seqs(samples(fresh_topics, 3)) == {
             "zb-components-p1-l0-smt000": [1, 2],
             "zb-components-p1-l1-smt001": [1],
         }
@@ -181,15 +152,15 @@ def test_a_pipe_that_does_not_end_is_published_line_by_line_until_sigterm(
     lines = child.stderr.read().splitlines()
     assert lines[0].startswith("line 2: state: Input should be 'running'")
     assert lines[1:] == ["published 3, refused 0, invalid 1, spooled 0 (stopped)"]
-    assert [d.code for d in letters(own_prefix, 1)] == ["invalid_field"]
+    assert [d.code for d in letters(fresh_topics, 1)] == ["invalid_field"]
 
 
-def test_a_pipe_that_ends_is_flushed_and_exits_0(own_prefix: Settings, tmp_path: Path) -> None:
-    env = dict(os.environ, IIOT_TOPIC_PREFIX=own_prefix.topic_prefix)
+def test_a_pipe_that_ends_is_flushed_and_exits_0(fresh_topics: Settings, tmp_path: Path) -> None:
+    env = dict(os.environ, IIOT_TOPIC_PREFIX=fresh_topics.topic_prefix)
     done = subprocess.run(
         [sys.executable, "-m", "cli", "publish", "-", "--spool", str(tmp_path / "spool.sqlite")],
         cwd=REPO, env=env, input="".join(line(i) + "\n" for i in range(40)),
         capture_output=True, text=True, timeout=90,
     )  # fmt: skip
     assert (done.returncode, done.stderr) == (0, "published 40, refused 0, invalid 0, spooled 0\n")
-    assert all(s == list(range(1, 21)) for s in seqs(samples(own_prefix, 40)).values())
+    assert all(s == list(range(1, 21)) for s in seqs(samples(fresh_topics, 40)).values())

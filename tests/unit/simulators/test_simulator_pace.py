@@ -62,7 +62,10 @@ def test_registry_export_writes_json_and_yaml(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert len(doc["births"]) == doc["devices"] == 12
-    DeviceBirth.model_validate(doc["births"][0])
+    enterprises = {e["id"]: e for e in doc["enterprises"]}  # given once, births name them
+    DeviceBirth.model_validate(
+        {**doc["births"][0], "enterprise": enterprises[doc["births"][0]["enterprise"]]}
+    )
 
     out = tmp_path / "registry.yaml"
     result = runner.invoke(app, ["registry", "export", "-n", "5", "--seed", "3", "-o", str(out)])
