@@ -50,6 +50,8 @@ class Located:
         """The line of `loc`, or of the nearest entry that holds it (a missing field: the
         mapping that lacks it)."""
         loc = tuple(loc)
+        if loc not in self.lines:  # a key YAML read as a number, validated as text (`1:`)
+            loc = tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in loc)
         while loc not in self.lines:
             loc = loc[:-1]
         return self.lines[loc]

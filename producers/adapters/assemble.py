@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from producers.adapters.mapping import DeviceMapping, Scaled, StateCode, code_text
+from producers.adapters.mapping import DeviceMapping, Scaled, code_text
 
 
 def scaled(raw: Any, point: Scaled) -> Any:
@@ -34,12 +34,12 @@ def reading(device: DeviceMapping[Any], values: Mapping[str, Any], ts: datetime)
     if "state" in values:
         raw = values["state"]
         meaning = device.state_codes.get(code_text(raw))
-        if isinstance(meaning, StateCode):
+        if meaning is None:  # unmapped: the raw code, which the contract refuses, naming it
+            fields["state"] = code_text(raw)
+        else:
             fields["state"] = meaning.state
             if meaning.reason is not None:
                 fields["reason"] = meaning.reason
-        else:  # unmapped: the raw code, which the contract refuses, naming it
-            fields["state"] = meaning if meaning is not None else code_text(raw)
     for counter in ("count_total", "count_good"):
         if counter in values:
             fields[counter] = _count(scaled(values[counter], getattr(device, counter)))

@@ -4,29 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
-from iiot.contract import one_line
-from producers.adapters.mapping import MAPPING
+from iiot.yaml_lines import LocatedError
+from iiot.yaml_lines import load as load_located
+from producers.adapters.mapping import MODELS
 from producers.adapters.runner import Loaded
 
-
-class MappingError(Exception):
-    """`FILE:LINE: what is wrong` — one line."""
+MappingError = LocatedError  # `FILE:LINE: what is wrong`, one line
 
 
 def load(path: Path) -> Loaded:
+    """The mapping file at `path`, checked: its protocol's model, then what the fields alone
+    do not say (`problems`)."""
+    located = load_located(path)
+    data = located.data
+    protocol = data.get("protocol") if isinstance(data, dict) else None
+    if protocol not in MODELS:
+        where = ("protocol",) if isinstance(data, dict) and "protocol" in data else ()
+        raise located.error(where, f"one of {', '.join(MODELS)}, not {protocol!r}")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MappingError(f"{path}: cannot read it: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise MappingError(f"{path}{line}: not YAML: {getattr(exc, 'problem', exc)}") from None
-    try:
-        mapping = MAPPING.validate_python(document)
+        mapping = MODELS[protocol].model_validate(data, context={"located": True})
     except ValidationError as exc:
-        raise MappingError(f"{path}: {one_line(exc)}") from None
+        raise located.invalid(exc) from None
+    for loc, problem in mapping.problems():
+        raise located.error(loc, problem)
     return Loaded(path.name, mapping)

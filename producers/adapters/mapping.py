@@ -10,9 +10,18 @@ five states and a downtime reason; the sample interval.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from iiot.messages import CycleSeconds, DeviceBirth, Enterprise
 from iiot.types import EntityId, MetricName, Name, State
@@ -70,7 +79,7 @@ class DeviceMapping(BaseModel, Generic[P]):
     )
     birth: Birth | None = None
     state: P
-    state_codes: dict[str, State | StateCode] = Field(
+    state_codes: dict[str, StateCode] = Field(
         description="The device's own state codes (numbers or text) onto the five states."
     )
     count_total: P
@@ -84,9 +93,13 @@ class DeviceMapping(BaseModel, Generic[P]):
     @field_validator("state_codes", mode="before")
     @classmethod
     def _codes_as_text(cls, codes: Any) -> Any:
-        """YAML reads `1:` as a number: a code is compared as text (`code_text`)."""
+        """YAML reads `1:` as a number: a code is compared as text (`code_text`); a state
+        alone (`6: running`) is a state without a reason."""
         if isinstance(codes, dict):
-            return {code_text(code): meaning for code, meaning in codes.items()}
+            return {
+                code_text(code): {"state": meaning} if isinstance(meaning, str) else meaning
+                for code, meaning in codes.items()
+            }
         return codes
 
     def points(self) -> dict[str, P]:
@@ -215,19 +228,27 @@ class _File(BaseModel, Generic[D]):
     devices: list[D] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> _File[D]:
+    def _consistent(self, info: ValidationInfo) -> _File[D]:
+        if not (info.context or {}).get("located"):  # else the loader names their lines
+            for _loc, problem in self.problems():
+                raise ValueError(problem)
+        return self
+
+    def problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """What the fields alone do not say is wrong, each where it is (`files.load` names
+        its line): a device mapped twice, a birth naming an enterprise not in the file."""
         seen: set[str] = set()
         known = {enterprise.id for enterprise in self.enterprises}
-        for device in self.devices:
+        for i, device in enumerate(self.devices):
             if device.device_id in seen:
-                raise ValueError(f"device {device.device_id} is mapped twice")
+                yield ("devices", i, "device_id"), f"device {device.device_id} is mapped twice"
             seen.add(device.device_id)
             if device.birth is not None and device.birth.enterprise not in known:
-                raise ValueError(
-                    f"device {device.device_id}: enterprise {device.birth.enterprise!r} "
-                    "is not among the file's enterprises"
+                yield (
+                    ("devices", i, "birth", "enterprise"),
+                    f"enterprise {device.birth.enterprise!r} is not among the file's "
+                    f"enterprises ({', '.join(sorted(known)) or 'none'})",
                 )
-        return self
 
     def births(self) -> list[DeviceBirth]:
         """The devices with registry fields, as the DeviceBirths the adapter announces."""
@@ -269,4 +290,9 @@ Mapping = Annotated[
     Field(discriminator="protocol"),
 ]
 MAPPING: TypeAdapter[Mapping] = TypeAdapter(Mapping)
-PROTOCOLS = ("modbus", "opcua", "mqtt", "sparkplug")
+MODELS: dict[str, type[ModbusMapping | OpcuaMapping | MqttMapping | SparkplugMapping]] = {
+    "modbus": ModbusMapping,
+    "opcua": OpcuaMapping,
+    "mqtt": MqttMapping,
+    "sparkplug": SparkplugMapping,
+}
