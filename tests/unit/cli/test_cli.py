@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from iiot.contract import MODELS
+from iiot.types import METRIC_PATTERN
 
 runner = CliRunner()
 
@@ -21,6 +22,8 @@ def test_schema_prints_every_model() -> None:
     assert set(schemas) == set(MODELS)
     assert schemas["Sample"]["properties"]["ts"]["format"] == "date-time"
     assert schemas["Sample"]["additionalProperties"] is False
+    reason = schemas["Sample"]["properties"]["reason"]  # a snake_case code, or absent
+    assert reason["anyOf"] == [{"pattern": METRIC_PATTERN, "type": "string"}, {"type": "null"}]
 
 
 def test_schema_of_unknown_model_is_one_line_error() -> None:
