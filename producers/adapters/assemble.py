@@ -5,21 +5,27 @@ counter) is dead-lettered by the Publisher with its reason, never dropped here."
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from producers.adapters.mapping import DeviceMapping, Scaled, code_text
 
 
 def scaled(raw: Any, point: Scaled) -> Any:
-    """raw × scale + offset, for a number; anything else as it came (the contract refuses
-    it with its reason)."""
+    """raw × scale + offset, for a number, in decimal: 18120 × 0.01 is 181.2, as the device
+    means it, not 181.20000000000002; anything else as it came (the contract refuses it
+    with its reason)."""
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         return raw
     if point.scale == 1.0 and point.offset == 0.0:
         return raw
-    return raw * point.scale + point.offset
+    if not math.isfinite(raw):
+        return raw * point.scale + point.offset
+    exact = Decimal(repr(raw)) * Decimal(repr(point.scale)) + Decimal(repr(point.offset))
+    return float(exact)
 
 
 def _count(value: Any) -> Any:

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from iiot.messages import Reading
-from producers.adapters.assemble import reading
-from producers.adapters.mapping import MAPPING, ModbusDevice
+from producers.adapters.assemble import reading, scaled
+from producers.adapters.mapping import MAPPING, ModbusDevice, Scaled
 
 TS = datetime(2026, 11, 26, 8, 0, 5, 123_456, tzinfo=UTC)
 
@@ -44,7 +44,7 @@ def test_a_reading_of_the_contract_from_raw_values() -> None:
         "count_total": 5321,
         "count_good": 5290,
         "ideal_cycle_s": 12.5,
-        "metrics": {"hydraulic_bar": pytest.approx(181.2)},
+        "metrics": {"hydraulic_bar": 181.2},  # in decimal, as the device means it
     }
     Reading.model_validate_json(orjson.dumps(fields))  # a valid reading without seq
 
@@ -94,3 +94,10 @@ def test_a_file_with_a_birth_names_an_enterprise_given_once() -> None:
     document["enterprises"], document["devices"] = [enterprise], [device, device]
     with pytest.raises(ValueError, match="mapped twice"):
         MAPPING.validate_python(document)
+
+
+@pytest.mark.parametrize(("raw", "scale", "offset", "value"),
+                         [(18120, 0.01, 0, 181.2), (-35, 0.1, 0, -3.5), (3, 0.1, 0.2, 0.5),
+                          (4.8, 1, 0, 4.8), (1, 1e-3, 0, 0.001)])  # fmt: skip
+def test_scaling_is_decimal(raw: float, scale: float, offset: float, value: float) -> None:
+    assert scaled(raw, Scaled(scale=scale, offset=offset)) == value
