@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from iiot.settings import Settings
-from sinks.migrate import migrate
+from sinks.migrate import migrate, pending_files
 from sinks.partitions import maintain
 from tests.integration import sink_support as s
 from tests.integration.pglite_server import pglite_timescaledb
@@ -17,19 +17,29 @@ from tests.integration.test_db_schema import VIEWS
 pytestmark = pytest.mark.integration
 
 SCHEMA = "iiot"
+# A sample written before 0011, on a day of its own: its chunk is compressed before 0011 runs.
+OLD_SAMPLE = "('qd-old01', 1, '2026-01-05T08:00:00Z', 'down', 1, 1, null, null, '{}')"
 
 
 @pytest.fixture(scope="module")
 def tsdb() -> Iterator[psycopg.Connection]:
-    """A migrated TimescaleDB; the first migration runs here, so each test sees its result."""
+    """A migrated TimescaleDB; the first migration runs here, so each test sees its result.
+    0011 comes last, onto a telemetry chunk already compressed (`OLD_SAMPLE`)."""
+    settings = Settings(telemetry_retention_days=21)
+    before_0011 = [p for p in pending_files("timescaledb") if p.stem < "0011"]
     with pglite_timescaledb() as dsn, psycopg.connect(dsn, autocommit=True) as conn:
-        flavour, applied = migrate(conn, SCHEMA, Settings(telemetry_retention_days=21))
-        assert flavour == "timescaledb"
-        assert applied == [
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr("sinks.migrate.pending_files", lambda flavour: before_0011)
+            flavour, applied = migrate(conn, SCHEMA, settings)
+        conn.execute(f"INSERT INTO {SCHEMA}.telemetry VALUES {OLD_SAMPLE}")
+        compressed = _column(
+            conn, f"SELECT compress_chunk(c) FROM show_chunks('{SCHEMA}.telemetry') c"
+        )
+        assert flavour == "timescaledb" and len(compressed) == 1
+        assert applied + migrate(conn, SCHEMA, settings)[1] == [
             "0001_registry", "0002_facts", "0003_timescaledb", "0004_rollups",
             "0005_rollups_timescaledb", "0006_views", "0007_arrival", "0008_city",
-            "0009_deadletter_origin",
-            "0010_timescaledb", "0011_telemetry_reason",
+            "0009_deadletter_origin", "0010_timescaledb", "0011_telemetry_reason",
         ]  # fmt: skip
         yield conn
 
@@ -93,3 +103,17 @@ def test_every_view_answers_with_rows(tsdb: psycopg.Connection) -> None:
 def test_maintain_leaves_timescaledb_to_its_jobs(tsdb: psycopg.Connection) -> None:
     report = maintain(tsdb, SCHEMA)
     assert (report.created, report.dropped, report.refreshed) == ([], [], [])
+
+
+def test_the_reason_column_joins_a_compressed_chunk(tsdb: psycopg.Connection) -> None:
+    """0011 rewrote nothing: the sample compressed before it reads NULL, and one written
+    into that chunk since keeps its reason."""
+    tsdb.execute(
+        f"INSERT INTO {SCHEMA}.telemetry (device_id, seq, ts, state, count_total, count_good, "
+        "reason, metrics) VALUES ('qd-old01', 2, '2026-01-05T08:00:05Z', 'down', 1, 1, "
+        "'breakdown', '{}')"
+    )
+    rows = tsdb.execute(
+        f"SELECT seq, reason FROM {SCHEMA}.v_telemetry WHERE device_id = 'qd-old01' ORDER BY seq"
+    ).fetchall()
+    assert rows == [(1, None), (2, "breakdown")]
