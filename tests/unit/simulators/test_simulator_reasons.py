@@ -16,7 +16,7 @@ from simulators.machine import DOWN, IDLE, REASONS, SETUP, Machine, Product
 from tests.unit.simulators.test_simulator_machine import PARAMS, START_MS
 
 # What each state may give as its reason.
-ALLOWED = {
+ALLOWED: dict[str, set[str | None]] = {
     "running": {None}, "planned_stop": {None}, DOWN: {"breakdown"}, SETUP: {"changeover"},
     IDLE: {"no_material", "micro_stop"},
 }  # fmt: skip
