@@ -21,7 +21,6 @@ from cli.demo.command import demo
 from cli.errors import fail, say
 from cli.kpi import kpi
 from cli.publish import publish
-from cli.publish import publish
 from cli.record import record
 from cli.replay import replay
 from cli.simulate import simulate
@@ -243,7 +242,6 @@ app.add_typer(sink.db_app, name="db")
 app.add_typer(sink.sink_app, name="sink")
 app.command("stream")(stream.stream)
 app.command("simulate")(simulate)
-app.command("publish")(publish)
 app.command("publish")(publish)
 app.command("record")(record)
 app.command("replay")(replay)
