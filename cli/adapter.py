@@ -128,11 +128,15 @@ def run(
 def _status_line(adapter: Adapter, publisher: Publisher, wall_s: float) -> Table:
     status, counters = adapter.status, publisher.counters
     table = Table(title="iiot adapter", title_justify="left")
-    columns = ("devices", "readings", "invalid", "reconnects", "spooled", "in spool", "Kafka")
+    columns = ("devices", "connected", "readings", "invalid", "reconnects", "spooled", "in spool",
+               "Kafka")  # fmt: skip
     for column in columns:
         table.add_column(column, justify="right")
     table.add_row(
         f"{status.devices:,}",
+        f"{status.connected}/{status.sources}"
+        if status.connected == status.sources
+        else f"[yellow]{status.connected}/{status.sources}[/]",
         f"{status.readings:,}",
         f"[red]{status.invalid:,}[/]" if status.invalid else "0",
         f"{status.reconnects:,}",
@@ -154,7 +158,7 @@ def _summary(adapter: Adapter, publisher: Publisher, left: int) -> Table:
         "refused by the contract (dead-lettered)": status.invalid,
         "redelivered, sent once": status.duplicates,
         "reconnects": status.reconnects,
-        "delivered to Kafka (acks=all)": counters.delivered,
+        "records delivered to Kafka (acks=all, births too)": counters.delivered,
         "written to the spool": counters.spooled,
         "left in the spool (the next run sends them)": left,
     }

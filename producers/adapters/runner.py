@@ -43,7 +43,7 @@ class Adapter:
                 if device.device_id in self._devices:
                     raise SourceError(f"{file.name}: device {device.device_id} is mapped twice")
                 self._devices[device.device_id] = device
-        self.status.devices = len(self._devices)
+        self.status.devices, self.status.sources = len(self._devices), len(files)
         self._files = list(files)
         self._last_ms: dict[str, int] = {}
         self._warned: set[tuple[str, str]] = set()

@@ -30,6 +30,7 @@ class Status:
     """What the live status line shows, per adapter run."""
 
     devices: int = 0
+    sources: int = 0  # connections to hold: one per mapping file
     readings: int = 0  # handed to the Publisher
     invalid: int = 0  # refused by the contract (dead-lettered)
     duplicates: int = 0  # the same device time again (a redelivery): not sent twice

@@ -18,19 +18,22 @@ from typing import Any
 import orjson
 
 from iiot.topics import Topic
-from iiot.types import STATES, State
+from iiot.types import State
 from simulators.simulation import Emitted
 
-# Downtime reasons the simulator gives, in the order their codes were handed out: a new one
-# goes at the end (a code, once served, never changes its meaning).
-REASONS: tuple[str, ...] = ("breakdown", "micro_stop", "changeover", "no_material")
-
-# Code = 10 × (position of the state in STATES + 1) + (reason's position + 1, or 0); a
-# running device has no reason.
+# The served devices' own state codes, as a controller's status word might have them: one
+# per state, and one per state and downtime reason the simulator gives (simulators/
+# machine.py). A code, once served, never changes its meaning: add new ones at the end.
 CODES: dict[int, tuple[State, str | None]] = {
-    10 * (i + 1) + r: (state, None if r == 0 else REASONS[r - 1])
-    for i, state in enumerate(STATES)
-    for r in range(1 if state == "running" else len(REASONS) + 1)
+    1: ("running", None),
+    2: ("idle", None),
+    3: ("setup", None),
+    4: ("down", None),
+    5: ("planned_stop", None),
+    21: ("idle", "no_material"),
+    22: ("idle", "micro_stop"),
+    31: ("setup", "changeover"),
+    41: ("down", "breakdown"),
 }
 _CODE_OF = {meaning: code for code, meaning in CODES.items()}
 
