@@ -6,8 +6,6 @@ gives up stops the run with its one line."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from iiot import kafka_admin, topics
+from iiot import topics
 from iiot.contract import decode
 from iiot.messages import DeviceBirth, Sample
 from iiot.settings import Settings
@@ -67,15 +65,6 @@ class Scripted:
         return {}
 
 
-@pytest.fixture
-def own_prefix(kafka: Settings) -> Iterator[Settings]:
-    prefix = f"{kafka.topic_prefix}adapter-{uuid.uuid4().hex[:6]}."
-    settings = kafka.model_copy(update={"topic_prefix": prefix})
-    kafka_admin.ensure_topics(settings)
-    yield settings
-    kafka_admin.delete_prefixed_topics(prefix, settings)
-
-
 def run_adapter(
     settings: Settings, tmp_path: Path, script: list[Any], monkeypatch: pytest.MonkeyPatch,
     *, give_up: bool = False,
@@ -90,7 +79,7 @@ def run_adapter(
 
 
 def test_births_then_readings_numbered_redeliveries_once_bad_ones_dead_lettered(
-    own_prefix: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fresh_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script = []
     for i in range(5):
@@ -103,16 +92,16 @@ def test_births_then_readings_numbered_redeliveries_once_bad_ones_dead_lettered(
     )  # again
     unmapped = {"state": 77, "count_total": 50, "count_good": 50}
     script.append(("press1", unmapped, T0 + timedelta(seconds=10)))
-    adapter = run_adapter(own_prefix, tmp_path, script, monkeypatch)
+    adapter = run_adapter(fresh_topics, tmp_path, script, monkeypatch)
     assert (adapter.status.readings, adapter.status.duplicates, adapter.status.invalid) == (
         10,
         1,
         1,
     )
 
-    births = read_topic(own_prefix, topics.name(topics.Topic.REGISTRY, own_prefix), 2)
+    births = read_topic(fresh_topics, topics.name(topics.Topic.REGISTRY, fresh_topics), 2)
     assert {decode(DeviceBirth, r.value()).device_id for r in births} == {"press0", "press1"}
-    records = read_topic(own_prefix, topics.name(topics.Topic.TELEMETRY, own_prefix), 10)
+    records = read_topic(fresh_topics, topics.name(topics.Topic.TELEMETRY, fresh_topics), 10)
     samples = [decode(Sample, r.value) for r in one_sample_records(records)]
     for device in ("press0", "press1"):
         mine = [s for s in samples if s.device_id == device]
@@ -120,16 +109,16 @@ def test_births_then_readings_numbered_redeliveries_once_bad_ones_dead_lettered(
         assert [s.ts for s in mine] == [T0 + timedelta(seconds=2 * i) for i in range(5)]
         assert [(s.state, s.reason) for s in mine][2] == ("down", "breakdown")
         assert mine[4].count_good == 39
-    (letter,) = read_topic(own_prefix, topics.name(topics.Topic.DEADLETTER, own_prefix), 1)
+    (letter,) = read_topic(fresh_topics, topics.name(topics.Topic.DEADLETTER, fresh_topics), 1)
     reason = orjson.loads(letter.value())["reason"]
     assert "state" in reason and "77" in reason
 
 
 def test_a_source_that_gives_up_stops_the_run_with_its_line(
-    own_prefix: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fresh_topics: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(SourceError, match="certificate not found"):
-        run_adapter(own_prefix, tmp_path, [], monkeypatch, give_up=True)
+        run_adapter(fresh_topics, tmp_path, [], monkeypatch, give_up=True)
 
 
 def test_a_device_in_two_files_is_one_error() -> None:
