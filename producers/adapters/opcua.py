@@ -11,6 +11,13 @@ every second) reports a lost connection, and a failing read is one too; then one
 `status.reconnects += 1`, `Backoff`, connect and subscribe again. A node the server does
 not know is the mapping's fault: one error naming the device, field and node, and that
 node is left out of the device's readings.
+
+Security: the client's certificate and key are read when the source is made (a missing or
+wrong file is a `SourceError` naming it). Each connect first asks the server for its
+endpoints and picks the one of the file's `security`; none such, or the server refusing
+the certificate or the login, is a `SourceError` too (trying again would not change it).
+The server's certificate is the one that endpoint list names: taken as it is, not
+validated (docs/integrating.md, "Security").
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from asyncua import ua
@@ -26,7 +34,10 @@ from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.crypto import security_policies
 from asyncua.ua.status_codes import StatusCodes
-from asyncua.ua.uaerrors import UaError
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from producers.adapters import mapping as m
 from producers.adapters.reconnect import Lost, keep_connected
@@ -35,9 +46,27 @@ from producers.adapters.source import Backoff, Emit, SourceError, Status
 log = logging.getLogger(__name__)
 
 _MODES = {
+    "None": ua.MessageSecurityMode.None_,
     "Basic256Sha256_Sign": ua.MessageSecurityMode.Sign,
     "Basic256Sha256_SignAndEncrypt": ua.MessageSecurityMode.SignAndEncrypt,
 }
+# The server's answers to a session that trying again will not change: its certificate or
+# its login refused.
+_CERTIFICATE_REFUSED = (
+    StatusCodes.BadCertificateUntrusted,
+    StatusCodes.BadCertificateInvalid,
+    StatusCodes.BadCertificateUriInvalid,
+    StatusCodes.BadCertificateTimeInvalid,
+    StatusCodes.BadCertificateUseNotAllowed,
+    StatusCodes.BadCertificateRevoked,
+    StatusCodes.BadSecurityPolicyRejected,
+    StatusCodes.BadSecurityModeRejected,
+)
+_LOGIN_REFUSED = (
+    StatusCodes.BadIdentityTokenRejected,
+    StatusCodes.BadIdentityTokenInvalid,
+    StatusCodes.BadUserAccessDenied,
+)
 
 
 @dataclass(slots=True)
@@ -68,9 +97,35 @@ class Source:
         self.mapping, self.name = mapping, name
         self.connection = mapping.connection
         self.devices = [_Device(device, parse(device)) for device in mapping.devices]
+        self._credentials = credentials(self.connection)
         self._lost = asyncio.Event()
+        self._warned = False  # of a password sent in clear text
+        # asyncua's client warns of what this source reports itself (a session refused, a
+        # connection lost) and of every revised session timeout: only its errors are shown
+        logging.getLogger("asyncua.client").setLevel(logging.ERROR)
 
     # -- the connection --
+
+    async def _endpoint(self, client: Client) -> ua.EndpointDescription:
+        """The server's endpoint of the file's `security`; none such is a `SourceError`
+        naming those it offers."""
+        c = self.connection
+        try:
+            endpoints = await client.connect_and_get_server_endpoints()
+        except (TimeoutError, OSError, UaError) as exc:
+            raise Lost(f"cannot connect to {c.endpoint}: {_text(exc)}") from None
+        policy = (security_policies.SecurityPolicyNone if c.security == "None"
+                  else security_policies.SecurityPolicyBasic256Sha256).URI  # fmt: skip
+        for endpoint in endpoints:
+            if endpoint.SecurityPolicyUri == policy and endpoint.SecurityMode == _MODES[c.security]:
+                if c.password is not None and _password_in_clear(endpoint) and not self._warned:
+                    self._warned = True
+                    log.warning("%s: %s takes the password in clear text (security %s)",
+                                self.name, c.endpoint, c.security)  # fmt: skip
+                return endpoint
+        offered = ", ".join(sorted({_security(e) for e in endpoints})) or "nothing"
+        raise SourceError(f"{c.endpoint}: the server offers no security {c.security} "
+                          f"endpoint (it offers {offered})")  # fmt: skip
 
     async def _connect(self) -> Client:
         c = self.connection
@@ -81,14 +136,17 @@ class Source:
             client.set_user(c.username)
         if c.password is not None:
             client.set_password(c.password)
-        if c.security != "None":
-            if c.certificate is None or c.private_key is None:
-                raise SourceError(f"{c.endpoint}: security {c.security} needs certificate and "
-                                  "private_key")  # fmt: skip
+        endpoint = await self._endpoint(client)
+        if self._credentials is not None:
+            if not endpoint.ServerCertificate:
+                raise SourceError(f"{c.endpoint}: the server's {c.security} endpoint has no "
+                                  "certificate")  # fmt: skip
+            certificate, private_key = self._credentials
             await client.set_security(
                 security_policies.SecurityPolicyBasic256Sha256,
-                certificate=c.certificate,
-                private_key=c.private_key,
+                certificate=certificate,
+                private_key=private_key,
+                server_certificate=_first_certificate(endpoint.ServerCertificate),
                 mode=_MODES[c.security],
             )
         self._lost = lost = asyncio.Event()
@@ -101,8 +159,24 @@ class Source:
             await client.connect()
         except (TimeoutError, OSError, UaError) as exc:
             await _close(client)
+            refused = self._refused(exc)
+            if refused is not None:
+                raise SourceError(refused) from None
             raise Lost(f"cannot connect to {c.endpoint}: {_text(exc)}") from None
         return client
+
+    def _refused(self, exc: BaseException) -> str | None:
+        """What the server's refusal of the session means, if it refused it for good."""
+        if not isinstance(exc, UaStatusCodeError):
+            return None
+        c, code = self.connection, ua.StatusCode(exc.code)
+        if code.value in _CERTIFICATE_REFUSED:
+            return (f"{c.endpoint}: the server refused the adapter's certificate "
+                    f"{c.certificate} ({code.name}): make the server trust it")  # fmt: skip
+        if code.value in _LOGIN_REFUSED:
+            who = "anonymously" if c.username is None else f"as {c.username!r}"
+            return f"{c.endpoint}: the server refused the login {who} ({code.name})"
+        return None
 
     def _unknown(self, device: _Device, name: str, status: ua.StatusCode) -> str:
         point = device.device.points()[name]
@@ -221,6 +295,79 @@ class Source:
         if problems:
             raise SourceError("; ".join(problems))
         return found
+
+
+def credentials(connection: m.OpcuaConnection) -> tuple[bytes, bytes] | None:
+    """The client's certificate and private key (DER) for a secured connection, read from
+    the files named (PEM or DER); a missing or wrong file is a `SourceError` naming it."""
+    c = connection
+    if c.security == "None":
+        return None
+    if c.certificate is None or c.private_key is None:
+        raise SourceError(f"{c.endpoint}: security {c.security} needs certificate and "
+                          "private_key")  # fmt: skip
+    data = _file("certificate", c.certificate)
+    try:
+        certificate = (x509.load_pem_x509_certificate(data) if b"-----BEGIN" in data
+                       else x509.load_der_x509_certificate(data))  # fmt: skip
+    except ValueError:
+        raise SourceError(f"certificate {c.certificate}: not an X.509 certificate (PEM or "
+                          "DER)") from None  # fmt: skip
+    data = _file("private_key", c.private_key)
+    try:
+        key = (serialization.load_pem_private_key(data, None) if b"-----BEGIN" in data
+               else serialization.load_der_private_key(data, None))  # fmt: skip
+    except TypeError:
+        raise SourceError(f"private_key {c.private_key}: encrypted; give it unencrypted") from None
+    except ValueError:
+        raise SourceError(f"private_key {c.private_key}: not a private key (PEM or DER)") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise SourceError(f"private_key {c.private_key}: not an RSA key (Basic256Sha256 "
+                          "needs RSA)")  # fmt: skip
+    if key.public_key() != certificate.public_key():
+        raise SourceError(f"private_key {c.private_key}: not the key of certificate "
+                          f"{c.certificate}")  # fmt: skip
+    return (
+        certificate.public_bytes(serialization.Encoding.DER),
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
+
+
+def _file(key: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{key} {path}: {exc.strerror or exc}") from None
+
+
+def _first_certificate(der: bytes) -> bytes:
+    """The leading certificate of a DER chain (a server may send its chain): its SEQUENCE's
+    two-byte length says where it ends."""
+    return der[: int.from_bytes(der[2:4], "big") + 4] if len(der) > 4 else der
+
+
+def _password_in_clear(endpoint: ua.EndpointDescription) -> bool:
+    """The endpoint's username token is not encrypted, nor its channel (asyncua's own
+    warning of it is not shown)."""
+    if endpoint.SecurityMode == ua.MessageSecurityMode.SignAndEncrypt:
+        return False
+    tokens = [
+        t for t in endpoint.UserIdentityTokens or [] if t.TokenType == ua.UserTokenType.UserName
+    ]
+    none = security_policies.SecurityPolicyNone.URI
+    return bool(tokens) and tokens[0].SecurityPolicyUri in (None, "", none)
+
+
+def _security(endpoint: ua.EndpointDescription) -> str:
+    """An endpoint's security as the mapping's `security` spells it."""
+    if endpoint.SecurityMode == ua.MessageSecurityMode.None_:
+        return "None"
+    policy = (endpoint.SecurityPolicyUri or "").rsplit("#", 1)[-1]
+    return f"{policy}_{endpoint.SecurityMode.name}"
 
 
 def _unknown_node(status: ua.StatusCode) -> bool:

@@ -14,15 +14,28 @@ string node ids `ns=2;s=<device_id>.<field>` (docs/integrating.md, "OPC UA"):
 
 Doubles carry the simulator's values exactly. Each write has the sample's time as its
 source timestamp.
+
+`OpcuaServed(..., security=Security(...))` serves the same instead with only the
+Basic256Sha256 endpoints named, the server's own certificate and key, trusting only the
+client certificates given, and (if `users`) a username and password login only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from asyncua import ua
+from asyncua.common.utils import ServiceError
+from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server import Server
+from asyncua.server.internal_server import InternalServer
+from asyncua.server.user_managers import UserManager
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from iiot.messages import DeviceBirth
 from simulators.serve import mapped
@@ -60,12 +73,68 @@ def _variant(field: str, value: Any) -> ua.Variant:
     return ua.Variant(int(value) % (1 << 32), kind)
 
 
+_POLICIES = {
+    "Basic256Sha256_Sign": ua.SecurityPolicyType.Basic256Sha256_Sign,
+    "Basic256Sha256_SignAndEncrypt": ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+}
+
+
+@dataclass(frozen=True)
+class Security:
+    """A secured server: its certificate (DER) and private key (PEM), the endpoints it
+    offers (the mapping's `security` names), the client certificates (DER) it trusts, and
+    the users it lets in (none: anonymous only)."""
+
+    certificate: bytes
+    private_key: bytes
+    trusted: tuple[bytes, ...]
+    modes: tuple[str, ...] = ("Basic256Sha256_SignAndEncrypt",)
+    users: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # the server's, in its certificate's subjectAltName; not NAMESPACE, which would then be
+    # index 1 (the application's namespace) instead of 2
+    application_uri: str = "urn:iiot-pipeline:simulator:server"
+
+
+class _Users(UserManager):
+    def __init__(self, users: Mapping[str, str]) -> None:
+        self.users = users
+
+    def get_user(
+        self,
+        iserver: InternalServer,
+        username: str | None = None,
+        password: str | None = None,
+        certificate: Any = None,
+    ) -> User | None:
+        if username is not None and self.users.get(username) == password:
+            return User(role=UserRole.User)
+        return None
+
+
+async def _secure(server: Server, security: Security) -> None:
+    await server.set_application_uri(security.application_uri)
+    await server.load_certificate(security.certificate, "der")
+    await server.load_private_key(security.private_key, format="pem")
+    server.set_security_policy([_POLICIES[mode] for mode in security.modes])
+    if security.users:
+        server.set_identity_tokens([ua.UserNameIdentityToken])
+
+    async def trusted(certificate: x509.Certificate, _: ua.ApplicationDescription) -> None:
+        if certificate.public_bytes(Encoding.DER) not in security.trusted:
+            raise ServiceError(ua.StatusCodes.BadCertificateUntrusted)
+
+    server.set_certificate_validator(trusted)
+
+
 class OpcuaServed:
     """The network side, which a test may stop and start again while the feed goes on (a
     server restarting: a new server with the values as they are now, the counters go on)."""
 
-    def __init__(self, births: list[DeviceBirth], host: str, port: int) -> None:
+    def __init__(
+        self, births: list[DeviceBirth], host: str, port: int, security: Security | None = None
+    ) -> None:
         self.births, self.host, self.port = births, host, port
+        self.security = security
         self.values: dict[str, dict[str, Any]] = {
             b.device_id: dict.fromkeys(fields(b.kind), 0) for b in births
         }
@@ -81,11 +150,15 @@ class OpcuaServed:
         return len(self.seen) == len(self.values)
 
     async def start(self) -> None:
-        server = Server()
+        users = self.security.users if self.security is not None else {}
+        server = Server(user_manager=_Users(users) if users else None)
         await server.init()
         server.set_endpoint(endpoint(self.host, self.port))
         server.set_server_name("iiot-pipeline simulator")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        if self.security is None:
+            server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        else:
+            await _secure(server, self.security)
         namespace = await server.register_namespace(NAMESPACE)
         for birth in self.births:
             folder = await server.nodes.objects.add_folder(
