@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from iiot.yaml_lines import LocatedError
 from iiot.yaml_lines import load as load_located
-from producers.adapters.mapping import MODELS
+from producers.adapters.mapping import MODELS, Mapping, OpcuaMapping
 from producers.adapters.runner import Loaded
 
 MappingError = LocatedError  # `FILE:LINE: what is wrong`, one line
@@ -29,4 +29,20 @@ def load(path: Path) -> Loaded:
         raise located.invalid(exc) from None
     for loc, problem in mapping.problems():
         raise located.error(loc, problem)
-    return Loaded(path.name, mapping)
+    return Loaded(path.name, _files_beside(mapping, path.parent))
+
+
+def _files_beside(mapping: Mapping, directory: Path) -> Mapping:
+    """Files a mapping names (an OPC UA client's certificate and key) are found beside it,
+    wherever the adapter is started from, unless given as absolute paths."""
+    if not isinstance(mapping, OpcuaMapping):
+        return mapping
+    connection = mapping.connection
+    found = {
+        key: str(directory / name)
+        for key in ("certificate", "private_key")
+        if (name := getattr(connection, key)) is not None and not Path(name).is_absolute()
+    }
+    if not found:
+        return mapping
+    return mapping.model_copy(update={"connection": connection.model_copy(update=found)})

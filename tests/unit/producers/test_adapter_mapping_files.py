@@ -75,3 +75,18 @@ def test_a_mistake_is_one_line_naming_file_line_and_field(
     assert "\n" not in message
     assert message.startswith(f"{path}:{line}: "), message
     assert says in message
+
+
+def test_an_opcua_clients_certificate_and_key_are_found_beside_the_file(tmp_path: Path) -> None:
+    text = GOOD.replace("protocol: modbus", "protocol: opcua").replace(
+        "connection: {host: 127.0.0.1, port: 5020}",
+        "connection: {endpoint: 'opc.tcp://plc:4840', security: Basic256Sha256_Sign,\n"
+        "             certificate: certs/client.der, private_key: /etc/iiot/client.pem}",
+    )
+    for address in ("{address: 0}", "{address: 1, type: uint32}", "{address: 3, type: uint32}",
+                    "{address: 10}", "{address: 11, type: uint32}",
+                    "{address: 13, type: uint32}"):  # fmt: skip
+        text = text.replace(address, "{node: 'ns=2;s=x'}")
+    connection = load(write(tmp_path, text)).mapping.connection
+    assert connection.certificate == str(tmp_path / "certs/client.der")  # type: ignore[union-attr]
+    assert connection.private_key == "/etc/iiot/client.pem"  # type: ignore[union-attr]
