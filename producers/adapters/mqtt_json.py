@@ -70,8 +70,6 @@ class Source:
         self._warnings = Warnings(log)
 
     async def run(self, emit: Emit, status: Status) -> None:
-        status.devices += len(self.mapping.devices)
-
         async def session(mqtt: aiomqtt.Client) -> None:
             await self._subscribe(mqtt)
             async for message in mqtt.messages:
