@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -67,10 +68,11 @@ class Located:
         """The first error of `exc` (raised validating the data at `at`), located; how many
         more there are, if any."""
         errors = exc.errors(include_url=False)
-        loc: Loc = (*at, *errors[0]["loc"])
-        first = {**errors[0], "loc": loc}
+        chosen, hint = _typo(errors) or (errors[0], "")
+        loc: Loc = (*at, *chosen["loc"])
+        first = {**chosen, "loc": loc}
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return LocatedError(self.name, self.line_of(loc), describe(first) + more)
+        return LocatedError(self.name, self.line_of(loc), describe(first) + hint + more)
 
     def at(self, loc: Sequence[int | str]) -> Any:
         """The data at `loc`."""
@@ -86,6 +88,24 @@ class Located:
             return model.model_validate(self.at(at) if data is None else data)
         except ValidationError as exc:
             raise self.invalid(exc, at) from None
+
+
+def _typo(errors: Sequence[Any]) -> tuple[Any, str] | None:
+    """A key that is not allowed beside a required one that is missing and spelt like it
+    (`count_totl` for `count_total`): that key is the mistake to name, not the missing one
+    it leaves behind."""
+    missing: dict[Loc, list[str]] = {}
+    for error in errors:
+        if error["type"] == "missing" and error["loc"] and isinstance(error["loc"][-1], str):
+            missing.setdefault(tuple(error["loc"][:-1]), []).append(error["loc"][-1])
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] != "extra_forbidden" or not loc or not isinstance(loc[-1], str):
+            continue
+        close = get_close_matches(loc[-1], missing.get(tuple(loc[:-1]), []), n=1)
+        if close:
+            return error, f" (a typo of {close[0]!r}?)"
+    return None
 
 
 def load(path: str | Path) -> Located:
