@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from cli.errors import fail, say
 from cli.signals import StopSignals, interrupt_now
@@ -60,23 +61,42 @@ def check(
             raise fail(f"{file.name}: no answer within 60 s") from None
         except SourceError as exc:
             raise fail(f"{file.name}: {exc}") from None
-        console.print(_probe_table(file, values))
+        table, refused = _probe_table(file, values)
+        console.print(table)
+        if refused:  # what `run` would dead-letter: say so here, before it runs
+            for line in refused:
+                say(f"{file.name}: {line}")
+            raise fail(f"{file.name}: {len(refused)} device(s) give readings the contract "
+                       "refuses (they would be dead-lettered)")  # fmt: skip
 
 
-def _probe_table(file: Loaded, values: dict[str, dict[str, object]]) -> Table:
+def _probe_table(file: Loaded, values: dict[str, dict[str, object]]) -> tuple[Table, list[str]]:
+    """The table of the devices' readings, and one line per device whose reading the
+    contract refuses."""
+    from datetime import UTC, datetime
+
+    from iiot.contract import ContractError, decode
+    from iiot.messages import Reading
     from producers.adapters.assemble import reading
+    from producers.adapters.runner import unmapped_hint
 
     table = Table(title=f"{file.name}: one reading per device", title_justify="left")
     for column in ("device", "raw values", "reading"):
         table.add_column(column)
-    from datetime import UTC, datetime
-
+    refused: list[str] = []
     for device in file.mapping.devices:
         raw = values.get(device.device_id, {})
         fields = reading(device, raw, datetime.now(UTC))
         shown = {k: v for k, v in fields.items() if k not in ("device_id", "ts")}
-        table.add_row(device.device_id, json.dumps(raw), json.dumps(shown, ensure_ascii=False))
-    return table
+        text = Text(json.dumps(shown, ensure_ascii=False))
+        try:
+            decode(Reading, json.dumps(fields))
+        except ContractError as error:
+            hint = unmapped_hint(device, raw)
+            refused.append(f"{device.device_id}: refused: {error.reason}{hint}")
+            text = Text.assemble(("refused: ", "red"), text)
+        table.add_row(Text(device.device_id), Text(json.dumps(raw)), text)
+    return table, refused
 
 
 @app.command()

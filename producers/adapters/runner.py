@@ -63,7 +63,8 @@ class Adapter:
             self.status.invalid += 1
             if (device_id, rejected.reason) not in self._warned:  # once per device and reason
                 self._warned.add((device_id, rejected.reason))
-                log.warning("%s: reading refused (dead-lettered): %s", device_id, rejected.reason)
+                log.warning("%s: reading refused (dead-lettered): %s%s", device_id,
+                            rejected.reason, unmapped_hint(device, values))  # fmt: skip
         except SpoolFull:
             pass  # counted by the Publisher (refused); the device's next reading may go
         else:
@@ -91,6 +92,14 @@ class Adapter:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def unmapped_hint(device: m.DeviceMapping[Any], values: Mapping[str, Any]) -> str:
+    """What to do about a state code the device's table lacks (the contract only sees a
+    state it does not know): `` (state code 7 is not in state_codes)``, or nothing."""
+    if "state" not in values or m.code_text(values["state"]) in device.state_codes:
+        return ""
+    return f" (state code {m.code_text(values['state'])} is not in state_codes)"
 
 
 async def probe(file: Loaded) -> dict[str, dict[str, Any]]:
