@@ -34,6 +34,9 @@ from producers.adapters.reconnect import Lost, keep_connected
 from producers.adapters.source import Backoff, Emit, SourceError, Status
 
 log = logging.getLogger(__name__)
+# pymodbus logs each failed connect ("Failed to connect …", "Repeating...."): the source
+# says it once itself, naming the file and the address.
+logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
 
 MAX_READ = 125  # registers per read (Modbus: at most 125 holding or input registers)
 _SIZE = {"uint16": 1, "int16": 1, "uint32": 2, "int32": 2, "float32": 2}
@@ -167,7 +170,8 @@ class Source:
             raise Lost(f"cannot connect to {self.address}: {exc}") from None
         if not connected:
             client.close()
-            raise Lost(f"cannot connect to {self.address}")
+            raise Lost(f"cannot connect to {self.address}: refused, or no answer within "
+                       f"{self.connection.timeout_s:g} s")  # fmt: skip
         return client
 
     async def _read_span(self, client: AsyncModbusTcpClient, unit: int, span: Span) -> list[int]:

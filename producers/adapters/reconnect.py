@@ -29,13 +29,21 @@ async def keep_connected(
     backoff once it works), `close` it, back off. `status.connected` counts the connections
     held; `status.reconnects` those lost."""
     backoff = Backoff()
+    failed = 0  # attempts in a row that could not connect: warned of the first only
     while True:
         try:
             connection = await connect()
         except Lost as lost:
-            log.warning("%s: %s; trying again", name, lost)
+            failed += 1
+            if failed == 1:
+                log.warning("%s: %s; trying again (0.5 s doubling to 30 s)", name, lost)
+            else:
+                log.debug("%s: %s; trying again (attempt %d)", name, lost, failed)
             await backoff.wait()
             continue
+        if failed:
+            log.warning("%s: connected after %d failed attempts", name, failed)
+            failed = 0
         status.connected += 1
         try:
             await use(connection, backoff)
