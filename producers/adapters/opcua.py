@@ -103,6 +103,9 @@ class Source:
         # asyncua's client warns of what this source reports itself (a session refused, a
         # connection lost) and of every revised session timeout: only its errors are shown
         logging.getLogger("asyncua.client").setLevel(logging.ERROR)
+        # its publish loop logs a traceback when the server goes away ("Publish iteration
+        # crashed"): the watchdog's lost connection is this source's one warning
+        logging.getLogger("asyncua.client.ua_session").setLevel(logging.CRITICAL)
 
     # -- the connection --
 
@@ -229,6 +232,9 @@ class Source:
                 found = by_node.get(node.nodeid)
                 if found is not None:
                     found[0].latest[found[1]] = val
+
+            def status_change_notification(self, status: Any) -> None:
+                pass  # a subscription closed or timed out: the watchdog reports the loss
 
         period_ms = 1000 * min(d.device.sample_interval_s for d in self.devices)
         try:
