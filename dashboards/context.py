@@ -1,4 +1,5 @@
-"""What a build is for: language, schema, datasource, TimescaleDB flag, index weights.
+"""What a build is for: language, schema, datasource, TimescaleDB flag, index weights, the
+OEE target.
 
 Panels name only the documented `v_*` views (docs/schema.md); `Build.sql` qualifies them with
 the deployment's schema, because Grafana's datasource cannot set a search_path.
@@ -10,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from dashboards.text import Language, Text
-from iiot.settings import DigitizationWeights
+from iiot.settings import DigitizationWeights, get_settings
 
 VIEWS = frozenset(
     ("v_device", "v_enterprise", "v_telemetry", "v_telemetry_metric", "v_metric_hourly",
@@ -19,6 +20,10 @@ VIEWS = frozenset(
 )  # fmt: skip
 VIEW_NAME = re.compile(r"(?<![\w.\"])(v_[a-z_]+)\b")
 DATASOURCE_UID = "iiot-postgres"
+
+
+def _oee_target() -> float:
+    return get_settings().oee_target  # IIOT_OEE_TARGET, read when the dashboards are built
 
 
 class UnknownView(ValueError):
@@ -32,6 +37,7 @@ class Build:
     datasource_uid: str = DATASOURCE_UID
     timescaledb: bool = False
     weights: DigitizationWeights = field(default_factory=DigitizationWeights)
+    oee_target: float = field(default_factory=_oee_target)  # green from here (docs/dashboards.md)
 
     def text(self, text: Text) -> str:
         return text.render(self.language)

@@ -18,24 +18,41 @@ from grafana_foundation_sdk.builders import (
 from grafana_foundation_sdk.builders import dashboard as d
 from grafana_foundation_sdk.builders.common import (
     FrameGeometrySource,
+    GraphThresholdsStyleConfig,
     MapLayerOptions,
+    ReduceDataOptions,
     StackingConfig,
 )
 from grafana_foundation_sdk.builders.geomap import ControlsOptions, MapViewConfig, TooltipOptions
 from grafana_foundation_sdk.models.common import (
     FrameGeometrySourceMode,
     GraphDrawStyle,
+    GraphTresholdsStyleMode,
     StackingMode,
     VizOrientation,
 )
 from grafana_foundation_sdk.models.dashboard import (
     DataSourceRef,
+    DynamicConfigValue,
+    Threshold,
+    ThresholdsMode,
     VariableRefresh,
     VariableSort,
 )
 from grafana_foundation_sdk.models.geomap import TooltipMode
 
 from dashboards.context import Build
+from dashboards.fields import (
+    ALARM_VALUES,
+    FIELDS,
+    STATE_SECONDS,
+    STATES,
+    UNKNOWN_COLOUR,
+    Band,
+    BandName,
+    Field,
+    bands,
+)
 from dashboards.query import DATASOURCE_TYPE, Sql
 from dashboards.text import Text
 from iiot.types import ID_PATTERN
@@ -43,6 +60,7 @@ from iiot.types import ID_PATTERN
 # Only values shaped like the contract's ids survive as variable options (defence in depth:
 # Grafana also doubles quotes in single-value variables, and panels quote them).
 ID_REGEX = "/" + ID_PATTERN + "/"
+WORD = r"(?<![\w$]){}(?!\w)"  # a column name, not part of a longer name or a $variable
 AnyPanel = (
     timeseries.Panel | stat.Panel | table.Panel | bargauge.Panel | barchart.Panel
     | statetimeline.Panel | geomap.Panel

@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     grafana_timescaledb: bool = Field(
         False, description="The datasource's TimescaleDB flag ($__timeGroup → time_bucket)."
     )
+    oee_target: float = Field(
+        0.85,
+        gt=0,
+        le=1,
+        description="OEE drawn green from here (world class 0.85); amber from 0.60 (typical).",
+    )
 
     # Producer (producers/): compression, batching and the disk spool for broker outages
     producer_compression: Literal["lz4", "zstd", "none"] = "lz4"
