@@ -1,4 +1,5 @@
-"""The whole way in: the simulator's devices over MQTT → `iiot adapter`'s runner → Kafka →
+"""The whole way in: the simulator's devices over MQTT (JSON or Sparkplug B: both carry the
+device's time) → `iiot adapter`'s runner → Kafka →
 `iiot stream`; the worker's OEE windows equal the reference computed from the simulator's
 own samples (the adapter renumbers seqs; windows depend on time, state and counters)."""
 
@@ -13,7 +14,7 @@ import pytest
 
 from iiot.settings import Settings
 from producers.adapters.runner import Adapter
-from simulators.serve import mqtt as served
+from simulators.serve import mqtt, sparkplug
 from tests.integration.adapter_support import load, run_adapter
 from tests.integration.mqtt_support import (
     HOST,
@@ -28,18 +29,24 @@ from tests.integration.test_streams import reference, start_worker, stop, wait_f
 pytestmark = pytest.mark.integration
 
 DEVICES, DURATION_S, SPEED = 4, 600, 100  # ten factory minutes in six seconds
+# The served protocol, and the keyword that keeps a test's topics apart on the shared broker.
+SERVED = {"mqtt": (mqtt, "root"), "sparkplug": (sparkplug, "group_prefix")}
 
 
+@pytest.mark.parametrize("protocol", list(SERVED))
 def test_the_stream_gives_the_simulators_own_windows(
-    tmp_path: Path, stream_settings: Settings
+    protocol: str, tmp_path: Path, stream_settings: Settings
 ) -> None:
-    root = f"test-{uuid.uuid4().hex[:8]}"
+    served, keyword = SERVED[protocol]
+    apart: dict[str, Any] = {keyword: f"t{uuid.uuid4().hex[:8]}-"}
     births = simulation(DEVICES, DURATION_S).births()
-    loaded = load(served.mapping(births, HOST, SHARED_PORT, root=root), tmp_path / "m.yaml")
+    document = served.mapping(births, HOST, SHARED_PORT, **apart)  # type: ignore[attr-defined]
+    loaded = load(document, tmp_path / f"{protocol}.yaml")
 
     async def during(_: Adapter) -> None:
         await asyncio.sleep(0.5)
-        await served.serve(simulation(DEVICES, DURATION_S), SPEED, HOST, SHARED_PORT, root=root)
+        sim = simulation(DEVICES, DURATION_S)
+        await served.serve(sim, SPEED, HOST, SHARED_PORT, **apart)  # type: ignore[attr-defined]
         await asyncio.sleep(1)
 
     async def main() -> tuple[Adapter, list[Any]]:
