@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as d
 
+from dashboards import notes
 from dashboards.context import Build
 from dashboards.panels import Panels
 from dashboards.sqlparts import LOSSES, OEE, RATIOS
@@ -23,46 +24,51 @@ def dashboard(build: Build) -> d.Dashboard:
         .with_variable(p.variable("enterprise", t("企业", "Enterprise"), ENTERPRISE_SQL))
         .with_panel(p.stat(t("OEE（时间加权）", "OEE (time-weighted)"),
                            f"SELECT {OEE} AS oee FROM v_oee WHERE {OF_ENTERPRISE}",
-                           unit="percentunit", width=6))
+                           band="oee", width=6, description=notes.oee(build.oee_target)))
         .with_panel(p.stat(
             t("未消除报警", "Open alarms"),
             "SELECT count(*) AS open_alarms FROM v_alarm_open a JOIN v_device d "
             "USING (device_id) WHERE d.enterprise_id = '$enterprise'", width=6,
+            description=t("本企业设备已触发、尚未消除的报警（不限时间范围）。",
+                          "Alarms of the enterprise's devices raised and not yet cleared "
+                          "(regardless of the range)."),
         ))
         .with_panel(p.stat(
             t("数字化指数", "Digitization index"),
             "SELECT index FROM v_digitization WHERE enterprise_id = '$enterprise' "
             "AND $__timeFilter(window_start) ORDER BY window_start DESC LIMIT 1", width=6,
+            band="index", description=notes.INDEX,
         ))
         .with_panel(p.stat(
             t("设备", "Devices"),
             "SELECT count(*) AS devices FROM v_device WHERE enterprise_id = '$enterprise'",
-            width=6,
+            width=6, description=t("本企业在注册表中的设备数。",
+                                   "The enterprise's devices in the registry."),
         ))
         .with_panel(p.timeseries(
             t("OEE 与可用率·性能·质量", "OEE with availability, performance, quality"),
             f"{bucket}{RATIOS} FROM v_oee WHERE {OF_ENTERPRISE} GROUP BY 1 ORDER BY 1",
-            unit="percentunit",
+            band="oee", description=notes.APQ,
         ))
         .with_panel(p.timeseries(
             t("损失（秒）：停机、换型、空闲、计划停止、未知",
               "Losses (s): down, setup, idle, planned stop, unknown"),
             f"{bucket}{LOSSES} FROM v_oee WHERE {OF_ENTERPRISE} GROUP BY 1 ORDER BY 1",
-            unit="s", bars=True, stacked=True,
+            unit="s", bars=True, stacked=True, description=notes.LOSSES,
         ))
         .with_panel(p.bars(
             t("产线排名（OEE）", "Lines ranked by OEE"),
             f"SELECT entity_id AS line, {OEE} AS oee FROM v_oee WHERE level = 'line' "
             "AND entity_id IN (SELECT line_id FROM v_device WHERE enterprise_id = '$enterprise') "
             "AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 2 DESC NULLS LAST",
-            unit="percentunit", width=12,
+            band="oee", width=12, description=notes.oee(build.oee_target),
         ))
         .with_panel(p.timeseries(
             t("数字化分项", "Digitization components"),
             "SELECT window_start AS time, connectivity, completeness, key_process_nc, "
             "oee_coverage, cloud::int::float8 AS cloud FROM v_digitization "
             "WHERE enterprise_id = '$enterprise' AND $__timeFilter(window_start) ORDER BY 1",
-            unit="percentunit",
+            band="share", description=notes.COMPONENTS,
         ))
         .with_panel(p.table(
             t("报警", "Alarms"),
@@ -70,6 +76,6 @@ def dashboard(build: Build) -> d.Dashboard:
             "a.message FROM v_alarm a JOIN v_device d USING (device_id) "
             "WHERE d.enterprise_id = '$enterprise' AND $__timeFilter(a.ts) "
             "ORDER BY a.ts DESC LIMIT 500",
-            width=24,
+            width=24, description=notes.ALARMS,
         ))
     )  # fmt: skip

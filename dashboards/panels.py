@@ -6,6 +6,8 @@ panel code of the four dashboards down to a title, its SQL and a unit.
 
 from __future__ import annotations
 
+import re
+
 from grafana_foundation_sdk.builders import (
     barchart,
     bargauge,
@@ -23,6 +25,7 @@ from grafana_foundation_sdk.builders.common import (
     ReduceDataOptions,
     StackingConfig,
 )
+from grafana_foundation_sdk.builders.dashboard import ThresholdsConfig
 from grafana_foundation_sdk.builders.geomap import ControlsOptions, MapViewConfig, TooltipOptions
 from grafana_foundation_sdk.models.common import (
     FrameGeometrySourceMode,
@@ -36,6 +39,8 @@ from grafana_foundation_sdk.models.dashboard import (
     DynamicConfigValue,
     Threshold,
     ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
     VariableRefresh,
     VariableSort,
 )
@@ -60,7 +65,9 @@ from iiot.types import ID_PATTERN
 # Only values shaped like the contract's ids survive as variable options (defence in depth:
 # Grafana also doubles quotes in single-value variables, and panels quote them).
 ID_REGEX = "/" + ID_PATTERN + "/"
-WORD = r"(?<![\w$]){}(?!\w)"  # a column name, not part of a longer name or a $variable
+# A column a query returns: after AS, SELECT (not a subquery's), a comma or a table alias's
+# dot, and before a comma or FROM. `device_id` in `WHERE device_id = …` is not one.
+COLUMN = r"(?:\bAS\s|(?<!\()SELECT\s|,\s?|\.){}(?=\s*,|\s+FROM\b)"
 AnyPanel = (
     timeseries.Panel | stat.Panel | table.Panel | bargauge.Panel | barchart.Panel
     | statetimeline.Panel | geomap.Panel
@@ -68,11 +75,17 @@ AnyPanel = (
 
 
 class Panels:
-    """Panel builders for one `Build` (language, schema, datasource)."""
+    """Panel builders for one `Build` (language, schema, datasource, OEE target).
+
+    Every panel has a description, a unit, and a display name in the build's language for
+    each column it returns (overrides by the SQL column's name, see dashboards/fields.py);
+    a panel on a band (`oee`, `share`, `index`) gets its min, max and red/amber/green steps.
+    """
 
     def __init__(self, build: Build) -> None:
         self.build = build
         self.ds = DataSourceRef(type_val=DATASOURCE_TYPE, uid=build.datasource_uid)
+        self.bands = bands(build.oee_target)
 
     def dashboard(
         self, title: Text, uid: str, tags: list[str], *, since: str = "now-24h",
@@ -91,59 +104,128 @@ class Panels:
     def _query(self, sql: str, ref: str = "A") -> Sql:
         return Sql(self.build.datasource_uid, self.build.sql(sql)).ref(ref)
 
-    def _common(self, panel: AnyPanel, title: Text, description: Text | None) -> AnyPanel:
+    def _common(
+        self, panel: AnyPanel, title: Text, description: Text, sqls: tuple[str, ...], *,
+        unit: str, band: BandName | None, names: bool = True, more: dict[str, Field] | None = None,
+    ) -> AnyPanel:  # fmt: skip
+        """Title, datasource, description, and the field config of `unit` or `band`."""
         panel.title(self.build.text(title)).datasource(self.ds)
-        if description is not None:
-            panel.description(self.build.text(description))
+        panel.description(self.build.text(description))
+        scale = self.bands[band] if band else None
+        default_unit = scale.unit if scale else unit
+        if default_unit:
+            panel.unit(default_unit)
+        if scale:
+            self._scale(panel, scale)
+        for name, field in {**_columns(sqls), **(more or {})}.items():
+            properties = self._field(panel, name, field, default_unit, band, names)
+            if properties:
+                panel.override_by_name(name, properties)
         return panel
 
+    def _scale(self, panel: AnyPanel, scale: Band) -> None:
+        panel.min(scale.min).max(scale.max).thresholds(_thresholds(scale))
+        if scale.lines and isinstance(panel, timeseries.Panel):  # the target as a dashed line
+            style = GraphThresholdsStyleConfig().mode(GraphTresholdsStyleMode.DASHED_AND_AREA)
+            panel.thresholds_style(style)
+
+    def _field(
+        self, panel: AnyPanel, name: str, field: Field, default_unit: str,
+        band: BandName | None, names: bool,
+    ) -> list[DynamicConfigValue]:  # fmt: skip
+        """Overrides of one column: its name, and unit and band where the panel's differ."""
+        properties = []
+        if names:
+            properties.append(DynamicConfigValue("displayName", self.build.text(field.name)))
+        if field.unit and field.unit != default_unit:
+            properties.append(DynamicConfigValue("unit", field.unit))
+        if field.band and field.band != band:
+            scale = self.bands[field.band]
+            properties += [
+                DynamicConfigValue("min", scale.min),
+                DynamicConfigValue("max", scale.max),
+                DynamicConfigValue("thresholds", _thresholds(scale).build()),
+            ]
+        if field.band and isinstance(panel, table.Panel):
+            properties.append(DynamicConfigValue("custom.cellOptions", {"type": "color-text"}))
+        if name in ALARM_VALUES:
+            properties.append(DynamicConfigValue("mappings", [self._mapping(ALARM_VALUES[name])]))
+        if name in STATE_SECONDS or name == "unknown_s":
+            colour = STATES[STATE_SECONDS[name]][1] if name in STATE_SECONDS else UNKNOWN_COLOUR
+            properties.append(DynamicConfigValue("color", {"mode": "fixed", "fixedColor": colour}))
+        return properties
+
+    def _mapping(self, values: dict[str, tuple[Text, str]]) -> ValueMap:
+        """A value mapping: each code shown as its text, in its colour."""
+        return ValueMap({
+            code: ValueMappingResult(self.build.text(text), colour, index=i)
+            for i, (code, (text, colour)) in enumerate(values.items())
+        })  # fmt: skip
+
     def timeseries(
-        self, title: Text, sql: str, *, unit: str = "", bars: bool = False,
-        stacked: bool = False, extra: tuple[str, ...] = (), description: Text | None = None,
-        width: int = 12,
+        self, title: Text, sql: str, *, description: Text, unit: str = "none",
+        band: BandName | None = None, bars: bool = False, stacked: bool = False,
+        extra: tuple[str, ...] = (), more: dict[str, Field] | None = None, width: int = 12,
     ) -> timeseries.Panel:  # fmt: skip
         panel = timeseries.Panel().with_target(self._query(sql)).interval("1m")
-        for i, more in enumerate(extra):  # further series, e.g. a reference line
-            panel.with_target(self._query(more, chr(ord("B") + i)))
-        if unit:
-            panel.unit(unit)
+        for i, query in enumerate(extra):  # further series, e.g. a reference line
+            panel.with_target(self._query(query, chr(ord("B") + i)))
         if bars:
             panel.draw_style(GraphDrawStyle.BARS).fill_opacity(80)
         if stacked:
             panel.stacking(StackingConfig().mode(StackingMode.NORMAL))
-        self._common(panel, title, description)
+        self._common(panel, title, description, (sql, *extra), unit=unit, band=band, more=more)
         return panel.height(8).span(width)
 
-    def stat(self, title: Text, sql: str, *, unit: str = "", width: int = 4) -> stat.Panel:
+    def stat(
+        self, title: Text, sql: str, *, description: Text, unit: str = "short",
+        band: BandName | None = None, width: int = 4,
+    ) -> stat.Panel:  # fmt: skip
         panel = stat.Panel().with_target(self._query(sql).table())
-        if unit:
-            panel.unit(unit)
-        self._common(panel, title, None)
+        self._common(panel, title, description, (sql,), unit=unit, band=band)
         return panel.height(4).span(width)
 
-    def table(
-        self, title: Text, sql: str, *, width: int = 12, description: Text | None = None
-    ) -> table.Panel:
+    def table(self, title: Text, sql: str, *, description: Text, width: int = 12) -> table.Panel:
         panel = table.Panel().with_target(self._query(sql).table())
-        self._common(panel, title, description)
+        self._common(panel, title, description, (sql,), unit="none", band=None)
         return panel.height(8).span(width)
 
-    def bars(self, title: Text, sql: str, *, unit: str = "", width: int = 8) -> bargauge.Panel:
-        """Horizontal bars, one per row of a (label, value) table."""
+    def bars(
+        self, title: Text, sql: str, *, description: Text, unit: str = "none",
+        band: BandName | None = None, width: int = 8,
+    ) -> bargauge.Panel:  # fmt: skip
+        """Horizontal bars, one per row of a (label, value) table, named by the label."""
         panel = bargauge.Panel().with_target(self._query(sql).table())
         panel.orientation(VizOrientation.HORIZONTAL)
-        if unit:
-            panel.unit(unit)
-        self._common(panel, title, None)
+        panel.reduce_options(ReduceDataOptions().values(True).calcs([]))  # every row, not one
+        # No display name on the value: a bar is named by its row's label (the SQL's first
+        # column), which an override of the value's name would replace on every bar.
+        self._common(panel, title, description, (sql,), unit=unit, band=band, names=False)
         return panel.height(8).span(width)
 
-    def state_timeline(self, title: Text, sql: str) -> statetimeline.Panel:
+    def stacked_bars(
+        self, title: Text, sql: str, *, description: Text, unit: str, x: str, width: int = 12
+    ) -> barchart.Panel:
+        """Horizontal stacked bars, one per row, a segment per numeric column (legend)."""
+        panel = (
+            barchart.Panel()
+            .with_target(self._query(sql).table())
+            .x_field(x)
+            .orientation(VizOrientation.HORIZONTAL)
+            .stacking(StackingMode.NORMAL)
+        )
+        self._common(panel, title, description, (sql,), unit=unit, band=None)
+        return panel.height(8).span(width)
+
+    def state_timeline(self, title: Text, sql: str, *, description: Text) -> statetimeline.Panel:
+        """States as coloured bands, each in its fixed colour and named in the language."""
         panel = statetimeline.Panel().with_target(self._query(sql).table()).merge_values(True)
-        self._common(panel, title, None)
+        self._common(panel, title, description, (sql,), unit="", band=None)
+        panel.mappings([self._mapping(STATES)])
         return panel.height(6).span(24)
 
-    def geomap(self, title: Text, sql: str, description: Text) -> geomap.Panel:
-        """Markers at latitude/longitude columns, centred on Shandong."""
+    def geomap(self, title: Text, sql: str, *, description: Text) -> geomap.Panel:
+        """Markers at latitude/longitude columns, centred on Shandong, coloured by OEE."""
         markers = (
             MapLayerOptions()
             .type("markers")
@@ -154,6 +236,7 @@ class Panels:
                 .latitude("latitude")
                 .longitude("longitude")
             )
+            .config({"style": {"color": {"field": "oee", "fixed": "dark-green"}}})
             .tooltip(True)
         )
         panel = (
@@ -163,9 +246,8 @@ class Panels:
             .controls(ControlsOptions().show_zoom(True).mouse_wheel_zoom(True))
             .layers([markers])
             .tooltip(TooltipOptions().mode(TooltipMode.DETAILS))
-            .unit("percentunit")
         )
-        self._common(panel, title, description)
+        self._common(panel, title, description, (sql,), unit="", band="oee")
         return panel.height(10).span(12)
 
     def variable(self, name: str, label: Text, sql: str) -> d.QueryVariable:
@@ -179,3 +261,14 @@ class Panels:
             .refresh(VariableRefresh.ON_DASHBOARD_LOAD)
             .sort(VariableSort.ALPHABETICAL_ASC)
         )
+
+
+def _columns(sqls: tuple[str, ...]) -> dict[str, Field]:
+    """The known columns (dashboards/fields.py) the queries return."""
+    return {n: f for n, f in FIELDS.items() if any(re.search(COLUMN.format(n), q) for q in sqls)}
+
+
+def _thresholds(scale: Band) -> ThresholdsConfig:
+    """Absolute steps: red, amber from `amber`, green from `green`."""
+    steps = [Threshold(value, colour) for value, colour in scale.steps()]
+    return ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(steps)

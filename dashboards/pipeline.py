@@ -52,6 +52,14 @@ INGEST_LAG_NOTE = t(
     "样本落库时间减其事件时间，按落库时间分组。",
     "A sample's arrival in the database minus its event time, grouped by arrival.",
 )
+LATE_NOTE = t(
+    "晚于宽限期（IIOT_GRACE_S）到达的样本：已落库但不改变其窗口。",
+    "Samples later than the grace period (IIOT_GRACE_S): landed, but they change no window.",
+)
+DEAD_LETTER_NOTE = t(
+    "被拒绝的记录（死信），按原因代码与环节；每条带原因和原始数据。",
+    "Rejected records (dead letters), by reason code and stage; each keeps its reason and payload.",
+)
 
 
 def dashboard(build: Build) -> d.Dashboard:
@@ -62,27 +70,34 @@ def dashboard(build: Build) -> d.Dashboard:
             t("最后到达（现在 − 最新落库时间）", "Last arrival (now − newest arrival)"),
             "SELECT extract(epoch FROM now() - max(arrived_at))::float8 AS age_s "
             f"FROM v_telemetry WHERE {arrived('ts')}", unit="s", width=6,
+            description=t("距最新样本落库已过的秒数；持续增长说明数据未流入。",
+                          "Seconds since the newest sample landed; growing means nothing flows."),
         ))
         .with_panel(p.stat(
             t("延迟（现在 − 最新事件时间）", "Lag (now − newest event time)"),
             "SELECT extract(epoch FROM now() - max(ts))::float8 AS lag_s FROM v_telemetry "
             "WHERE $__timeFilter(ts)", unit="s", width=6,
+            description=t("现在减最新样本的事件时间（设备时钟）。",
+                          "Now minus the newest sample's event time (the devices' clocks)."),
         ))
         .with_panel(p.stat(
             t("迟到样本", "Late samples"),
             "SELECT COALESCE(sum(late_samples), 0) AS late_samples FROM v_oee "
             "WHERE level = 'province' AND $__timeFilter(window_start)", width=6,
+            description=LATE_NOTE,
         ))
         .with_panel(p.stat(
             t("死信", "Dead letters"),
             "SELECT count(*) AS dead_letters FROM v_deadletter WHERE $__timeFilter(received_at)",
-            width=6,
+            width=6, description=DEAD_LETTER_NOTE,
         ))
         .with_panel(p.timeseries(
             t("接入速率（样本/秒，按落库时间）", "Ingest rate (samples/s, by arrival)"),
             "SELECT $__timeGroupAlias(arrived_at, $__interval), "
             "count(*) / ($__interval_ms / 1000.0) AS samples_per_s FROM v_telemetry "
-            f"WHERE {arrived('ts')} GROUP BY 1 ORDER BY 1",
+            f"WHERE {arrived('ts')} GROUP BY 1 ORDER BY 1", unit="suffix:/s",
+            description=t("每秒落库的样本数，按落库时间（数据库时钟）分组。",
+                          "Samples landed per second, grouped by arrival (the database's clock)."),
         ))
         .with_panel(p.timeseries(
             t("接入延迟（落库 − 事件时间）p50/p95", "Ingest lag (arrival − event time), p50/p95"),
@@ -92,19 +107,20 @@ def dashboard(build: Build) -> d.Dashboard:
             t("迟到样本（每窗口）", "Late samples per window"),
             "SELECT $__timeGroupAlias(window_start, $__interval), sum(late_samples) AS "
             "late_samples FROM v_oee WHERE level = 'province' AND $__timeFilter(window_start) "
-            "GROUP BY 1 ORDER BY 1", bars=True,
+            "GROUP BY 1 ORDER BY 1", bars=True, unit="short", description=LATE_NOTE,
         ))
         .with_panel(p.timeseries(
             t("死信（按原因）", "Dead letters by reason"),
             "SELECT $__timeGroupAlias(received_at, $__interval), code AS metric, "
             "count(*)::float8 AS letters FROM v_deadletter WHERE $__timeFilter(received_at) "
-            "GROUP BY 1, 2 ORDER BY 1, 2", bars=True, stacked=True,
+            "GROUP BY 1, 2 ORDER BY 1, 2", bars=True, stacked=True, unit="short",
+            description=DEAD_LETTER_NOTE,
         ))
         .with_panel(p.table(
             t("死信原因", "Dead-letter reasons"),
             "SELECT code, stage, count(*) AS letters, max(received_at) AS newest, "
             "min(reason) AS example FROM v_deadletter WHERE $__timeFilter(received_at) "
-            "GROUP BY 1, 2 ORDER BY 3 DESC",
+            "GROUP BY 1, 2 ORDER BY 3 DESC", description=DEAD_LETTER_NOTE,
         ))
         .with_panel(p.table(t("各主题新鲜度", "Freshness per topic"), FRESHNESS,
                             description=FRESHNESS_NOTE))

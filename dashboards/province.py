@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as d
 
+from dashboards import notes
 from dashboards.context import Build
+from dashboards.fields import Field
 from dashboards.panels import Panels
 from dashboards.sqlparts import OEE, RATIOS, digitization_index
 from dashboards.text import Language, t
@@ -19,6 +21,16 @@ REFERENCE_NOTE = t(
     "Reference line: Shandong's 2017 两化融合 (IT/industry integration) index 55.2 comes from "
     "official enterprise surveys — a different methodology. This platform's digitization index "
     "is a project-defined proxy; the two are not directly comparable.",
+)
+
+
+REFERENCE_COLUMN = "2017 两化融合 55.2 (different method)"  # the reference line's SQL name
+REFERENCE_NAME = t(
+    "2017 两化融合指数 55.2（方法不同）", "2017 两化融合 index 55.2 (different method)"
+)
+RANKED = t(
+    "时间范围内 OEE {zh}的 5 家企业，OEE 由累加的分量计算，并列出其计划时间。",
+    "The 5 enterprises with the {en} OEE over the range (from added parts), with planned time.",
 )
 
 
@@ -54,60 +66,76 @@ def dashboard(build: Build) -> d.Dashboard:
     by = "SELECT {key} AS {key}, {index} AS index FROM v_digitization WHERE "
     by += "$__timeFilter(window_start) GROUP BY 1 ORDER BY 2 DESC"
     reference = (
-        f'SELECT $__timeFrom()::timestamptz AS time, {OFFICIAL_2017} AS "2017 两化融合 55.2 '
-        f'(different method)" UNION ALL SELECT $__timeTo()::timestamptz, {OFFICIAL_2017} '
-        "ORDER BY 1"
+        f'SELECT $__timeFrom()::timestamptz AS time, {OFFICIAL_2017} AS "{REFERENCE_COLUMN}" '
+        f"UNION ALL SELECT $__timeTo()::timestamptz, {OFFICIAL_2017} ORDER BY 1"
+    )
+    index_by = t(
+        "各{zh}在时间范围内的数字化指数，由累加的计数重新计算。",
+        "The digitization index of each {en} over the range, from the added counts.",
     )
     return (
         p.dashboard(TITLE, UID, ["province"])
         .with_panel(p.stat(t("企业", "Enterprises"),
-                           "SELECT count(*) AS enterprises FROM v_enterprise"))
+                           "SELECT count(*) AS enterprises FROM v_enterprise",
+                           description=t("注册表中的企业数。", "Enterprises in the registry.")))
         .with_panel(p.stat(t("注册设备", "Registered devices"),
-                           "SELECT count(*) AS devices FROM v_device"))
+                           "SELECT count(*) AS devices FROM v_device",
+                           description=t("注册表中的设备数。", "Devices in the registry.")))
         .with_panel(p.stat(
             t("在报设备", "Reporting devices"),
             "SELECT count(DISTINCT entity_id) AS reporting FROM v_oee "
             "WHERE level = 'device' AND samples > 0 AND $__timeFilter(window_start)",
+            description=t("时间范围内至少有一个 OEE 窗口收到样本的设备。",
+                          "Devices with samples in at least one OEE window of the range."),
         ))
         .with_panel(p.stat(
             t("全省 OEE（时间加权）", "Province OEE (time-weighted)"),
             f"SELECT {OEE} AS oee FROM v_oee "
             "WHERE level = 'province' AND $__timeFilter(window_start)",
-            unit="percentunit",
+            band="oee", description=notes.oee(build.oee_target),
         ))
         .with_panel(p.stat(
             t("企业上云率", "Enterprises in the cloud"),
-            "SELECT avg(cloud::int)::float8 AS cloud FROM v_enterprise", unit="percentunit",
+            "SELECT avg(cloud::int)::float8 AS cloud FROM v_enterprise", band="share",
+            description=t("注册表中标记为已上云的企业比例（企业上云）。红 < 40%，黄 < 70%。",
+                          "Share of the registry's enterprises flagged as in the cloud. "
+                          "Red < 40 %, amber < 70 %."),
         ))
         .with_panel(p.stat(
             t("数字化指数（代理）", "Digitization index (proxy)"),
             f"SELECT {index} AS index FROM v_digitization WHERE $__timeFilter(window_start)",
+            band="index", description=notes.INDEX,
         ))
         .with_panel(p.timeseries(
             t("全省 OEE 与 A·P·Q", "Province OEE with A, P, Q"),
             f"SELECT $__timeGroupAlias(window_start, $__interval), {RATIOS} FROM v_oee "
             "WHERE level = 'province' AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 1",
-            unit="percentunit",
+            band="oee", description=notes.APQ,
         ))
         .with_panel(p.timeseries(
             t("数字化指数（项目代理）与 2017 两化融合 55.2（不同方法）",
               "Digitization index (project proxy) vs 2017 两化融合 55.2 (different methodology)"),
             "SELECT window_start AS time, enterprise_name AS metric, index FROM v_digitization "
             "WHERE $__timeFilter(window_start) ORDER BY 1, 2",
-            extra=(reference,), description=REFERENCE_NOTE,
+            extra=(reference,), description=REFERENCE_NOTE, band="index",
+            more={REFERENCE_COLUMN: Field(REFERENCE_NAME, "none")},
         ))
         .with_panel(p.bars(t("数字化指数 · 企业", "Digitization index by enterprise"),
-                           by.format(key="enterprise_name", index=index)))
+                           by.format(key="enterprise_name", index=index), band="index",
+                           description=index_by.format(zh="企业", en="enterprise")))
         .with_panel(p.bars(t("数字化指数 · 城市", "Digitization index by city"),
-                           by.format(key="city", index=index)))
+                           by.format(key="city", index=index), band="index",
+                           description=index_by.format(zh="城市", en="city")))
         .with_panel(p.bars(t("数字化指数 · 行业", "Digitization index by industry"),
-                           by.format(key="industry", index=index)))
+                           by.format(key="industry", index=index), band="index",
+                           description=index_by.format(zh="行业", en="industry")))
         .with_panel(p.table(t("OEE 最佳企业", "Best enterprises by OEE"), _enterprise_oee("DESC"),
-                            width=6))
+                            width=6, description=RANKED.format(zh="最高", en="highest")))
         .with_panel(p.table(t("OEE 最差企业", "Worst enterprises by OEE"), _enterprise_oee("ASC"),
-                            width=6))
+                            width=6, description=RANKED.format(zh="最低", en="lowest")))
         .with_panel(p.geomap(
             t("山东各市", "Shandong cities"), _geomap_sql(build.language),
-            t("各市企业数、设备数与 OEE", "Enterprises, devices and OEE per city"),
+            description=t("各市企业数、设备数与 OEE；标记颜色为 OEE 颜色带。",
+                          "Enterprises, devices and OEE per city; markers in OEE's colour band."),
         ))
     )  # fmt: skip

@@ -22,6 +22,10 @@ class Text:
             return self.en
         return f"{self.zh} · {self.en}"
 
+    def format(self, **values: object) -> Text:
+        """Both texts with `{name}` fields filled (each text may use any of them)."""
+        return Text(self.zh.format(**values), self.en.format(**values))
+
 
 def t(zh: str, en: str) -> Text:
     return Text(zh, en)
