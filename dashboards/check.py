@@ -3,7 +3,10 @@
 Unique uids, every panel and variable on the provisioned datasource, every referenced
 variable defined (before the variables that use it), every query expandable by Grafana's
 macros on both TimescaleDB settings, no SQL comments (Grafana versions strip them
-differently), only documented views, and no password in the files.
+differently), only documented views, and no password in the files. And what operators read:
+every panel has a description; every percentage (unit percent or percentunit, of the panel
+or of a field) has its min, max and colour bands (more steps than one, not Grafana's default,
+sorted, within min–max); every state panel maps its values to texts and colours.
 """
 
 from __future__ import annotations
@@ -46,6 +49,65 @@ def queries(dashboard: Json) -> Iterator[tuple[str, Json]]:
             yield f"annotation {annotation.get('name')!r}", target
 
 
+PERCENT_UNITS = ("percent", "percentunit")
+STATE_PANELS = ("state-timeline", "status-history")
+SCALE = {"unit", "min", "max", "thresholds"}
+GRAFANA_DEFAULT_STEPS = [{"color": "green", "value": None}, {"color": "red", "value": 80}]
+
+
+def _resolved(panel: Json) -> Iterator[tuple[str, Json]]:
+    """(where, config) for the panel's defaults and each override of its scale on them."""
+    field_config = panel.get("fieldConfig") or {}
+    assert isinstance(field_config, dict)
+    defaults: Json = field_config.get("defaults") or {}
+    yield "", defaults
+    for override in field_config.get("overrides") or []:
+        changed = {p.get("id"): p.get("value") for p in override.get("properties", [])}
+        if changed.keys() & SCALE:  # else what the defaults say holds, and is checked there
+            where = f" field {override.get('matcher', {}).get('options')!r}"
+            yield where, {**defaults, **changed}
+
+
+def _scale_problems(config: Json) -> list[str]:
+    """What a percentage's config lacks: min, max, its own sorted steps inside them."""
+    low, high = config.get("min"), config.get("max")
+    if not isinstance(low, int | float) or not isinstance(high, int | float) or low >= high:
+        return [f"a percentage without min and max (min {low!r}, max {high!r})"]
+    thresholds = config.get("thresholds")
+    steps = thresholds.get("steps") if isinstance(thresholds, dict) else None
+    if not isinstance(steps, list) or len(steps) < 2:
+        return ["a percentage without thresholds (Grafana's default paints every value green)"]
+    if steps == GRAFANA_DEFAULT_STEPS:
+        return ["a percentage on Grafana's default thresholds (green, red from 80)"]
+    values = [step.get("value") for step in steps[1:]]
+    if steps[0].get("value") is not None or not all(isinstance(v, int | float) for v in values):
+        return ["thresholds must start at −∞ (null) and then give numbers"]
+    if values != sorted(values) or not all(low <= v <= high for v in values):
+        return [f"thresholds {values} are not sorted within min {low} and max {high}"]
+    return []
+
+
+def panel_problems(panel: Json) -> list[str]:
+    """What an operator would miss in one panel: its description, its scale, its states."""
+    where = f"panel {panel.get('id')} {panel.get('title')!r}"
+    problems = []
+    if not str(panel.get("description") or "").strip():
+        problems.append(f"{where}: no description")
+    for field, config in _resolved(panel):
+        if config.get("unit") in PERCENT_UNITS:
+            problems += [f"{where}{field}: {problem}" for problem in _scale_problems(config)]
+    if panel.get("type") in STATE_PANELS:
+        defaults = (panel.get("fieldConfig") or {}).get("defaults") or {}  # type: ignore[union-attr]
+        coloured = [
+            option for mapping in defaults.get("mappings") or []
+            for option in (mapping.get("options") or {}).values()
+            if isinstance(option, dict) and option.get("color")
+        ]  # fmt: skip
+        if not coloured:
+            problems.append(f"{where}: a state panel without value mappings to texts and colours")
+    return problems
+
+
 def check_dashboard(dashboard: Json, datasource_uid: str) -> list[str]:
     problems: list[str] = []
     uid = dashboard.get("uid")
@@ -58,6 +120,8 @@ def check_dashboard(dashboard: Json, datasource_uid: str) -> list[str]:
         if missing:
             problems.append(f"{uid}: variable ${variable['name']} uses undefined {sorted(missing)}")
         defined.append(variable["name"])
+    for panel in dashboard.get("panels", []):  # type: ignore[union-attr]
+        problems += [f"{uid} {problem}" for problem in panel_problems(panel)]
     for where, target in queries(dashboard):
         sql = str(target.get("rawSql", ""))
         source = target.get("datasource") or {}

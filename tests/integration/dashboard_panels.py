@@ -3,6 +3,7 @@ checked against what its panel plots."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,6 +26,7 @@ class Result:
     sql: str
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    named: set[str] | None = None  # columns the panel names (display-name overrides)
 
 
 def run_all(
@@ -39,6 +41,8 @@ def run_all(
     results = []
     for uid, dashboard in dashboards.items():
         types = {p.get("title"): p["type"] for p in dashboard["panels"]}  # type: ignore[union-attr]
+        named = {f"panel {p.get('id')} {p.get('title')!r}": _named(p)
+                 for p in dashboard["panels"]}  # type: ignore[union-attr]  # fmt: skip
         for where, target in queries(dashboard):
             sql = expand(str(target["rawSql"]), time_range, interval_s=interval_s,
                          timescaledb=timescaledb, variables=variables)  # fmt: skip
@@ -50,8 +54,38 @@ def run_all(
             title = where.split(" ", 2)[-1].strip("'\"") if where.startswith("panel") else ""
             kind = types.get(title, where.split(" ")[0])
             results.append(Result(f"{uid} {where}", kind, str(target.get("format", "table")),
-                                  sql, columns, cursor.fetchall()))  # fmt: skip
+                                  sql, columns, cursor.fetchall(), named.get(where)))  # fmt: skip
     return results
+
+
+def _named(panel: Json) -> set[str]:
+    overrides = panel.get("fieldConfig", {}).get("overrides", [])  # type: ignore[union-attr]
+    return {o["matcher"]["options"] for o in overrides
+            if any(p["id"] == "displayName" for p in o["properties"])}  # fmt: skip
+
+
+def naming_problems(results: list[Result]) -> list[str]:
+    """Columns an operator would read by their SQL name: every column a panel shows is named
+    in the build's language, except those Grafana names from the data itself — the time of a
+    time series, a (time, metric, value) series named by its metric, a bar named by its row —
+    and every name is of a column some query of the panel returns."""
+    problems, returned, named = [], defaultdict(set), {}
+    for r in results:
+        if r.named is None or r.panel_type == "bargauge":  # variables, annotations; bars by row
+            continue
+        returned[r.where] |= set(r.columns)
+        named[r.where] = r.named
+        shown = set(r.columns)
+        if r.format == "time_series":
+            shown -= {"time", "metric"}
+            if "metric" in r.columns and len(r.columns) == 3:
+                shown = set()  # Grafana names the series by the metric's values
+        if shown - r.named:
+            problems.append(f"{r.where}: unnamed {sorted(shown - r.named)}")
+    for where, names in named.items():
+        if names - returned[where]:
+            problems.append(f"{where}: names {sorted(names - returned[where])}, not returned")
+    return problems
 
 
 def shape_problems(result: Result) -> list[str]:

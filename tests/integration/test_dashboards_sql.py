@@ -17,7 +17,7 @@ from iiot.settings import Settings
 from sinks.migrate import migrate
 from sinks.partitions import maintain
 from tests.integration import dashboard_data
-from tests.integration.dashboard_panels import run_all, shape_problems
+from tests.integration.dashboard_panels import naming_problems, run_all, shape_problems
 from tests.integration.pglite_server import pglite_timescaledb
 from tests.integration.sink_support import fresh_schemas
 
@@ -73,6 +73,7 @@ def test_every_query_on_plain_postgresql_as_reader(
     problems = [p for r in results for p in shape_problems(r)]
     assert problems == []
     assert not any("time_bucket" in r.sql for r in results)
+    assert naming_problems(results) == []  # every column named in the build's language
 
 
 def test_variables_chain_to_the_chosen_device(
