@@ -179,4 +179,95 @@ def check(out: Path) -> list[str]:
     folder_uids = [f["uid"] for f in manifest["folders"]]
     if len(set(folder_uids) | seen) != len(folder_uids) + len(seen):
         problems.append("folder and dashboard uids overlap")
+    problems += check_alerts(out, manifest["datasource_uid"])
+    return problems
+
+
+RULE_KEYS = ("uid", "title", "condition", "data", "for", "labels", "annotations",
+             "noDataState", "execErrState")  # fmt: skip
+NO_DATA_STATES = ("OK", "NoData", "Alerting", "KeepLast")
+EXEC_ERR_STATES = ("OK", "Error", "Alerting", "KeepLast")
+
+
+def check_alerts(out: Path, datasource_uid: str) -> list[str]:
+    """The build's alerting file (dashboards/alerts.py) read back and checked."""
+    path = out / "provisioning" / "alerting" / "iiot.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        return [f"{path}: {exc}; run `iiot dashboards build`"]
+    return alert_problems(doc, datasource_uid)
+
+
+def alert_problems(doc: Json, datasource_uid: str) -> list[str]:
+    """Grafana's alerting provisioning schema, as far as it can be checked offline: required
+    keys, unique rule uids, every query on the datasource (reader SQL: no comments, documented
+    views, macros expandable), expressions on `__expr__`, every condition and expression
+    naming a refId of its rule, contact points the policy routes to."""
+    if not isinstance(doc, dict) or doc.get("apiVersion") != 1:
+        return ["alerting: not a provisioning file (apiVersion 1)"]
+    problems: list[str] = []
+    uids: list[str] = []
+    for group in doc.get("groups") or []:  # type: ignore[union-attr]
+        for key in ("orgId", "name", "folder", "interval", "rules"):
+            if not group.get(key):
+                problems.append(f"alert group {group.get('name')!r}: no {key}")
+        for rule in group.get("rules") or []:
+            uid = rule.get("uid")
+            uids.append(uid)
+            problems += [f"alert {uid}: {p}" for p in _rule_problems(rule, datasource_uid)]
+    if not uids:
+        problems.append("alerting: no rules")
+    if len(uids) != len(set(uids)):
+        problems.append(f"alerting: rule uids repeat ({sorted(map(str, uids))})")
+    receivers = [r for c in doc.get("contactPoints") or [] for r in c.get("receivers") or []]  # type: ignore[union-attr]
+    names = {c.get("name") for c in doc.get("contactPoints") or []}  # type: ignore[union-attr]
+    if not receivers or not all(r.get("uid") and r.get("type") for r in receivers):
+        problems.append("alerting: contact points need receivers with uid and type")
+    for policy in doc.get("policies") or []:  # type: ignore[union-attr]
+        routed = [policy.get("receiver")] + [r.get("receiver") for r in policy.get("routes") or []]
+        if not set(routed) <= names:
+            problems.append(f"alerting: the policy routes to {routed}, not all of {names}")
+    return problems
+
+
+def _rule_problems(rule: Json, datasource_uid: str) -> list[str]:
+    problems = [f"no {key}" for key in RULE_KEYS if key not in rule]
+    if rule.get("noDataState") not in NO_DATA_STATES:
+        problems.append(f"noDataState {rule.get('noDataState')!r}")
+    if rule.get("execErrState") not in EXEC_ERR_STATES:
+        problems.append(f"execErrState {rule.get('execErrState')!r}")
+    data = rule.get("data") or []
+    assert isinstance(data, list)
+    refs = [query.get("refId") for query in data]
+    if len(refs) != len(set(refs)):
+        problems.append(f"refIds repeat ({refs})")
+    if rule.get("condition") not in refs:
+        problems.append(f"condition {rule.get('condition')!r} is none of its refIds {refs}")
+    for query in data:
+        model = query.get("model") or {}
+        where = f"query {query.get('refId')}"
+        if model.get("refId") != query.get("refId"):
+            problems.append(f"{where}: the model's refId is {model.get('refId')!r}")
+        if query.get("datasourceUid") == "__expr__":
+            if model.get("expression") not in refs:
+                problems.append(f"{where}: expression {model.get('expression')!r} is no refId")
+            continue
+        if query.get("datasourceUid") != datasource_uid:
+            problems.append(f"{where}: datasource {query.get('datasourceUid')!r}")
+        if (model.get("datasource") or {}).get("uid") != datasource_uid:
+            problems.append(f"{where}: the model's datasource is not {datasource_uid!r}")
+        span = query.get("relativeTimeRange") or {}
+        if not isinstance(span.get("from"), int) or span.get("from", 0) <= span.get("to", -1):
+            problems.append(f"{where}: relativeTimeRange {span!r}")
+        sql = str(model.get("rawSql") or "")
+        if not sql.strip() or "--" in sql or "/*" in sql or "$" in sql.replace("$__", ""):
+            problems.append(f"{where}: no SQL, SQL comments, or a $ Grafana would expand")
+        for _schema, view in QUALIFIED_VIEW.findall(sql):
+            if view not in VIEWS:
+                problems.append(f"{where}: {view} is not a documented view")
+        try:
+            expand(sql, RANGE, interval_s=60, timescaledb=False)
+        except MacroError as exc:
+            problems.append(f"{where}: {exc}")
     return problems

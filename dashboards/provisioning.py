@@ -2,6 +2,7 @@
 
     <out>/provisioning/datasources/iiot.yaml   PostgreSQL as iiot_reader, password from env
     <out>/provisioning/dashboards/iiot.yaml    one file provider per folder (title and uid)
+    <out>/provisioning/alerting/iiot.yaml      alert rules, contact point, policy (alerts.py)
     <out>/dashboards/<folder>/<uid>.json       the dashboards
     <out>/manifest.json                        what was built, for `check` and `push`
 
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from dashboards import alerts
 from dashboards.catalog import FOLDERS, SPECS, Json, render
 from dashboards.context import Build
 from dashboards.query import DATASOURCE_TYPE
@@ -97,6 +99,9 @@ def write(out: Path, build: Build, db: Database, dashboards_path: str = DASHBOAR
         datasources / "iiot.yaml", {"apiVersion": 1, "datasources": [datasource(build, db)]}
     )
     _write_yaml(provider_dir / "iiot.yaml", providers(build, dashboards_path))
+    alerting = out / alerts.PATH
+    alerting.parent.mkdir(parents=True, exist_ok=True)
+    _write_yaml(alerting, alerts.provisioning(build))
     for stale in (out / "dashboards").glob("*/*.json"):
         stale.unlink()
     entries = []
@@ -116,6 +121,7 @@ def write(out: Path, build: Build, db: Database, dashboards_path: str = DASHBOAR
             for f in FOLDERS
         ],
         "dashboards": entries,
+        "alerts": {"file": alerts.PATH, "rules": [r.uid for r in alerts.rules(build)]},
     }
     _write_json(out / "manifest.json", manifest)
     return manifest
