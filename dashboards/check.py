@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from dashboards.context import VIEWS
+from dashboards.links import link_problems
 from dashboards.macros import VARIABLE, MacroError, TimeRange, expand
 from dashboards.provisioning import PASSWORD_ENV
 
@@ -165,6 +166,7 @@ def check(out: Path) -> list[str]:
     if manifest["datasource_uid"] not in uids:
         problems.append(f"datasource {manifest['datasource_uid']} is not provisioned")
     seen: set[str] = set()
+    built: dict[str, Json] = {}
     for entry in manifest["dashboards"]:
         try:
             dashboard = json.loads((out / entry["file"]).read_text(encoding="utf-8"))
@@ -175,7 +177,9 @@ def check(out: Path) -> list[str]:
         if uid in seen or uid != entry["uid"]:
             problems.append(f"{entry['file']}: uid {uid!r} repeats or differs from the manifest")
         seen.add(uid)
+        built[str(uid)] = dashboard
         problems += check_dashboard(dashboard, manifest["datasource_uid"])
+    problems += link_problems(built)  # dashboards/links.py
     folder_uids = [f["uid"] for f in manifest["folders"]]
     if len(set(folder_uids) | seen) != len(folder_uids) + len(seen):
         problems.append("folder and dashboard uids overlap")

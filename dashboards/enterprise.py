@@ -6,21 +6,30 @@ from grafana_foundation_sdk.builders import dashboard as d
 
 from dashboards import notes
 from dashboards.context import Build
-from dashboards.panels import Panels
-from dashboards.sqlparts import LOSSES, OEE, RATIOS
+from dashboards.panels import Link, Panels
+from dashboards.sqlparts import LOSSES, OEE, RATIOS, oee_by_range
 from dashboards.text import t
 
 UID = "iiot-enterprise"
 TITLE = t("企业", "Enterprise")
 ENTERPRISE_SQL = "SELECT enterprise_id FROM v_enterprise ORDER BY 1"
+PROVINCE_UID = "iiot-province"
+LINE_UID = "iiot-line-device"
+TO_LINE = Link(t("产线详情", "Line details"), LINE_UID, {
+    "enterprise": "${enterprise}", "plant": "${__data.fields.plant}",
+    "line": "${__data.fields.line}",
+})  # fmt: skip
 OF_ENTERPRISE = "level = 'enterprise' AND entity_id = '$enterprise' AND $__timeFilter(window_start)"
 
 
 def dashboard(build: Build) -> d.Dashboard:
     p = Panels(build)
     bucket = "SELECT $__timeGroupAlias(window_start, $__interval), "
+    over_range = oee_by_range(OF_ENTERPRISE.replace("window_start", "{time}"))
     return (
-        p.dashboard(TITLE, UID, ["enterprise"])
+        p.dashboard(TITLE, UID, ["enterprise"], links=(
+            Link(t("↑ 全省总览", "↑ Province overview"), PROVINCE_UID),
+        ))
         .with_variable(p.variable("enterprise", t("企业", "Enterprise"), ENTERPRISE_SQL))
         .with_panel(p.stat(t("OEE（时间加权）", "OEE (time-weighted)"),
                            f"SELECT {OEE} AS oee FROM v_oee WHERE {OF_ENTERPRISE}",
@@ -47,21 +56,24 @@ def dashboard(build: Build) -> d.Dashboard:
         ))
         .with_panel(p.timeseries(
             t("OEE 与可用率·性能·质量", "OEE with availability, performance, quality"),
-            f"{bucket}{RATIOS} FROM v_oee WHERE {OF_ENTERPRISE} GROUP BY 1 ORDER BY 1",
+            f"{bucket}{RATIOS} FROM {over_range} GROUP BY 1 ORDER BY 1",
             band="oee", description=notes.APQ,
         ))
         .with_panel(p.timeseries(
             t("损失（秒）：停机、换型、空闲、计划停止、未知",
               "Losses (s): down, setup, idle, planned stop, unknown"),
-            f"{bucket}{LOSSES} FROM v_oee WHERE {OF_ENTERPRISE} GROUP BY 1 ORDER BY 1",
+            f"{bucket}{LOSSES} FROM {over_range} GROUP BY 1 ORDER BY 1",
             unit="s", bars=True, stacked=True, description=notes.LOSSES,
         ))
         .with_panel(p.bars(
             t("产线排名（OEE）", "Lines ranked by OEE"),
-            f"SELECT entity_id AS line, {OEE} AS oee FROM v_oee WHERE level = 'line' "
-            "AND entity_id IN (SELECT line_id FROM v_device WHERE enterprise_id = '$enterprise') "
-            "AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 2 DESC NULLS LAST",
+            f"SELECT l.plant_id AS plant, entity_id AS line, {OEE} AS oee FROM v_oee "
+            "JOIN (SELECT DISTINCT plant_id, line_id FROM v_device "
+            "WHERE enterprise_id = '$enterprise') l ON l.line_id = entity_id "
+            "WHERE level = 'line' AND $__timeFilter(window_start) "
+            "GROUP BY 1, 2 ORDER BY 3 DESC NULLS LAST",
             band="oee", width=12, description=notes.oee(build.oee_target),
+            links={"oee": TO_LINE},
         ))
         .with_panel(p.timeseries(
             t("数字化分项", "Digitization components"),

@@ -7,7 +7,8 @@ from grafana_foundation_sdk.builders import dashboard as d
 from dashboards import notes
 from dashboards.context import Build
 from dashboards.enterprise import ENTERPRISE_SQL
-from dashboards.panels import Panels
+from dashboards.enterprise import UID as ENTERPRISE_UID
+from dashboards.panels import Link, Panels
 from dashboards.text import t
 
 UID = "iiot-line-device"
@@ -17,6 +18,11 @@ PER_WINDOW = (
     "WHERE level = '{level}' AND entity_id = '${level}' AND $__timeFilter(window_start) "
     "ORDER BY 1"
 )
+UP = Link(t("↑ 企业", "↑ Enterprise"), ENTERPRISE_UID, {"enterprise": "${enterprise}"})
+TO_DEVICE = Link(t("设备详情", "Device details"), UID, {
+    "enterprise": "${enterprise}", "plant": "${plant}", "line": "${line}",
+    "device": "${__data.fields.device}",
+})  # fmt: skip
 LINE_ALARMS = (
     "SELECT ts AS time, kind || ' ' || status || ': ' || message AS text, kind AS tags "
     "FROM v_alarm WHERE device_id IN (SELECT device_id FROM v_device WHERE line_id = '$line') "
@@ -27,7 +33,7 @@ LINE_ALARMS = (
 def dashboard(build: Build) -> d.Dashboard:
     p = Panels(build)
     return (
-        p.dashboard(TITLE, UID, ["line", "device"], since="now-6h", refresh="30s")
+        p.dashboard(TITLE, UID, ["line", "device"], since="now-6h", refresh="30s", links=(UP,))
         .with_variable(p.variable("enterprise", t("企业", "Enterprise"), ENTERPRISE_SQL))
         .with_variable(p.variable(
             "plant", t("工厂", "Plant"),
@@ -77,7 +83,7 @@ def dashboard(build: Build) -> d.Dashboard:
             "planned_stop_s, sum(unknown_s) AS unknown_s FROM v_oee WHERE level = 'device' "
             "AND entity_id IN (SELECT device_id FROM v_device WHERE line_id = '$line') "
             "AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 1",
-            unit="s", x="device", description=notes.LOSSES,
+            unit="s", x="device", description=notes.LOSSES, links={"*": TO_DEVICE},
         ))
         .with_panel(p.table(t("产线报警", "Alarms of the line"), LINE_ALARMS,
                             description=notes.ALARMS))

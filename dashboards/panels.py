@@ -7,6 +7,8 @@ panel code of the four dashboards down to a title, its SQL and a unit.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from dataclasses import field as default
 
 from grafana_foundation_sdk.builders import (
     barchart,
@@ -35,6 +37,7 @@ from grafana_foundation_sdk.models.common import (
     VizOrientation,
 )
 from grafana_foundation_sdk.models.dashboard import (
+    DashboardLinkType,
     DataSourceRef,
     DynamicConfigValue,
     Threshold,
@@ -68,10 +71,29 @@ ID_REGEX = "/" + ID_PATTERN + "/"
 # A column a query returns: after AS, SELECT (not a subquery's), a comma or a table alias's
 # dot, and before a comma or FROM. `device_id` in `WHERE device_id = …` is not one.
 COLUMN = r"(?:\bAS\s|(?<!\()SELECT\s|,\s?|\.){}(?=\s*,|\s+FROM\b)"
+TIME_RANGE = "${__url_time_range}"  # the clicked dashboard's range, as URL parameters
 AnyPanel = (
     timeseries.Panel | stat.Panel | table.Panel | bargauge.Panel | barchart.Panel
     | statetimeline.Panel | geomap.Panel
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to the dashboard `uid`, keeping the time range and setting its variables:
+    `{"enterprise": "${__data.fields.enterprise_id}"}` takes the clicked row's value (data
+    links), `{"enterprise": "${enterprise}"}` this dashboard's. `dashboards/links.py` checks
+    the built links resolve."""
+
+    title: Text
+    uid: str
+    variables: dict[str, str] = default(default_factory=dict)
+
+    def url(self, *, time_range: bool = True) -> str:
+        parameters = [f"var-{name}={value}" for name, value in self.variables.items()]
+        if time_range:
+            parameters.append(TIME_RANGE)
+        return f"/d/{self.uid}?" + "&".join(parameters)
 
 
 class Panels:
@@ -89,9 +111,10 @@ class Panels:
 
     def dashboard(
         self, title: Text, uid: str, tags: list[str], *, since: str = "now-24h",
-        refresh: str = "1m",
+        refresh: str = "1m", links: tuple[Link, ...] = (),
     ) -> d.Dashboard:  # fmt: skip
-        """An empty dashboard: stable uid, tagged `iiot`, a relative time range."""
+        """An empty dashboard: stable uid, tagged `iiot`, a relative time range, and links
+        (up or down the drill-down) in its header."""
         return (
             d.Dashboard(self.build.text(title))
             .uid(uid)
@@ -99,7 +122,26 @@ class Panels:
             .time(since, "now")
             .refresh(refresh)
             .timezone("browser")
+            .links([self._dashboard_link(link) for link in links])
         )
+
+    def _dashboard_link(self, link: Link) -> d.DashboardLink:
+        """Grafana adds the range itself (keepTime), so the URL does not carry it."""
+        return (
+            d.DashboardLink(self.build.text(link.title))
+            .type(DashboardLinkType.LINK)
+            .url(link.url(time_range=False))
+            .icon("dashboard")
+            .tooltip(self.build.text(link.title))
+            .as_dropdown(False)
+            .target_blank(False)
+            .include_vars(False)
+            .keep_time(True)
+            .tags([])
+        )
+
+    def _data_link(self, link: Link) -> dict[str, object]:
+        return {"title": self.build.text(link.title), "url": link.url()}
 
     def _query(self, sql: str, ref: str = "A") -> Sql:
         return Sql(self.build.datasource_uid, self.build.sql(sql)).ref(ref)
@@ -107,8 +149,10 @@ class Panels:
     def _common(
         self, panel: AnyPanel, title: Text, description: Text, sqls: tuple[str, ...], *,
         unit: str, band: BandName | None, names: bool = True, more: dict[str, Field] | None = None,
+        links: dict[str, Link] | None = None,
     ) -> AnyPanel:  # fmt: skip
-        """Title, datasource, description, and the field config of `unit` or `band`."""
+        """Title, datasource, description, and the field config of `unit` or `band`; a data
+        link on each column named in `links` (`*`: every known column)."""
         panel.title(self.build.text(title)).datasource(self.ds)
         panel.description(self.build.text(description))
         scale = self.bands[band] if band else None
@@ -119,6 +163,9 @@ class Panels:
             self._scale(panel, scale)
         for name, field in {**_columns(sqls), **(more or {})}.items():
             properties = self._field(panel, name, field, default_unit, band, names)
+            link = (links or {}).get(name) or (links or {}).get("*")
+            if link:
+                properties.append(DynamicConfigValue("links", [self._data_link(link)]))
             if properties:
                 panel.override_by_name(name, properties)
         return panel
@@ -185,14 +232,18 @@ class Panels:
         self._common(panel, title, description, (sql,), unit=unit, band=band)
         return panel.height(4).span(width)
 
-    def table(self, title: Text, sql: str, *, description: Text, width: int = 12) -> table.Panel:
+    def table(
+        self, title: Text, sql: str, *, description: Text, width: int = 12,
+        more: dict[str, Field] | None = None, links: dict[str, Link] | None = None,
+    ) -> table.Panel:  # fmt: skip
         panel = table.Panel().with_target(self._query(sql).table())
-        self._common(panel, title, description, (sql,), unit="none", band=None)
+        self._common(panel, title, description, (sql,), unit="none", band=None, more=more,
+                     links=links)  # fmt: skip
         return panel.height(8).span(width)
 
     def bars(
         self, title: Text, sql: str, *, description: Text, unit: str = "none",
-        band: BandName | None = None, width: int = 8,
+        band: BandName | None = None, width: int = 8, links: dict[str, Link] | None = None,
     ) -> bargauge.Panel:  # fmt: skip
         """Horizontal bars, one per row of a (label, value) table, named by the label."""
         panel = bargauge.Panel().with_target(self._query(sql).table())
@@ -200,12 +251,14 @@ class Panels:
         panel.reduce_options(ReduceDataOptions().values(True).calcs([]))  # every row, not one
         # No display name on the value: a bar is named by its row's label (the SQL's first
         # column), which an override of the value's name would replace on every bar.
-        self._common(panel, title, description, (sql,), unit=unit, band=band, names=False)
+        self._common(panel, title, description, (sql,), unit=unit, band=band, names=False,
+                     links=links)  # fmt: skip
         return panel.height(8).span(width)
 
     def stacked_bars(
-        self, title: Text, sql: str, *, description: Text, unit: str, x: str, width: int = 12
-    ) -> barchart.Panel:
+        self, title: Text, sql: str, *, description: Text, unit: str, x: str, width: int = 12,
+        links: dict[str, Link] | None = None,
+    ) -> barchart.Panel:  # fmt: skip
         """Horizontal stacked bars, one per row, a segment per numeric column (legend)."""
         panel = (
             barchart.Panel()
@@ -214,7 +267,7 @@ class Panels:
             .orientation(VizOrientation.HORIZONTAL)
             .stacking(StackingMode.NORMAL)
         )
-        self._common(panel, title, description, (sql,), unit=unit, band=None)
+        self._common(panel, title, description, (sql,), unit=unit, band=None, links=links)
         return panel.height(8).span(width)
 
     def state_timeline(self, title: Text, sql: str, *, description: Text) -> statetimeline.Panel:
@@ -264,8 +317,17 @@ class Panels:
 
 
 def _columns(sqls: tuple[str, ...]) -> dict[str, Field]:
-    """The known columns (dashboards/fields.py) the queries return."""
-    return {n: f for n, f in FIELDS.items() if any(re.search(COLUMN.format(n), q) for q in sqls)}
+    """The known columns (dashboards/fields.py) the queries return: not those of a subquery
+    or function call (inside parentheses), e.g. the roll-up parts of `oee_by_range`."""
+    outer = [_outside_parentheses(q) for q in sqls]
+    return {n: f for n, f in FIELDS.items() if any(re.search(COLUMN.format(n), q) for q in outer)}
+
+
+def _outside_parentheses(sql: str) -> str:
+    """`sum(run_s) AS run_s FROM (SELECT …) o` → `sum AS run_s FROM  o`."""
+    while (shorter := re.sub(r"\([^()]*\)", "", sql)) != sql:
+        sql = shorter
+    return sql
 
 
 def _thresholds(scale: Band) -> ThresholdsConfig:

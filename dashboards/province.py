@@ -6,9 +6,9 @@ from grafana_foundation_sdk.builders import dashboard as d
 
 from dashboards import notes
 from dashboards.context import Build
-from dashboards.fields import Field
-from dashboards.panels import Panels
-from dashboards.sqlparts import OEE, RATIOS, digitization_index
+from dashboards.fields import TEXT, Field
+from dashboards.panels import Link, Panels
+from dashboards.sqlparts import OEE, RATIOS, digitization_index, oee_by_range
 from dashboards.text import Language, t
 
 UID = "iiot-province"
@@ -28,6 +28,10 @@ REFERENCE_COLUMN = "2017 两化融合 55.2 (different method)"  # the reference 
 REFERENCE_NAME = t(
     "2017 两化融合指数 55.2（方法不同）", "2017 两化融合 index 55.2 (different method)"
 )
+ENTERPRISE_UID = "iiot-enterprise"  # dashboards/enterprise.py, which links back up here
+TO_ENTERPRISE = Link(t("企业详情", "Enterprise details"), ENTERPRISE_UID,
+                     {"enterprise": "${__data.fields.enterprise_id}"})  # fmt: skip
+ENTERPRISE_ID = Field(t("企业编号", "Enterprise id"), TEXT)
 RANKED = t(
     "时间范围内 OEE {zh}的 5 家企业，OEE 由累加的分量计算，并列出其计划时间。",
     "The 5 enterprises with the {en} OEE over the range (from added parts), with planned time.",
@@ -52,12 +56,15 @@ def _geomap_sql(language: Language) -> str:
 
 def _enterprise_oee(order: str) -> str:
     return (
-        f"SELECT e.enterprise_name, e.city, e.industry, {OEE} AS oee, "
+        f"SELECT e.enterprise_name, e.enterprise_id, e.city, e.industry, {OEE} AS oee, "
         "sum(planned_s) AS planned_s FROM v_oee o "
         "JOIN v_enterprise e ON e.enterprise_id = o.entity_id "
         "WHERE o.level = 'enterprise' AND $__timeFilter(o.window_start) "
-        f"GROUP BY 1, 2, 3 ORDER BY 4 {order} NULLS LAST LIMIT 5"
+        f"GROUP BY 1, 2, 3, 4 ORDER BY 5 {order} NULLS LAST LIMIT 5"
     )
+
+
+PROVINCE = "level = 'province' AND $__timeFilter({time})"
 
 
 def dashboard(build: Build) -> d.Dashboard:
@@ -74,7 +81,9 @@ def dashboard(build: Build) -> d.Dashboard:
         "The digitization index of each {en} over the range, from the added counts.",
     )
     return (
-        p.dashboard(TITLE, UID, ["province"])
+        p.dashboard(TITLE, UID, ["province"], links=(
+            Link(t("↓ 企业", "↓ Enterprise"), ENTERPRISE_UID),
+        ))
         .with_panel(p.stat(t("企业", "Enterprises"),
                            "SELECT count(*) AS enterprises FROM v_enterprise",
                            description=t("注册表中的企业数。", "Enterprises in the registry.")))
@@ -108,8 +117,8 @@ def dashboard(build: Build) -> d.Dashboard:
         ))
         .with_panel(p.timeseries(
             t("全省 OEE 与 A·P·Q", "Province OEE with A, P, Q"),
-            f"SELECT $__timeGroupAlias(window_start, $__interval), {RATIOS} FROM v_oee "
-            "WHERE level = 'province' AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 1",
+            f"SELECT $__timeGroupAlias(window_start, $__interval), {RATIOS} FROM "
+            f"{oee_by_range(PROVINCE)} GROUP BY 1 ORDER BY 1",
             band="oee", description=notes.APQ,
         ))
         .with_panel(p.timeseries(
@@ -130,9 +139,13 @@ def dashboard(build: Build) -> d.Dashboard:
                            by.format(key="industry", index=index), band="index",
                            description=index_by.format(zh="行业", en="industry")))
         .with_panel(p.table(t("OEE 最佳企业", "Best enterprises by OEE"), _enterprise_oee("DESC"),
-                            width=6, description=RANKED.format(zh="最高", en="highest")))
+                            width=6, description=RANKED.format(zh="最高", en="highest"),
+                            more={"enterprise_id": ENTERPRISE_ID},
+                            links={"enterprise_name": TO_ENTERPRISE}))
         .with_panel(p.table(t("OEE 最差企业", "Worst enterprises by OEE"), _enterprise_oee("ASC"),
-                            width=6, description=RANKED.format(zh="最低", en="lowest")))
+                            width=6, description=RANKED.format(zh="最低", en="lowest"),
+                            more={"enterprise_id": ENTERPRISE_ID},
+                            links={"enterprise_name": TO_ENTERPRISE}))
         .with_panel(p.geomap(
             t("山东各市", "Shandong cities"), _geomap_sql(build.language),
             description=t("各市企业数、设备数与 OEE；标记颜色为 OEE 颜色带。",

@@ -40,3 +40,33 @@ def digitization_index(weights: DigitizationWeights) -> str:
         f"{getattr(weights, name)!r} * COALESCE({expr}, 0)" for name, expr in components.items()
     )
     return f"100 * ({terms})"
+
+
+# Long ranges read the roll-ups: a range longer than HOURLY_FROM_S reads v_oee_hourly, one
+# longer than DAILY_FROM_S v_oee_daily, else the 1-minute windows of v_oee. The length is
+# Grafana's `$__unixEpochTo() - $__unixEpochFrom()`, two integers once expanded, so each
+# branch's condition is a constant the planner folds: only one branch is planned and read.
+HOURLY_FROM_S = 2 * 86400
+DAILY_FROM_S = 60 * 86400
+SPAN = "($__unixEpochTo() - $__unixEpochFrom())"
+PARTS = (
+    "run_s, idle_s, setup_s, down_s, planned_stop_s, unknown_s, planned_s, ideal_run_s, "
+    "count_total, count_good"
+)
+SOURCES = (
+    ("v_oee", "window_start", f"{SPAN} <= {HOURLY_FROM_S}"),
+    ("v_oee_hourly", "bucket", f"{SPAN} > {HOURLY_FROM_S} AND {SPAN} <= {DAILY_FROM_S}"),
+    ("v_oee_daily", "bucket", f"{SPAN} > {DAILY_FROM_S}"),
+)
+
+
+def oee_by_range(where: str) -> str:
+    """A derived table `o (window_start, <PARTS>)` of the OEE windows, hours or days the
+    range's length calls for; `where` filters each source, `{time}` is its time column.
+    Sum its parts and recompute the ratios (RATIOS, LOSSES): the same on every grain."""
+    branches = " UNION ALL ".join(
+        f"SELECT {time} AS window_start, {PARTS} FROM {view} "
+        f"WHERE {where.format(time=time)} AND {condition}"
+        for view, time, condition in SOURCES
+    )
+    return f"({branches}) o"

@@ -4,13 +4,14 @@ against the WASM TimescaleDB (time_bucket expansions) — after a short simulate
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
-from dashboards.catalog import render_all
+from dashboards.catalog import Json, render_all
 from dashboards.context import Build
 from dashboards.macros import TimeRange, Variable, expand
 from iiot.settings import Settings
@@ -131,3 +132,67 @@ def test_every_query_on_timescaledb(
     problems = [p for r in results for p in shape_problems(r)]
     assert problems == []
     assert any("time_bucket('60.000s'," in r.sql for r in results)
+
+
+ROLLED_UP = (  # the time series that read v_oee, v_oee_hourly or v_oee_daily by the range
+    ("iiot-province", "Province OEE with A, P, Q"),
+    ("iiot-enterprise", "OEE with availability, performance, quality"),
+    ("iiot-enterprise", "Losses (s): down, setup, idle, planned stop, unknown"),
+)
+
+
+def _rolled_up(dashboards: dict[str, Json]) -> Iterator[tuple[str, str]]:
+    for uid, title in ROLLED_UP:
+        panels = dashboards[uid]["panels"]
+        (panel,) = [p for p in panels if p["title"] == title]  # type: ignore[union-attr]
+        yield f"{uid} {title}", str(panel["targets"][0]["rawSql"])
+
+
+# Grafana's interval for ~1,000 points, rounded as it rounds (rangeutil.roundInterval), not
+# under the panels' 1m minimum: 6 hours 1m, 30 days 30m, 90 days 2h.
+INTERVAL_S = {0.25: 60.0, 30: 1800.0, 90: 7200.0}
+
+
+def _ending_now(days: float) -> tuple[TimeRange, float]:
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    return TimeRange(end - timedelta(days=days), end), INTERVAL_S[days]
+
+
+@pytest.mark.parametrize(
+    ("days", "source", "step"),
+    [(0.25, "oee", timedelta(minutes=1)), (30, "oee_hourly", timedelta(hours=1)),
+     (90, "oee_daily", timedelta(days=1))],
+)  # fmt: skip
+def test_long_ranges_read_the_rollups(
+    reader: psycopg.Connection, plain_schema: str, data: dashboard_data.Dataset,
+    days: float, source: str, step: timedelta,
+) -> None:  # fmt: skip
+    """6 hours read the 1-minute windows, 30 days the hourly roll-up, 90 days the daily one:
+    the plan scans only that relation, and the rows fall on its grain."""
+    dashboards = render_all(Build(language="en", schema=plain_schema))
+    time_range, interval_s = _ending_now(days)
+    for where, raw in _rolled_up(dashboards):
+        sql = expand(raw, time_range, interval_s=interval_s, timescaledb=False,
+                     variables=_variables(data))  # fmt: skip
+        plan = "\n".join(r[0] for r in reader.execute(f"EXPLAIN {sql}").fetchall())  # type: ignore[arg-type]
+        scanned = {re.sub(r"_p?\d.*$", "", name) for name in re.findall(r" on (\w+)", plan)}
+        scanned -= {"o"}  # the derived table of oee_by_range (a subquery scan)
+        assert scanned == {source}, (where, plan)
+        times = [row[0] for row in reader.execute(sql).fetchall()]  # type: ignore[arg-type]
+        assert times, where
+        # epoch seconds on plain PostgreSQL ($__timeGroup's floor)
+        assert all(t % int(step.total_seconds()) == 0 for t in times), (where, times[:3])
+
+
+def test_long_ranges_read_the_rollups_on_timescaledb(
+    timescaledb: tuple[psycopg.Connection, str], data: dashboard_data.Dataset
+) -> None:
+    """On TimescaleDB the roll-ups are real-time continuous aggregates: 30 days give hours."""
+    conn, schema = timescaledb
+    dashboards = render_all(Build(language="en", schema=schema, timescaledb=True))
+    time_range, interval_s = _ending_now(30)
+    for where, raw in _rolled_up(dashboards):
+        sql = expand(raw, time_range, interval_s=interval_s, timescaledb=True,
+                     variables=_variables(data))  # fmt: skip
+        times = [row[0] for row in conn.execute(sql).fetchall()]  # type: ignore[arg-type]
+        assert times and all(t.minute == t.second == 0 for t in times), (where, times[:3])
