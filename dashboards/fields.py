@@ -119,6 +119,16 @@ FIELDS: dict[str, Field] = {
     "example": Field(t("示例", "Example"), TEXT),
     "topic": Field(t("主题", "Topic"), TEXT),
     "last_arrival": Field(t("最后落库", "Last arrival"), TIME),
+    # Downtime by reason, MTBF, MTTR, TEEP (docs/kpi.md, "Downtime, MTBF, MTTR and TEEP")
+    "reason": Field(t("原因", "Reason"), TEXT),
+    "lost_s": Field(t("损失时间", "Time lost"), SECONDS),
+    "episodes": Field(t("次数", "Episodes"), COUNT),
+    "mean_s": Field(t("平均每次", "Mean per episode"), SECONDS),
+    "breakdowns": Field(t("故障次数", "Breakdowns"), COUNT),
+    "mtbf_s": Field(t("平均故障间隔 MTBF", "MTBF"), SECONDS),
+    "mttr_s": Field(t("平均修复时间 MTTR", "MTTR"), SECONDS),
+    "utilisation": _share("时间利用率", "Utilisation"),
+    "teep": _share("TEEP（完全有效生产率）", "TEEP"),
 }
 
 # Device states (iiot.types.STATES): the colour operators expect, in every language.

@@ -23,6 +23,55 @@ TO_DEVICE = Link(t("设备详情", "Device details"), UID, {
     "enterprise": "${enterprise}", "plant": "${plant}", "line": "${line}",
     "device": "${__data.fields.device}",
 })  # fmt: skip
+# Downtime by reason, MTBF, MTTR (docs/kpi.md, "Downtime, MTBF, MTTR and TEEP"): the
+# intervals of v_state_interval that overlap the range, cut at its edges — computed here with
+# LEAD/LAG over the range's samples (7× faster for a line's day than the view's per-row
+# lookups, docs/schema.md); tests/integration/test_downtime.py checks both give the same.
+# The 3 hours before the range are read for intervals under way (max_gap ≤ 3 × 3600 s). An
+# episode counts where it starts, or once if it is in progress at the range's start.
+CAUSE = "CASE WHEN state <> 'running' THEN COALESCE(reason, 'unspecified') END"
+INTERVALS = (
+    "(SELECT cause, st, ts < $__timeFrom()::timestamptz OR pt IS NULL OR pt < ts - gap "
+    "OR ps <> st OR pc IS DISTINCT FROM cause AS episode, "
+    "extract(epoch FROM LEAST(nt, ts + gap, $__timeTo()::timestamptz) "
+    "- GREATEST(ts, $__timeFrom()::timestamptz))::float8 AS s "
+    f"FROM (SELECT ts, state AS st, {CAUSE} AS cause, "
+    "sample_interval_s * 3 * INTERVAL '1 second' AS gap, lead(ts) OVER w AS nt, "
+    f"lag(ts) OVER w AS pt, lag(state) OVER w AS ps, lag({CAUSE}) OVER w AS pc "
+    "FROM v_telemetry JOIN v_device USING (device_id) WHERE {scope} "
+    "AND ts >= $__timeFrom()::timestamptz - INTERVAL '3 hours' "
+    "AND ts < $__timeTo()::timestamptz "
+    "WINDOW w AS (PARTITION BY device_id ORDER BY ts, seq)) AS x "
+    "WHERE LEAST(nt, ts + gap) > $__timeFrom()::timestamptz) AS i"
+)
+LINE_SCOPE, DEVICE_SCOPE = "line_id = '$line'", "device_id = '$device'"
+LOST = "st IN ('down', 'idle', 'setup')"
+PARETO = (
+    "SELECT cause AS reason, sum(s) FILTER (WHERE st = 'down') AS down_s, "
+    "sum(s) FILTER (WHERE st = 'idle') AS idle_s, "
+    "sum(s) FILTER (WHERE st = 'setup') AS setup_s "
+    f"FROM {INTERVALS} WHERE {LOST} GROUP BY cause ORDER BY sum(s) DESC, cause"
+)
+REASONS = (
+    "SELECT cause AS reason, sum(s) AS lost_s, count(*) FILTER (WHERE episode) AS episodes, "
+    "sum(s) / NULLIF(count(*) FILTER (WHERE episode), 0) AS mean_s "
+    f"FROM {INTERVALS} WHERE {LOST} GROUP BY cause ORDER BY sum(s) DESC, cause"
+)
+BREAKDOWNS = "count(*) FILTER (WHERE st = 'down' AND episode)"
+MTBF_MTTR = (
+    f"SELECT sum(s) FILTER (WHERE st = 'running') / NULLIF({BREAKDOWNS}, 0) AS mtbf_s, "
+    f"sum(s) FILTER (WHERE st = 'down') / NULLIF({BREAKDOWNS}, 0) AS mttr_s, "
+    f"{BREAKDOWNS} AS breakdowns FROM {INTERVALS}"
+)
+# TEEP = OEE × planned / calendar time = ideal run time × Q / calendar time, from added parts.
+QUALITY = "COALESCE(sum(count_good)::float8 / NULLIF(sum(count_total), 0), 0)"
+CALENDAR = "NULLIF(sum(planned_s + planned_stop_s + unknown_s), 0)"
+TEEP = (
+    f"SELECT sum(ideal_run_s) * {QUALITY} / NULLIF(sum(planned_s), 0) AS oee, "
+    f"sum(planned_s) / {CALENDAR} AS utilisation, "
+    f"sum(ideal_run_s) * {QUALITY} / {CALENDAR} AS teep FROM v_oee "
+    "WHERE level = '{level}' AND entity_id = '${level}' AND $__timeFilter(window_start)"
+)
 LINE_ALARMS = (
     "SELECT ts AS time, kind || ' ' || status || ': ' || message AS text, kind AS tags "
     "FROM v_alarm WHERE device_id IN (SELECT device_id FROM v_device WHERE line_id = '$line') "
@@ -87,6 +136,28 @@ def dashboard(build: Build) -> d.Dashboard:
         ))
         .with_panel(p.table(t("产线报警", "Alarms of the line"), LINE_ALARMS,
                             description=notes.ALARMS))
+        .with_panel(p.stat(t("产线 OEE 与 TEEP", "Line OEE and TEEP"),
+                           TEEP.replace("{level}", "line"), band="oee", description=notes.TEEP,
+                           width=6))
+        .with_panel(p.stat(t("设备 OEE 与 TEEP", "Device OEE and TEEP"),
+                           TEEP.replace("{level}", "device"), band="oee",
+                           description=notes.TEEP, width=6))
+        .with_panel(p.stat(t("产线 MTBF 与 MTTR", "Line MTBF and MTTR"),
+                           MTBF_MTTR.format(scope=LINE_SCOPE), unit="s",
+                           description=notes.MTBF_MTTR, width=6))
+        .with_panel(p.stat(t("设备 MTBF 与 MTTR", "Device MTBF and MTTR"),
+                           MTBF_MTTR.format(scope=DEVICE_SCOPE), unit="s",
+                           description=notes.MTBF_MTTR, width=6))
+        .with_panel(p.stacked_bars(t("产线停机原因（帕累托）", "Line downtime by reason (Pareto)"),
+                                   PARETO.format(scope=LINE_SCOPE), unit="s", x="reason",
+                                   description=notes.DOWNTIME))
+        .with_panel(p.stacked_bars(t("设备停机原因（帕累托）",
+                                     "Device downtime by reason (Pareto)"),
+                                   PARETO.format(scope=DEVICE_SCOPE), unit="s", x="reason",
+                                   description=notes.DOWNTIME))
+        .with_panel(p.table(t("产线停机原因：时间与次数",
+                              "Line downtime by reason: time and episodes"),
+                            REASONS.format(scope=LINE_SCOPE), description=notes.DOWNTIME_TABLE))
     )  # fmt: skip
 
 

@@ -58,3 +58,32 @@ ALARMS = t(
     "Alarm edges, raised and cleared: down too long, offline, OEE low, performance suspect, "
     "counter reset; value and threshold are seconds or ratios, by kind.",
 )
+DOWNTIME = t(
+    "停机、空闲、换型的秒数按原因排序（帕累托），堆叠为三种状态；没有原因代码的记为"
+    "“unspecified”。每个样本的状态持续到下一个样本，最长 3 个采样间隔；时间按所选范围截取。"
+    "计划停机不计入。",
+    "Seconds down, idle and in setup by reason, largest first (a Pareto), stacked by state; "
+    "samples without a reason code count as 'unspecified'. A sample's state holds until the "
+    "next sample, at most 3 sample intervals, cut at the range's edges. Planned stops are "
+    "not counted.",
+)
+DOWNTIME_TABLE = t(
+    "每个原因的损失时间（停机+空闲+换型）、次数（同一状态与原因的连续样本为一次，范围开始时"
+    "正在进行的也算一次）及平均每次时长。",
+    "Per reason: time lost (down + idle + setup), episodes (consecutive samples of one state "
+    "and reason; one in progress at the range's start counts too) and the mean episode.",
+)
+MTBF_MTTR = t(
+    "MTBF = 运行时间 / 故障次数；MTTR = 停机时间 / 故障次数；故障 = 一次停机（down）。"
+    "所选范围内，产线为其设备之和。没有故障时为空。",
+    "MTBF = running time / breakdowns; MTTR = down time / breakdowns; a breakdown is one "
+    "down episode. Over the range; a line adds its devices' times and breakdowns. Empty "
+    "without a breakdown.",
+)
+TEEP = t(
+    "TEEP = OEE × 时间利用率，时间利用率 = 计划时间 / 日历时间（计划时间 + 计划停机 + 未知），"
+    "由各窗口累加的分量计算。TEEP、利用率：红 < 40%，黄 < 70%；OEE 颜色带同上。",
+    "TEEP = OEE × utilisation, utilisation = planned time / calendar time (planned + planned "
+    "stop + unknown), from the windows' added parts. TEEP and utilisation: red < 40 %, amber "
+    "< 70 %; OEE on its own bands.",
+)

@@ -13,6 +13,7 @@ from sinks.partitions import maintain
 from tests.integration import sink_support as s
 from tests.integration.pglite_server import pglite_timescaledb
 from tests.integration.test_db_schema import VIEWS
+from tests.integration.test_downtime import check_hand_case, insert_hand_case
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +41,7 @@ def tsdb() -> Iterator[psycopg.Connection]:
             "0001_registry", "0002_facts", "0003_timescaledb", "0004_rollups",
             "0005_rollups_timescaledb", "0006_views", "0007_arrival", "0008_city",
             "0009_deadletter_origin", "0010_timescaledb", "0011_telemetry_reason",
+            "0012_state_intervals",
         ]  # fmt: skip
         yield conn
 
@@ -117,3 +119,10 @@ def test_the_reason_column_joins_a_compressed_chunk(tsdb: psycopg.Connection) ->
         f"SELECT seq, reason FROM {SCHEMA}.v_telemetry WHERE device_id = 'qd-old01' ORDER BY seq"
     ).fetchall()
     assert rows == [(1, None), (2, "breakdown")]
+
+
+def test_downtime_mtbf_mttr_teep_by_hand(tsdb: psycopg.Connection) -> None:
+    """The hand-computed case of tests/integration/test_downtime.py on TimescaleDB."""
+    tsdb.execute(f"SET search_path TO {SCHEMA}, public")
+    insert_hand_case(tsdb, plain=False)
+    check_hand_case(tsdb, SCHEMA)
