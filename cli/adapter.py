@@ -168,10 +168,9 @@ def _status_line(adapter: Adapter, publisher: Publisher, wall_s: float) -> Table
 
 
 def _summary(adapter: Adapter, publisher: Publisher, left: int) -> Table:
+    from producers.display import counts_table
+
     status, counters = adapter.status, publisher.counters
-    table = Table(title="adapter", title_justify="left")
-    table.add_column("readings")
-    table.add_column("count", justify="right")
     rows = {
         "devices mapped": status.devices,
         "readings published": status.readings,
@@ -182,6 +181,4 @@ def _summary(adapter: Adapter, publisher: Publisher, left: int) -> Table:
         "written to the spool": counters.spooled,
         "left in the spool (the next run sends them)": left,
     }
-    for label, count in rows.items():
-        table.add_row(label, f"{count:,}")
-    return table
+    return counts_table("adapter", "readings", rows)

@@ -31,10 +31,17 @@ def live_panel(
     return table
 
 
-def summary_table(counters: Counters, in_spool: int, wall_s: float) -> Table:
-    table = Table(title="published", title_justify="left")
-    table.add_column("records")
+def counts_table(title: str, what: str, rows: Mapping[str, int]) -> Table:
+    """A summary: one labelled count a row (the Publisher's, an adapter's, the demo's)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(what)
     table.add_column("count", justify="right")
+    for label, count in rows.items():
+        table.add_row(label, f"{count:,}")
+    return table
+
+
+def summary_table(counters: Counters, in_spool: int, wall_s: float) -> Table:
     rows = {
         "handed to the publisher": counters.handed,
         "delivered (acks=all)": counters.delivered,
@@ -47,8 +54,7 @@ def summary_table(counters: Counters, in_spool: int, wall_s: float) -> Table:
         "dead letters sent": counters.dead_lettered,
         "broker outages": counters.outages,
     }
-    for label, count in rows.items():
-        table.add_row(label, f"{count:,}")
+    table = counts_table("published", "records", rows)
     average = counters.delivered / wall_s if wall_s > 0 else 0.0
     table.add_row("delivered per second (average)", f"{average:,.0f}")
     return table

@@ -13,6 +13,7 @@ from rich.text import Text
 from cli.demo.plan import DemoPlan
 from cli.demo.probe import COUNTED_VIEWS, Reading
 from cli.demo.summary import EnterpriseLine, Summary
+from producers.display import counts_table
 
 
 def _minutes(seconds: float) -> str:
@@ -64,9 +65,6 @@ def _index(line: EnterpriseLine) -> str:
 
 
 def totals_table(summary: Summary) -> Table:
-    table = Table(title=f"the run, from the views of schema {summary.schema}", title_justify="left")
-    table.add_column("what")
-    table.add_column("count", justify="right")
     rows = {
         "enterprises (v_enterprise)": summary.enterprises,
         "devices (v_device)": summary.devices,
@@ -77,8 +75,7 @@ def totals_table(summary: Summary) -> Table:
         "OEE windows, every level (v_oee)": summary.oee_windows,
         "digitization windows (v_digitization)": summary.digitization_windows,
     }
-    for label, count in rows.items():
-        table.add_row(label, f"{count:,}")
+    table = counts_table(f"the run, from the views of schema {summary.schema}", "what", rows)
     if summary.first_sample and summary.last_sample:
         span = f"{summary.first_sample:%Y-%m-%d %H:%M} – {summary.last_sample:%H:%M} UTC"
         table.add_row("factory time covered", span)
