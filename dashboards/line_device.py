@@ -9,14 +9,22 @@ from dashboards.context import Build
 from dashboards.enterprise import ENTERPRISE_SQL
 from dashboards.enterprise import UID as ENTERPRISE_UID
 from dashboards.panels import Link, Panels
+from dashboards.sqlparts import RATIOS, metrics_by_range, oee_by_range
 from dashboards.text import t
 
 UID = "iiot-line-device"
 TITLE = t("产线与设备", "Line and device")
+# Long ranges read the hourly or daily roll-ups (sqlparts.oee_by_range): `{level}` is filled
+# in per panel, `{time}` by the source.
+OF_LEVEL = oee_by_range("level = '{level}' AND entity_id = '${level}' AND $__timeFilter({time})")
+OF_LINE_DEVICES = oee_by_range(
+    "level = 'device' AND entity_id IN (SELECT device_id FROM v_device WHERE line_id = '$line') "
+    "AND $__timeFilter({time})"
+)
+OF_DEVICE = "device_id = '$device' AND $__timeFilter({time})"
 PER_WINDOW = (
-    "SELECT window_start AS time, oee, availability, performance, quality FROM v_oee "
-    "WHERE level = '{level}' AND entity_id = '${level}' AND $__timeFilter(window_start) "
-    "ORDER BY 1"
+    f"SELECT $__timeGroupAlias(window_start, $__interval), {RATIOS} FROM {OF_LEVEL} "
+    "GROUP BY 1 ORDER BY 1"
 )
 UP = Link(t("↑ 企业", "↑ Enterprise"), ENTERPRISE_UID, {"enterprise": "${enterprise}"})
 TO_DEVICE = Link(t("设备详情", "Device details"), UID, {
@@ -69,8 +77,7 @@ CALENDAR = "NULLIF(sum(planned_s + planned_stop_s + unknown_s), 0)"
 TEEP = (
     f"SELECT sum(ideal_run_s) * {QUALITY} / NULLIF(sum(planned_s), 0) AS oee, "
     f"sum(planned_s) / {CALENDAR} AS utilisation, "
-    f"sum(ideal_run_s) * {QUALITY} / {CALENDAR} AS teep FROM v_oee "
-    "WHERE level = '{level}' AND entity_id = '${level}' AND $__timeFilter(window_start)"
+    f"sum(ideal_run_s) * {QUALITY} / {CALENDAR} AS teep FROM {OF_LEVEL}"
 )
 LINE_ALARMS = (
     "SELECT ts AS time, kind || ' ' || status || ': ' || message AS text, kind AS tags "
@@ -110,16 +117,17 @@ def dashboard(build: Build) -> d.Dashboard:
         .with_panel(p.timeseries(
             t("产量与废品", "Parts and scrap"),
             "SELECT $__timeGroupAlias(window_start, $__interval), sum(count_good) AS good, "
-            "sum(count_total - count_good) AS scrap FROM v_oee WHERE level = 'device' "
-            "AND entity_id = '$device' AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 1",
+            "sum(count_total - count_good) AS scrap FROM "
+            f"{OF_LEVEL.replace('{level}', 'device')} GROUP BY 1 ORDER BY 1",
             unit="short", bars=True, stacked=True,
             description=t("每个时间段的合格品与废品（计数器增量）。",
                           "Good parts and scrap per interval (counter deltas)."),
         ))
         .with_panel(p.timeseries(
             t("工艺参数", "Process metrics"),
-            "SELECT $__timeGroupAlias(ts, $__interval), metric, avg(value) AS value "
-            "FROM v_telemetry_metric WHERE device_id = '$device' AND $__timeFilter(ts) "
+            "SELECT $__timeGroupAlias(ts, $__interval), metric, sum(value_sum) / sum(samples) "
+            "AS value FROM "
+            f"{metrics_by_range(OF_DEVICE)} "
             "GROUP BY 1, 2 ORDER BY 1, 2",
             description=t("设备上报的工艺参数，每段取平均；每条曲线以参数名命名，单位见参数名。",
                           "The device's process metrics, averaged per interval; each line is "
@@ -129,9 +137,8 @@ def dashboard(build: Build) -> d.Dashboard:
             t("产线设备的状态时间（秒）", "State seconds per device of the line"),
             "SELECT entity_id AS device, sum(run_s) AS run_s, sum(idle_s) AS idle_s, "
             "sum(setup_s) AS setup_s, sum(down_s) AS down_s, sum(planned_stop_s) AS "
-            "planned_stop_s, sum(unknown_s) AS unknown_s FROM v_oee WHERE level = 'device' "
-            "AND entity_id IN (SELECT device_id FROM v_device WHERE line_id = '$line') "
-            "AND $__timeFilter(window_start) GROUP BY 1 ORDER BY 1",
+            "planned_stop_s, sum(unknown_s) AS unknown_s FROM "
+            f"{OF_LINE_DEVICES} GROUP BY 1 ORDER BY 1",
             unit="s", x="device", description=notes.LOSSES, links={"*": TO_DEVICE},
         ))
         .with_panel(p.table(t("产线报警", "Alarms of the line"), LINE_ALARMS,

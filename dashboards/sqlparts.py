@@ -42,31 +42,55 @@ def digitization_index(weights: DigitizationWeights) -> str:
     return f"100 * ({terms})"
 
 
-# Long ranges read the roll-ups: a range longer than HOURLY_FROM_S reads v_oee_hourly, one
-# longer than DAILY_FROM_S v_oee_daily, else the 1-minute windows of v_oee. The length is
-# Grafana's `$__unixEpochTo() - $__unixEpochFrom()`, two integers once expanded, so each
-# branch's condition is a constant the planner folds: only one branch is planned and read.
+# Long ranges read the roll-ups: a range longer than HOURLY_FROM_S reads the hourly roll-up,
+# one longer than DAILY_FROM_S the daily one, else the raw rows (1-minute OEE windows,
+# samples). The length is Grafana's `$__unixEpochTo() - $__unixEpochFrom()`, two integers
+# once expanded, so each branch's condition is a constant the planner folds: only one branch
+# is planned and read.
 HOURLY_FROM_S = 2 * 86400
 DAILY_FROM_S = 60 * 86400
 SPAN = "($__unixEpochTo() - $__unixEpochFrom())"
+GRAINS = (
+    f"{SPAN} <= {HOURLY_FROM_S}",
+    f"{SPAN} > {HOURLY_FROM_S} AND {SPAN} <= {DAILY_FROM_S}",
+    f"{SPAN} > {DAILY_FROM_S}",
+)
 PARTS = (
     "run_s, idle_s, setup_s, down_s, planned_stop_s, unknown_s, planned_s, ideal_run_s, "
     "count_total, count_good"
 )
-SOURCES = (
-    ("v_oee", "window_start", f"{SPAN} <= {HOURLY_FROM_S}"),
-    ("v_oee_hourly", "bucket", f"{SPAN} > {HOURLY_FROM_S} AND {SPAN} <= {DAILY_FROM_S}"),
-    ("v_oee_daily", "bucket", f"{SPAN} > {DAILY_FROM_S}"),
+# (relation, its time column, what it gives) for the raw rows, the hours, the days.
+OEE_SOURCES = (
+    ("v_oee", "window_start", f"window_start, entity_id, {PARTS}"),
+    ("v_oee_hourly", "bucket", f"bucket AS window_start, entity_id, {PARTS}"),
+    ("v_oee_daily", "bucket", f"bucket AS window_start, entity_id, {PARTS}"),
+)
+# A mean over many hours is value_sum / samples added, as it is over samples: the same mean.
+METRIC_SOURCES = (
+    ("v_telemetry_metric", "ts", "ts, metric, value AS value_sum, 1 AS samples"),
+    ("v_metric_hourly", "bucket", "bucket AS ts, metric, value_sum, samples"),
+    ("v_metric_daily", "bucket", "bucket AS ts, metric, value_sum, samples"),
 )
 
 
-def oee_by_range(where: str) -> str:
-    """A derived table `o (window_start, <PARTS>)` of the OEE windows, hours or days the
-    range's length calls for; `where` filters each source, `{time}` is its time column.
-    Sum its parts and recompute the ratios (RATIOS, LOSSES): the same on every grain."""
+def by_range(sources: tuple[tuple[str, str, str], ...], where: str, alias: str) -> str:
+    """A derived table `alias` of the raw rows, hours or days the range's length calls for;
+    `where` filters each source, `{time}` standing for its time column."""
     branches = " UNION ALL ".join(
-        f"SELECT {time} AS window_start, {PARTS} FROM {view} "
-        f"WHERE {where.format(time=time)} AND {condition}"
-        for view, time, condition in SOURCES
+        f"SELECT {columns} FROM {view} WHERE {where.replace('{time}', time)} AND {grain}"
+        for (view, time, columns), grain in zip(sources, GRAINS, strict=True)
     )
-    return f"({branches}) o"
+    return f"({branches}) {alias}"
+
+
+def oee_by_range(where: str) -> str:
+    """A derived table `o (window_start, entity_id, <PARTS>)` of the OEE windows, hours or
+    days by the range's length. Sum its parts and recompute the ratios (RATIOS, LOSSES): the
+    same on every grain."""
+    return by_range(OEE_SOURCES, where, "o")
+
+
+def metrics_by_range(where: str) -> str:
+    """A derived table `m (ts, metric, value_sum, samples)` of the samples' metrics, hours or
+    days by the range's length; a mean is sum(value_sum) / sum(samples) on every grain."""
+    return by_range(METRIC_SOURCES, where, "m")
