@@ -3,10 +3,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+)
 
+from iiot.shifts import PlantShifts
 from iiot.types import (
     MAX_BATCH_BYTES,
     MAX_BATCH_SAMPLES,
@@ -142,3 +150,16 @@ class DeviceBirth(BaseModel):
         description="Seconds between samples; max_gap = 3 × this."
     )
     ideal_cycle_s: CycleSeconds = Field(description="Default ideal seconds per part.")
+    shift_calendar: PlantShifts | None = Field(
+        None,
+        description="The plant's shifts (班次), optional: the sink keeps the latest per plant "
+        '(docs/contract.md, "Shift calendar").',
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_calendar(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A birth without a calendar is written as before calendars existed: no null."""
+        fields: dict[str, Any] = handler(self)
+        if fields.get("shift_calendar", ...) is None:
+            del fields["shift_calendar"]
+        return fields

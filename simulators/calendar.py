@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
+from iiot.shifts import PlantShifts, Shift
+
 DAY_S = 86_400
 CST_OFFSET_S = 8 * 3_600
 HOUR = 3_600
 MIN = 60
+STARTS_H = (6, 14, 22)
+# What the plants call their shifts (docs/contract.md, "Shift calendar").
+SHIFT_NAMES = (("early", "早班"), ("middle", "中班"), ("night", "夜班"))
+TIME_ZONE = "Asia/Shanghai"  # China Standard Time: UTC+8 all year
 
 
 def _breaks(shift_start_s: int) -> list[tuple[int, int]]:
@@ -34,7 +40,7 @@ class ShiftCalendar:
             raise ValueError(f"shifts must be 2 or 3, not {shifts}")
         self.shifts = shifts
         # Shifts start at 06:00, 14:00 and 22:00; with two shifts 22:00–06:00 has no orders.
-        stops = [b for start in (6, 14, 22)[:shifts] for b in _breaks(start * HOUR)]
+        stops = [b for start in STARTS_H[:shifts] for b in _breaks(start * HOUR)]
         if shifts == 2:
             stops.append((22 * HOUR, 30 * HOUR))
         # Fold into one day [0, DAY_S): the night shift and the night stop cross midnight.
@@ -62,3 +68,13 @@ class ShiftCalendar:
         next_local = self._edges[i] if i < len(self._edges) else DAY_S + self._edges[0]
         next_ms = (day_start + next_local - CST_OFFSET_S) * 1000
         return planned, next_ms
+
+    def published(self) -> PlantShifts:
+        """The calendar as the plant's births carry it: its 8-hour shifts, by local clock."""
+        return PlantShifts(
+            time_zone=TIME_ZONE,
+            shifts=[
+                Shift(id=id_, name=name, start=f"{start:02d}:00", end=f"{(start + 8) % 24:02d}:00")
+                for (id_, name), start in zip(SHIFT_NAMES, STARTS_H[: self.shifts], strict=False)
+            ],
+        )

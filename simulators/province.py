@@ -11,12 +11,15 @@ from collections import Counter
 from dataclasses import dataclass
 
 from iiot.messages import DeviceBirth, Enterprise
+from simulators.calendar import ShiftCalendar
 from simulators.catalogue import ENTERPRISES, INDUSTRIES, KINDS, LINES_PER_PLANT, KindSpec
 from simulators.machine import MachineParams, Product
 from simulators.seeds import stream
 
 H = 3_600.0
 MIN = 60.0
+# Each plant's births carry its shift calendar (2 or 3 shifts), the one its machines follow.
+SHIFTS_PUBLISHED = {n: ShiftCalendar(n).published() for n in (2, 3)}
 
 # Line performance tiers: (name, share of lines, a typical machine's parameters). MachineParams
 # fields in order: mtbf, mttr, changeover every, setup, starve every, starve, micro-stop every,
@@ -121,6 +124,7 @@ def build_province(devices: int, seed: int) -> list[DeviceSpec]:
                 numerically_controlled=nc,
                 sample_interval_s=kind.sample_interval_s,
                 ideal_cycle_s=products[0].ideal_cycle_s,
+                shift_calendar=SHIFTS_PUBLISHED[spec.shifts],
             )
             interval_ms = int(kind.sample_interval_s * 1000)
             out.append(

@@ -128,6 +128,13 @@ DEVICE = Target(
     ("device_id",),
     "newer_announcement",
 )  # fmt: skip
+# A plant's shift calendar, replaced whole by a newer birth carrying one (migration 0013).
+PLANT_CALENDAR = Target(
+    "plant_calendar",
+    _cols("plant_id text, time_zone text, shifts jsonb, announced_at timestamptz"),
+    ("plant_id",),
+    "newer_announcement",
+)
 TELEMETRY = Target(
     "telemetry",
     _cols("device_id text, seq int8, ts timestamptz, state text, count_total int8, "
@@ -181,16 +188,21 @@ DEADLETTER = Target(
 )  # fmt: skip
 
 # Written in this order in one transaction: a device's enterprise exists before the device.
-TARGETS = (ENTERPRISE, DEVICE, TELEMETRY, OEE, DIGITIZATION, ALARM, DEADLETTER)
+TARGETS = (ENTERPRISE, DEVICE, PLANT_CALENDAR, TELEMETRY, OEE, DIGITIZATION, ALARM, DEADLETTER)
 
 
 def _birth_rows(m: DeviceBirth, origin: Origin) -> list[tuple[Target, Row]]:
     e, at = m.enterprise, origin.received_at
-    return [
+    rows: list[tuple[Target, Row]] = [
         (ENTERPRISE, (e.id, e.name, e.city, e.industry, e.cloud, at)),
         (DEVICE, (m.device_id, e.id, m.plant_id, m.line_id, m.kind, m.key_process,
                   m.numerically_controlled, m.sample_interval_s, m.ideal_cycle_s, at)),
     ]  # fmt: skip
+    if m.shift_calendar is not None:  # a birth without one leaves the plant's as it is
+        c = m.shift_calendar
+        shifts = JSONB_V1 + orjson.dumps([s.model_dump() for s in c.shifts])
+        rows.append((PLANT_CALENDAR, (m.plant_id, c.time_zone, shifts, at)))
+    return rows
 
 
 def _sample_rows(m: Sample, origin: Origin) -> list[tuple[Target, Row]]:

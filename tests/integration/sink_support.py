@@ -25,6 +25,7 @@ from sinks.tables import ROUTES, TARGETS
 from tests.conftest import BIRTH, OEE_WINDOW, SAMPLE
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+SHIFT_CALENDAR = {"shifts": [{"id": "early", "name": "早班", "start": "08:00", "end": "20:00"}]}
 Record = tuple[Topic, str, bytes]
 
 
@@ -53,7 +54,9 @@ def own_topics_and_schema(
 def births(devices: int) -> list[Record]:
     out = []
     for d in range(devices):
-        birth = DeviceBirth.model_validate({**BIRTH, "device_id": f"qd-press{d:02d}"})
+        birth = DeviceBirth.model_validate(
+            {**BIRTH, "device_id": f"qd-press{d:02d}", "shift_calendar": SHIFT_CALENDAR}
+        )
         out.append((Topic.REGISTRY, birth.device_id, encode(birth)))
     return out
 
