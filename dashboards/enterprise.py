@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as d
 
-from dashboards import notes
+from dashboards import losses, notes
 from dashboards.context import Build
 from dashboards.panels import Link, Panels
 from dashboards.sqlparts import LOSSES, OEE, RATIOS, oee_by_range
@@ -64,6 +64,10 @@ def dashboard(build: Build) -> d.Dashboard:
               "Losses (s): down, setup, idle, planned stop, unknown"),
             f"{bucket}{LOSSES} FROM {over_range} GROUP BY 1 ORDER BY 1",
             unit="s", bars=True, stacked=True, description=notes.LOSSES,
+        ))
+        .with_panel(losses.waterfall(
+            p, t("损失瀑布：六大损失", "Loss waterfall: the six big losses"),
+            OF_ENTERPRISE.replace("window_start", "{time}"), width=24,
         ))
         .with_panel(p.bars(
             t("产线排名（OEE）", "Lines ranked by OEE"),

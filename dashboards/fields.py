@@ -129,6 +129,13 @@ FIELDS: dict[str, Field] = {
     "mttr_s": Field(t("平均修复时间 MTTR", "MTTR"), SECONDS),
     "utilisation": _share("时间利用率", "Utilisation"),
     "teep": _share("TEEP（完全有效生产率）", "TEEP"),
+    # The loss waterfall (docs/kpi.md, "Losses"; dashboards/losses.py)
+    "step": Field(t("步骤", "Step"), TEXT),
+    "base_s": Field(t("起点", "Start"), SECONDS),  # the invisible segment a step floats on
+    "time_s": Field(t("时间", "Time"), SECONDS),
+    "availability_loss_s": Field(t("可用率损失", "Availability loss"), SECONDS),
+    "performance_loss_s": Field(t("性能损失", "Performance loss"), SECONDS),
+    "quality_loss_s": Field(t("质量损失", "Quality loss"), SECONDS),
 }
 
 # Device states (iiot.types.STATES): the colour operators expect, in every language.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as d
 
-from dashboards import notes
+from dashboards import losses, notes
 from dashboards.context import Build
 from dashboards.enterprise import ENTERPRISE_SQL
 from dashboards.enterprise import UID as ENTERPRISE_UID
@@ -53,6 +53,7 @@ INTERVALS = (
     "WHERE LEAST(nt, ts + gap) > $__timeFrom()::timestamptz) AS i"
 )
 LINE_SCOPE, DEVICE_SCOPE = "line_id = '$line'", "device_id = '$device'"
+OF_LINE = "level = 'line' AND entity_id = '$line' AND $__timeFilter({time})"
 LOST = "st IN ('down', 'idle', 'setup')"
 PARETO = (
     "SELECT cause AS reason, sum(s) FILTER (WHERE st = 'down') AS down_s, "
@@ -165,6 +166,8 @@ def dashboard(build: Build) -> d.Dashboard:
         .with_panel(p.table(t("产线停机原因：时间与次数",
                               "Line downtime by reason: time and episodes"),
                             REASONS.format(scope=LINE_SCOPE), description=notes.DOWNTIME_TABLE))
+        .with_panel(losses.waterfall(p, t("产线损失瀑布：六大损失",
+                                          "Line loss waterfall: the six big losses"), OF_LINE))
     )  # fmt: skip
 
 

@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from iiot.kpi import oee_ratios
-from iiot.losses import LOSS_KEYS, SIX_BIG_LOSSES, STEP_KEYS, LossStep, loss_waterfall
+from iiot.losses import (
+    LOSS_KEYS,
+    SIX_BIG_LOSSES,
+    STEP_KEYS,
+    TOTAL_KEYS,
+    LossStep,
+    loss_waterfall,
+)
 
 
 def parts(down: float, setup: float, idle: float, run: float, ideal: float, total: int,
@@ -17,38 +24,27 @@ def parts(down: float, setup: float, idle: float, run: float, ideal: float, tota
             "count_good": good}  # fmt: skip
 
 
-def bars(steps: list[LossStep]) -> list[tuple[str, float, float, bool]]:
-    return [(s.key, pytest.approx(s.seconds), pytest.approx(s.start), s.total) for s in steps]
-
-
-def test_design_worked_example() -> None:
+# (parts, then (seconds, start) of each step in STEP_KEYS order), by hand.
+CASES = {
     # docs/kpi.md: 30 s running, 15 s down, 3 parts at ideal 8 s, 1 bad; OEE 16/45.
-    steps = loss_waterfall(parts(down=15, setup=0, idle=0, run=30, ideal=24, total=3, good=2))
-    assert bars(steps) == [
-        ("planned", 45, 0, True),
-        ("down", 15, 30, False),
-        ("setup", 0, 30, False),
-        ("idle", 0, 30, False),
-        ("run", 30, 0, True),
-        ("speed", 6, 24, False),
-        ("quality", 8, 16, False),
-        ("fully_productive", 16, 0, True),
-    ]
-
-
-def test_every_loss_of_a_line() -> None:
+    "design worked example": (
+        parts(down=15, setup=0, idle=0, run=30, ideal=24, total=3, good=2),
+        [(45, 0), (15, 30), (0, 30), (0, 30), (30, 0), (6, 24), (8, 16), (16, 0)],
+    ),
     # 100 s planned: 20 down, 10 setup, 5 idle, 65 running; 10 parts at ideal 5.2 s, 9 good:
     # ideal run 52 → speed 13; quality 52 × 0.1 = 5.2; fully productive 46.8 (OEE 0.468).
-    steps = loss_waterfall(parts(down=20, setup=10, idle=5, run=65, ideal=52, total=10, good=9))
-    assert bars(steps) == [
-        ("planned", 100, 0, True),
-        ("down", 20, 80, False),
-        ("setup", 10, 70, False),
-        ("idle", 5, 65, False),
-        ("run", 65, 0, True),
-        ("speed", 13, 52, False),
-        ("quality", 5.2, 46.8, False),
-        ("fully_productive", 46.8, 0, True),
+    "every loss of a line": (
+        parts(down=20, setup=10, idle=5, run=65, ideal=52, total=10, good=9),
+        [(100, 0), (20, 80), (10, 70), (5, 65), (65, 0), (13, 52), (5.2, 46.8), (46.8, 0)],
+    ),
+}
+
+
+@pytest.mark.parametrize(("given", "bars"), CASES.values(), ids=CASES.keys())
+def test_hand_computed_steps(given: dict[str, float], bars: list[tuple[float, float]]) -> None:
+    assert loss_waterfall(given) == [
+        LossStep(key, pytest.approx(seconds), pytest.approx(start), key in TOTAL_KEYS)
+        for key, (seconds, start) in zip(STEP_KEYS, bars, strict=True)
     ]
 
 

@@ -1,0 +1,107 @@
+"""The loss waterfall and the Andon wallboard on hand-written rows (plain PostgreSQL, as
+iiot_reader): the waterfall panels give the steps of `iiot.losses.loss_waterfall` and add up
+to planned time; the Andon tiles give each line's worst state, its stop reason and its OEE."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from dashboards.catalog import Json, render_all
+from dashboards.context import Build
+from dashboards.losses import KINDS, STEPS
+from dashboards.macros import TimeRange, Variable, expand
+from iiot.losses import LOSS_KEYS, loss_waterfall
+from iiot.settings import Settings
+from sinks.migrate import migrate
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+RANGE = TimeRange(T0, T0 + timedelta(minutes=2))
+ENTERPRISE, PLANT, LINE = "qd-w", "qd-w-p1", "qd-w-p1-l1"
+VARIABLES = {"enterprise": Variable(ENTERPRISE), "plant": Variable(PLANT), "line": Variable(LINE)}
+PARTS = ("run_s", "idle_s", "setup_s", "down_s", "planned_stop_s", "unknown_s", "planned_s",
+         "ideal_run_s", "count_total", "count_good")  # fmt: skip
+# Two line windows. 08:00: the worked example of docs/kpi.md (30 s running, 15 s down, 15 s
+# planned stop; 3 parts at 8 s, 1 bad). 08:01: 40 s running, 10 idle, 5 setup, 5 down; 6 parts
+# at 6 s, all good. Sums: planned 105 = down 20 + setup 5 + idle 10 + run 70; ideal run 60,
+# 8 good of 9: speed 10, quality 60/9, fully productive 480/9 (OEE 0.508).
+LINE_WINDOWS = [
+    (0, dict(zip(PARTS, (30, 0, 0, 15, 15, 0, 45, 24, 3, 2), strict=True))),
+    (1, dict(zip(PARTS, (40, 10, 5, 5, 0, 0, 60, 36, 6, 6), strict=True))),
+]
+LINE_STEPS = {"planned": (105, 0), "down": (20, 85), "setup": (5, 80), "idle": (10, 70),
+              "run": (70, 0), "speed": (10, 60), "quality": (60 / 9, 480 / 9),
+              "fully_productive": (480 / 9, 0)}  # fmt: skip
+# The enterprise's one window runs faster than ideal (P = 1.25): no negative speed loss.
+ENTERPRISE_WINDOWS = [(0, dict(zip(PARTS, (60, 0, 0, 0, 0, 0, 60, 75, 5, 5), strict=True)))]
+
+
+def _insert_windows(conn: psycopg.Connection, level: str, entity: str,
+                    windows: list[tuple[int, dict[str, float]]]) -> None:  # fmt: skip
+    for minute, parts in windows:
+        start = T0 + timedelta(minutes=minute)
+        conn.execute(
+            "INSERT INTO oee (level, entity_id, window_start, window_end, revision, devices, "
+            f"samples, late_samples, {', '.join(PARTS)}, performance_suspect) VALUES "
+            f"(%s, %s, %s, %s, 0, 1, 1, 0, {', '.join(['%s'] * len(PARTS))}, false)",
+            (level, entity, start, start + timedelta(minutes=1), *parts.values()),
+        )
+
+
+@pytest.fixture
+def schema(migrator: psycopg.Connection, settings: Settings, schemas: Callable[[str], str]) -> str:
+    name = schemas("losses")
+    assert migrate(migrator, name, settings)[0] == "plain"
+    migrator.execute(f"SET search_path TO {name}")
+    migrator.execute("SELECT ensure_partition('oee', %s)", (T0,))
+    migrator.execute("SELECT ensure_partition('telemetry', %s)", (T0,))
+    _insert_windows(migrator, "line", LINE, LINE_WINDOWS)
+    _insert_windows(migrator, "enterprise", ENTERPRISE, ENTERPRISE_WINDOWS)
+    return name
+
+
+def _panel_rows(conn: psycopg.Connection, dashboard: Json, title: str,
+                time_range: TimeRange = RANGE) -> list[tuple[object, ...]]:  # fmt: skip
+    (panel,) = [p for p in dashboard["panels"] if p["title"] == title]  # type: ignore[union-attr]
+    sql = expand(panel["targets"][0]["rawSql"], time_range, interval_s=60, timescaledb=False,
+                 variables=VARIABLES)  # fmt: skip
+    return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+
+def _expected(windows: list[tuple[int, dict[str, float]]]) -> list[tuple[object, ...]]:
+    """loss_waterfall of the summed parts, as the panel's rows: (step, base, then the step's
+    seconds in its kind's column)."""
+    sums = {name: sum(parts[name] for _, parts in windows) for name in PARTS}
+    columns = list(dict.fromkeys(KINDS.values()))
+    return [
+        (STEPS[s.key].en, pytest.approx(s.start),
+         *(pytest.approx(s.seconds) if KINDS[s.key] == c else None for c in columns))
+        for s in loss_waterfall(sums)
+    ]  # fmt: skip
+
+
+def test_waterfall_panels_give_loss_waterfall_and_add_up(
+    reader: psycopg.Connection, schema: str
+) -> None:
+    dashboards = render_all(Build(language="en", schema=schema))
+    line = _panel_rows(reader, dashboards["iiot-line-device"],
+                       "Line loss waterfall: the six big losses")  # fmt: skip
+    assert line == _expected(LINE_WINDOWS)
+    seconds = {key: next(v for v in row[2:] if v is not None)
+               for key, row in zip(STEPS, line, strict=True)}  # fmt: skip
+    assert {k: (seconds[k], row[1]) for k, row in zip(STEPS, line, strict=True)} == {
+        k: (pytest.approx(s), pytest.approx(b)) for k, (s, b) in LINE_STEPS.items()
+    }
+    # The parts add up to planned time: the losses and the fully productive time.
+    total = sum(seconds[k] for k in LOSS_KEYS) + seconds["fully_productive"]  # type: ignore[misc]
+    assert total == pytest.approx(105)
+    enterprise = _panel_rows(reader, dashboards["iiot-enterprise"],
+                             "Loss waterfall: the six big losses")  # fmt: skip
+    assert enterprise == _expected(ENTERPRISE_WINDOWS)
+    speed = enterprise[5]  # step, base_s, time_s, availability_, performance_, quality_loss_s
+    assert speed[:2] == ("Speed: reduced speed", 60) and speed[4] == 0
