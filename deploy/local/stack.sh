@@ -506,9 +506,12 @@ cmd_purge() {
 }
 
 # Tools the tests call that are no service: Debian's docker-compose validates deploy/compose
-# (`docker-compose config` needs no Docker engine).
+# (`docker-compose config` needs no Docker engine); Chromium and its WebDriver print the shift
+# report to PDF (`iiot report --pdf`) and open it in tests/integration/test_report.py.
 cmd_tools() {
   command -v docker-compose >/dev/null || apt_install docker-compose
+  command -v chromium >/dev/null && command -v chromedriver >/dev/null ||
+    apt_install chromium chromium-driver fonts-noto-cjk
 }
 
 usage() {
