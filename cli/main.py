@@ -23,6 +23,7 @@ from cli.kpi import kpi
 from cli.publish import publish
 from cli.record import record
 from cli.replay import replay
+from cli.report import report
 from cli.simulate import simulate
 from cli.verify import verify
 from iiot import __version__
@@ -248,5 +249,6 @@ app.command("replay")(replay)
 app.command("kpi")(kpi)
 app.command("verify")(verify)
 app.command("demo")(demo)
+app.command("report")(report)
 app.add_typer(dashboards.app, name="dashboards")
 app.add_typer(adapter.app, name="adapter")
