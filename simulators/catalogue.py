@@ -88,68 +88,39 @@ INDUSTRIES: dict[str, Industry] = {
 
 @dataclass(frozen=True, slots=True)
 class EnterpriseSpec:
+    """An enterprise; how far it has digitized (cloud, NC, devices connected) comes from its
+    maturity level, dealt by the run's seed (simulators/maturity.py)."""
+
     id: str
     name: str
     city: str  # lower-case pinyin, as the contract asks
     industry: str
-    cloud: bool  # 企业上云: not every enterprise has moved
     shifts: int  # 3 = round the clock, 2 = day and evening (nights are planned stops)
-    nc_share: float  # share of key-process equipment that is numerically controlled
 
 
 # Interleaved by city, so a small province still spans several cities and industries.
 ENTERPRISES: tuple[EnterpriseSpec, ...] = (
+    EnterpriseSpec("qd-haier", "海尔智家 Haier Smart Home", "qingdao", "smart appliances", 3),
+    EnterpriseSpec("jn-inspur", "浪潮 Inspur", "jinan", "software and servers", 3),
     EnterpriseSpec(
-        "qd-haier", "海尔智家 Haier Smart Home", "qingdao", "smart appliances", True, 3, 0.95
+        "yt-foxconn", "富士康烟台 Foxconn Yantai", "yantai", "computers and networking", 3
     ),
-    EnterpriseSpec("jn-inspur", "浪潮 Inspur", "jinan", "software and servers", True, 3, 0.9),
+    EnterpriseSpec("wh-snbc", "新北洋 SNBC", "weihai", "peripherals", 2),
+    EnterpriseSpec("wf-goertek", "歌尔 Goertek", "weifang", "electro-acoustics", 3),
     EnterpriseSpec(
-        "yt-foxconn",
-        "富士康烟台 Foxconn Yantai",
-        "yantai",
-        "computers and networking",
-        True,
-        3,
-        0.9,
+        "zb-huaguang", "华光电子元件 Huaguang Components", "zibo", "electronic components", 2
     ),
-    EnterpriseSpec("wh-snbc", "新北洋 SNBC", "weihai", "peripherals", True, 2, 0.8),
-    EnterpriseSpec("wf-goertek", "歌尔 Goertek", "weifang", "electro-acoustics", True, 3, 0.9),
+    EnterpriseSpec("qd-hisense", "海信 Hisense", "qingdao", "smart appliances", 3),
     EnterpriseSpec(
-        "zb-huaguang",
-        "华光电子元件 Huaguang Components",
-        "zibo",
-        "electronic components",
-        False,
-        2,
-        0.6,
-    ),
-    EnterpriseSpec("qd-hisense", "海信 Hisense", "qingdao", "smart appliances", True, 3, 0.9),
-    EnterpriseSpec(
-        "jn-quancheng",
-        "泉城服务器 Quancheng Servers",
-        "jinan",
-        "software and servers",
-        False,
-        2,
-        0.7,
+        "jn-quancheng", "泉城服务器 Quancheng Servers", "jinan", "software and servers", 2
     ),
     EnterpriseSpec(
-        "yt-dongfang",
-        "东方电子 Dongfang Electronics",
-        "yantai",
-        "computers and networking",
-        False,
-        2,
-        0.65,
+        "yt-dongfang", "东方电子 Dongfang Electronics", "yantai", "computers and networking", 2
     ),
-    EnterpriseSpec("wh-haitai", "海泰打印 Haitai Printing", "weihai", "peripherals", False, 2, 0.5),
-    EnterpriseSpec(
-        "wf-gettop", "共达电声 Gettop Acoustic", "weifang", "electro-acoustics", True, 2, 0.75
-    ),
-    EnterpriseSpec(
-        "zb-boshan", "博山电子 Boshan Electronics", "zibo", "electronic components", True, 3, 0.8
-    ),
-    EnterpriseSpec("qd-aucma", "澳柯玛 Aucma", "qingdao", "smart appliances", False, 2, 0.6),
+    EnterpriseSpec("wh-haitai", "海泰打印 Haitai Printing", "weihai", "peripherals", 2),
+    EnterpriseSpec("wf-gettop", "共达电声 Gettop Acoustic", "weifang", "electro-acoustics", 2),
+    EnterpriseSpec("zb-boshan", "博山电子 Boshan Electronics", "zibo", "electronic components", 3),
+    EnterpriseSpec("qd-aucma", "澳柯玛 Aucma", "qingdao", "smart appliances", 2),
 )
 
 LINES_PER_PLANT = 8

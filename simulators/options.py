@@ -60,6 +60,9 @@ class SimulationOptions(BaseModel):
         3_600.0, gt=0, description="Simulated seconds to run; None = until stopped."
     )
     faults: FaultRates = FaultRates()
+    # True: every registered device reports from the start, without reporting gaps — not
+    # the province of simulators/maturity.py, but a stream for tests that need every device.
+    every_device_reports: bool = False
     grace_s: int = Field(120, ge=0, description="The pipeline's grace; late = beyond it.")
     future_tolerance_s: int = Field(300, ge=0, description="Skewed samples lie beyond it.")
     # A share of the province for one of several processes (`iiot simulate --workers`):

@@ -2,7 +2,9 @@
 
 Lines are dealt round-robin over the enterprises (ordered so that consecutive ones are in
 different cities), so a handful of devices already spans a city or two and 10,000 devices
-fill every enterprise with plants of up to LINES_PER_PLANT lines.
+fill every enterprise with plants of up to LINES_PER_PLANT lines. Each enterprise's maturity
+level (simulators/maturity.py) decides its cloud flag, its NC machines and which devices
+report from which day.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from collections import Counter
 from dataclasses import dataclass
 
 from iiot.messages import DeviceBirth, Enterprise
+from simulators import maturity
 from simulators.calendar import ShiftCalendar
 from simulators.catalogue import ENTERPRISES, INDUSTRIES, KINDS, LINES_PER_PLANT, KindSpec
 from simulators.machine import MachineParams, Product
-from simulators.seeds import stream
+from simulators.seeds import stream, uniform
 
 H = 3_600.0
 MIN = 60.0
@@ -48,6 +51,8 @@ class DeviceSpec:
     products: tuple[Product, ...]
     shifts: int
     phase_ms: int  # offset of its first sample from the start, so devices don't tick in step
+    level: float  # its enterprise's maturity level at the start (simulators/maturity.py)
+    connect_day: int  # reports from this simulated day of the run on; births are sent at once
 
 
 def _tier(rng_value: float) -> tuple[str, MachineParams]:
@@ -75,26 +80,36 @@ def _jitter(params: MachineParams, rng_value: float) -> MachineParams:
     )
 
 
+GOLDEN = (5**0.5 - 1) / 2
+
+
 def build_province(devices: int, seed: int) -> list[DeviceSpec]:
     """`devices` devices, the same ones for the same seed, in registry order."""
+    levels = maturity.levels(len(ENTERPRISES), seed)
     enterprises = [
         (
             spec,
+            level,
             Enterprise(
                 id=spec.id,
                 name=spec.name,
                 city=spec.city,
                 industry=spec.industry,
-                cloud=spec.cloud,
+                cloud=maturity.cloud(level),
             ),
         )
-        for spec in ENTERPRISES
+        for spec, level in zip(ENTERPRISES, levels, strict=True)
     ]
     lines_made: Counter[str] = Counter()
+    devices_made: Counter[str] = Counter()
+    # The enterprises' devices take turns along a golden-ratio sequence, from a point the
+    # seed picks: its first n devices' draws lie evenly spread, so a handful of devices
+    # already connect in the share their level says (independent draws would not).
+    offsets = {spec.id: uniform(seed, "connect", spec.id) for spec in ENTERPRISES}
     out: list[DeviceSpec] = []
     turn = 0
     while len(out) < devices:
-        spec, enterprise = enterprises[turn % len(enterprises)]
+        spec, level, enterprise = enterprises[turn % len(enterprises)]
         turn += 1
         k = lines_made[spec.id]
         lines_made[spec.id] += 1
@@ -113,7 +128,8 @@ def build_province(devices: int, seed: int) -> list[DeviceSpec]:
                 Product(name, round(kind.base_cycle_s * factor, 1))
                 for name, factor in industry.products
             )
-            nc = kind.always_nc or (kind.key_process and rng.random() < spec.nc_share)
+            nc_share = maturity.nc_share(level)
+            nc = kind.always_nc or (kind.key_process and rng.random() < nc_share)
             birth = DeviceBirth(
                 device_id=device_id,
                 enterprise=enterprise,
@@ -127,6 +143,8 @@ def build_province(devices: int, seed: int) -> list[DeviceSpec]:
                 shift_calendar=SHIFTS_PUBLISHED[spec.shifts],
             )
             interval_ms = int(kind.sample_interval_s * 1000)
+            connect = (offsets[spec.id] + GOLDEN * devices_made[spec.id]) % 1.0
+            devices_made[spec.id] += 1
             out.append(
                 DeviceSpec(
                     birth=birth,
@@ -136,6 +154,8 @@ def build_province(devices: int, seed: int) -> list[DeviceSpec]:
                     products=products,
                     shifts=spec.shifts,
                     phase_ms=rng.randrange(interval_ms),
+                    level=level,
+                    connect_day=maturity.connect_day(level, connect),
                 )
             )
     return out

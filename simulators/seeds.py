@@ -19,3 +19,8 @@ def derived_seed(seed: int, *names: str) -> int:
 def stream(seed: int, *names: str) -> random.Random:
     """An independent `random.Random` for one purpose, e.g. stream(7, "machine", device_id)."""
     return random.Random(derived_seed(seed, *names))
+
+
+def uniform(seed: int, *names: str) -> float:
+    """One uniform draw in [0, 1) named `names`, without keeping a Random's 2.5 KB of state."""
+    return derived_seed(seed, *names) / 2**64

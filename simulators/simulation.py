@@ -28,12 +28,13 @@ from iiot.contract import encode
 from iiot.messages import DeviceBirth
 from iiot.topics import Topic
 from simulators.calendar import ShiftCalendar
-from simulators.faults import FaultPlan, FaultReport
+from simulators.faults import GAP_INTERVALS, FaultPlan, FaultReport
 from simulators.machine import Machine
+from simulators.maturity import DAY_MS, level_on, next_gap
 from simulators.options import SimulationOptions
 from simulators.process import ProcessModel
 from simulators.province import DeviceSpec, build_province
-from simulators.seeds import stream
+from simulators.seeds import stream, uniform
 from simulators.wire import (
     MILLIS_SEQ,
     format_ts_ms,
@@ -78,21 +79,32 @@ class _Device(Machine):
     """
 
     __slots__ = (
+        "connect_ms",
         "device_id",
         "fault_rng",
+        "gaps",
         "head",
         "key",
         "offline",
         "process",
         "product_texts",
+        "seed",
         "seq",
         "seq_base",
+        "silent_from_ms",
+        "silent_until_ms",
         "spec",
+        "start_ms",
     )
 
     def __init__(
-        self, spec: DeviceSpec, seed: int, calendars: dict[int, ShiftCalendar], faults: bool
+        self,
+        spec: DeviceSpec,
+        options: SimulationOptions,
+        calendars: dict[int, ShiftCalendar],
+        faults: bool,
     ) -> None:
+        seed = self.seed = options.seed
         self.spec = spec
         self.device_id = spec.birth.device_id
         self.key = self.device_id.encode()
@@ -108,6 +120,33 @@ class _Device(Machine):
         self.fault_rng = stream(seed, "faults", self.device_id) if faults else _NO_FAULTS
         self.offline = 0  # sample intervals left offline (an injected gap)
         self.seq = self.seq_base = 0
+        # When it reports (simulators/maturity.py): from its connect day on, with gaps.
+        self.start_ms = options.start_ms
+        self.gaps = 0
+        self.connect_ms = self.silent_from_ms = self.silent_until_ms = self.start_ms
+        if options.every_device_reports:
+            self.silent_from_ms = sys.maxsize
+        else:
+            self.connect_ms += spec.connect_day * DAY_MS
+            self.next_gap(self.start_ms)
+
+    def next_gap(self, t_ms: int) -> None:
+        """Draw the next reporting gap after `t_ms`: when it begins and when it ends. Each
+        gap is two named draws, not a Random's state, and grows rarer as the level rises."""
+        self.gaps += 1
+        names = (self.device_id, str(self.gaps))
+        level = level_on(self.spec.level, (t_ms - self.start_ms) / DAY_MS)
+        after_s, length_s = next_gap(
+            level,
+            uniform(self.seed, "gap after", *names),
+            uniform(self.seed, "gap length", *names),
+            GAP_INTERVALS[0] * self.dt_s,  # beyond max_gap, so the stream sees unknown time
+        )
+        if after_s == math.inf:
+            self.silent_from_ms = sys.maxsize
+            return
+        self.silent_from_ms = t_ms + max(self.interval_ms, int(after_s * 1000))
+        self.silent_until_ms = self.silent_from_ms + int(length_s * 1000)
 
 
 BATCH_MS: Final = 30_000  # simulated time made per batch, device by device
@@ -140,9 +179,8 @@ class _Schedule:
     batch, and a sample's time is written without arithmetic on epoch milliseconds.
     """
 
-    def __init__(self, devices: list[_Device], start_ms: int) -> None:
-        period = math.lcm(*(d.interval_ms for d in devices))
-        self.batch_ms = batch = period * max(1, BATCH_MS // period)
+    def __init__(self, devices: list[_Device], start_ms: int, batch: int) -> None:
+        self.batch_ms = batch
         slots = sorted(
             (offset, i)
             for i, d in enumerate(devices)
@@ -154,6 +192,13 @@ class _Schedule:
         for slot, (offset, i) in enumerate(slots):
             second, ms = divmod(millis + offset, 1000)
             self.mine[i].append((slot, offset, second, MILLIS_SEQ[ms]))
+
+
+def batch_length(devices: list[_Device]) -> int:
+    """A whole number of the devices' common sampling period, near BATCH_MS: of every device
+    of the run, connected or not, so batches begin at the same times all run long."""
+    period = math.lcm(*(d.interval_ms for d in devices))
+    return period * max(1, BATCH_MS // period)
 
 
 class Simulation:
@@ -193,7 +238,7 @@ class Simulation:
         ]
         calendars = {n: ShiftCalendar(n) for n in (2, 3)}
         faults = self.options.faults.any()
-        devices = [_Device(spec, self.options.seed, calendars, faults) for spec in self.devices]
+        devices = [_Device(spec, self.options, calendars, faults) for spec in self.devices]
         for d in devices:
             d.seq = d.seq_base = (seq_base or {}).get(d.device_id, 0)
         self._running = devices
@@ -205,27 +250,34 @@ class Simulation:
     def _batches(self, devices: list[_Device], reserve: Reserve | None) -> Iterator[list[Emitted]]:
         """Batch after batch, each the list of its records in delivery order: made device by
         device, with the delayed records of earlier samples slotted in when their time
-        comes."""
+        comes. Devices not yet connected are left out of the schedule until they are."""
         opts, report = self.options, self.injected
         end_ms = self._end_ms = sys.maxsize if opts.end_ms is None else opts.end_ms
-        schedule = _Schedule(devices, opts.start_ms)
+        batch_ms = batch_length(devices)
+        connects = sorted({d.connect_ms for d in devices})  # connect days fall on batch starts
         delayed: list[tuple[int, int, Emitted]] = []
         arrivals = itertools.count()  # ties in delivery time keep the order of arrival
         bases = sum(d.seq_base for d in devices)
         base = opts.start_ms
+        schedule, active = _Schedule([], opts.start_ms, batch_ms), []
         while base < end_ms:
+            if connects and connects[0] <= base:  # devices connect: schedule them
+                while connects and connects[0] <= base:
+                    connects.pop(0)
+                active = [d for d in devices if d.connect_ms <= base]
+                schedule = _Schedule(active, opts.start_ms, batch_ms)
             if reserve is not None:  # at most one seq per slot of the device
-                mine = zip(devices, schedule.mine, strict=True)
+                mine = zip(active, schedule.mine, strict=True)
                 reserve({d.device_id: d.seq + len(m) for d, m in mine})
-            made, plain = _without_gc(self._batch, devices, schedule, base)
+            made, plain, holes = _without_gc(self._batch, active, schedule, base)
             report.samples = sum(d.seq for d in devices) - bases  # made so far
             if not plain or delayed:
                 yield self._in_order(made, delayed, arrivals, base, schedule.offsets)
-            elif base + schedule.batch_ms > end_ms:  # the last one, cut at the end
-                yield made[: bisect.bisect_left(schedule.offsets, end_ms - base)]  # type: ignore[misc]
-            else:  # one record a slot, in order: the list as it is
-                yield made  # type: ignore[misc]
-            base += schedule.batch_ms
+            else:  # one record a slot, in order, but for the slots of reporting gaps
+                if base + batch_ms > end_ms:  # the last one, cut at the end
+                    made = made[: bisect.bisect_left(schedule.offsets, end_ms - base)]
+                yield [r for r in made if not isinstance(r, list)] if holes else made  # type: ignore[misc]
+            base += batch_ms
         yield [heapq.heappop(delayed)[2] for _ in range(len(delayed))]
 
     def _in_order(
@@ -258,9 +310,10 @@ class Simulation:
 
     def _batch(
         self, devices: list[_Device], schedule: _Schedule, base: int
-    ) -> tuple[list[Emitted | list[Emitted]], bool]:
+    ) -> tuple[list[Emitted | list[Emitted]], bool, bool]:
         """The records of every slot of the batch from `base`: a sample, or the list a fault
-        made of it (empty while the device is offline); and whether no fault touched any."""
+        made of it (empty while the device is offline); whether no fault touched any; and
+        whether a slot fell in a reporting gap (empty too)."""
         report, plan, end_ms = self.injected, self._plan, self._end_ms
         faults_on, per_sample_rate = plan.on, plan.per_sample_rate
         gap_rate, reset_rate = plan.gap, plan.counter_reset
@@ -270,13 +323,18 @@ class Simulation:
             second_prefix(first_second + k) for k in range(schedule.batch_ms // 1000 + 2)
         ]
         made: list[Emitted | list[Emitted]] = [[]] * len(schedule.offsets)
-        plain = True
+        plain, holes = True, False
         for d, mine in zip(devices, schedule.mine, strict=True):
             metrics_of, head, products = d.process.wire, d.head, d.product_texts
             for slot, offset, second, after_second in mine:
                 t_ms = base + offset
                 if t_ms >= end_ms:
                     break
+                if t_ms >= d.silent_from_ms:  # a reporting gap: the machine pauses with it
+                    if t_ms < d.silent_until_ms:
+                        holes = True
+                        continue
+                    d.next_gap(t_ms)
                 state = d.step(t_ms)
                 metrics = metrics_of(state, d)
                 u = 1.0  # the per-sample fault draw; 1.0 hits none
@@ -301,7 +359,7 @@ class Simulation:
                 else:
                     made[slot] = self._faulted(d, t_ms, value, plan.per_sample(u))
                     plain = False
-        return made, plain
+        return made, plain, holes
 
     def _offline(self, d: _Device, plan: FaultPlan) -> None:
         """The device sends nothing at this sample (an injected gap); the machine runs on."""

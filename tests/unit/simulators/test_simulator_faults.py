@@ -25,7 +25,10 @@ class Observed:
 
     def __init__(self) -> None:
         self.sim = Simulation(
-            SimulationOptions(seed=5, devices=30, duration_s=2 * 3_600, faults=RATES)
+            # Every device reporting: the province's own gaps are not faults.
+            SimulationOptions(
+                seed=5, devices=30, duration_s=2 * 3_600, faults=RATES, every_device_reports=True
+            )
         )
         self.events = [e for e in self.sim.run() if e.topic is Topic.TELEMETRY]
         self.report = self.sim.injected

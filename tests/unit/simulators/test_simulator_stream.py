@@ -83,7 +83,7 @@ def test_births_come_first_and_are_valid() -> None:
 def test_every_sample_is_valid_and_encodes_as_the_contract_does(
     seed: int, devices: int, start: datetime
 ) -> None:
-    events = run(seed=seed, devices=devices, start=start, duration_s=120)
+    events = run(seed=seed, devices=devices, start=start, duration_s=120, every_device_reports=True)
     last_seq: dict[bytes, int] = {}
     for e in events:
         if e.topic is Topic.REGISTRY:
@@ -161,7 +161,9 @@ def oee(parts: Iterable[Parts]) -> float:
 def test_oee_over_a_day_is_realistic() -> None:
     """A single day varies (a machine may not break down at all), a line less so; the
     long-run range per device is the state machine's test."""
-    sim = Simulation(SimulationOptions(seed=11, devices=16, duration_s=86_400))
+    sim = Simulation(
+        SimulationOptions(seed=11, devices=16, duration_s=86_400, every_device_reports=True)
+    )
     parts = oee_parts(sim.run(), sim.births())
     assert len(parts) == 16
     assert all(0.25 <= oee([p]) <= 0.97 for p in parts.values())
