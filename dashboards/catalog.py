@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from grafana_foundation_sdk.builders import dashboard as d
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import enterprise, line_device, pipeline, province
+from dashboards import andon, enterprise, line_device, pipeline, province
 from dashboards.context import Build
 from dashboards.text import Text, t
 
@@ -38,6 +38,7 @@ SPECS = (
     Spec(province.UID, OPERATIONS, province.dashboard),
     Spec(enterprise.UID, OPERATIONS, enterprise.dashboard),
     Spec(line_device.UID, OPERATIONS, line_device.dashboard, line_device.annotations),
+    Spec(andon.UID, OPERATIONS, andon.dashboard),
     Spec(pipeline.UID, PLATFORM, pipeline.dashboard),
 )
 BUILT_IN_ANNOTATIONS: Json = {

@@ -3,7 +3,8 @@
 Grafana expands a query in three steps, and so does `expand`:
 1. the browser replaces dashboard variables (`$line`, `${line}`, `[[line]]`); a single-value
    variable has its `'` doubled, a multi-value one is quoted and comma-joined
-   (grafana-sql SqlDatasource.interpolateVariable);
+   (grafana-sql SqlDatasource.interpolateVariable); `${line:sqlstring}` is quoted whether
+   single or multi (Grafana's `sqlstring` format; other formats are not emulated);
 2. the backend's global substitutions: `$__interval_ms`, `$__interval`, `$__unixEpochFrom()`,
    `$__unixEpochTo()` (sqleng Interpolate);
 3. the PostgreSQL macro engine: `$__name(args)` (grafana-postgresql-datasource macros.go),
@@ -112,6 +113,9 @@ def interpolate_variables(sql: str, variables: dict[str, Variable]) -> str:
         variable = variables.get(name)
         if variable is None:
             return match[0]
+        if (match[3] or match[6]) == "sqlstring":  # Grafana's format: every value quoted
+            values = variable.value if isinstance(variable.value, list) else [variable.value]
+            return ",".join(quote(v) for v in values)
         if isinstance(variable.value, list):
             return ",".join(quote(v) for v in variable.value)
         if variable.multi or variable.include_all:

@@ -65,11 +65,15 @@ def schema(migrator: psycopg.Connection, settings: Settings, schemas: Callable[[
     return name
 
 
-def _panel_rows(conn: psycopg.Connection, dashboard: Json, title: str,
-                time_range: TimeRange = RANGE) -> list[tuple[object, ...]]:  # fmt: skip
+def _panel_rows(
+    conn: psycopg.Connection,
+    dashboard: Json,
+    title: str,
+    variables: dict[str, Variable] = VARIABLES,
+) -> list[tuple[object, ...]]:
     (panel,) = [p for p in dashboard["panels"] if p["title"] == title]  # type: ignore[union-attr]
-    sql = expand(panel["targets"][0]["rawSql"], time_range, interval_s=60, timescaledb=False,
-                 variables=VARIABLES)  # fmt: skip
+    sql = expand(panel["targets"][0]["rawSql"], RANGE, interval_s=60, timescaledb=False,
+                 variables=variables)  # fmt: skip
     return conn.execute(sql).fetchall()  # type: ignore[arg-type]
 
 
@@ -105,3 +109,48 @@ def test_waterfall_panels_give_loss_waterfall_and_add_up(
     assert enterprise == _expected(ENTERPRISE_WINDOWS)
     speed = enterprise[5]  # step, base_s, time_s, availability_, performance_, quality_loss_s
     assert speed[:2] == ("Speed: reduced speed", 60) and speed[4] == 0
+
+
+# The Andon at 08:02:00, the range's end. (line, device, sample interval, samples as (seconds
+# from 08:00, state, reason)); a sample holds 3 intervals.
+DEVICES = [
+    (LINE, "qd-w-p1-l1-m01", 5, [(110, "running", None), (115, "down", "breakdown")]),
+    (LINE, "qd-w-p1-l1-m02", 10, [(110, "idle", "no_material"), (150, "setup", None)]),
+    (LINE, "qd-w-p1-l1-m03", 5, [(60, "running", None)]),  # held to 08:01:15: offline
+    ("qd-w-p1-l2", "qd-w-p1-l2-m01", 10, [(105, "running", None)]),
+    ("qd-w-p1-l2", "qd-w-p1-l2-m02", 10, [(100, "planned_stop", "planned_maintenance")]),
+    ("qd-w-p1-l3", "qd-w-p1-l3-m01", 10, [(-3600, "running", None)]),
+]
+# Line 1: down beats idle and offline, its reason is the down device's; OEE of its two
+# windows (480/9 / 105). Line 2: running beats a planned stop, no reason, no OEE windows.
+# Line 3: no sample within 30 s: offline. (The setup sample at 08:02:30 is after the range.)
+TILES = {
+    LINE: ("down", 480 / 9 / 105, "breakdown"),
+    "qd-w-p1-l2": ("running", None, None),
+    "qd-w-p1-l3": ("offline", None, None),
+}
+
+
+def test_andon_tiles_show_the_most_urgent_state_its_reason_and_oee(
+    migrator: psycopg.Connection, reader: psycopg.Connection, schema: str
+) -> None:
+    migrator.execute(
+        "INSERT INTO enterprise VALUES (%s, 'W', 'qingdao', 'machinery', true, %s)",
+        (ENTERPRISE, T0),
+    )
+    for seq, (line, device, interval, samples) in enumerate(DEVICES):
+        migrator.execute(
+            "INSERT INTO device VALUES (%s, %s, %s, %s, 'press', true, true, %s, 10, %s)",
+            (device, ENTERPRISE, PLANT, line, interval, T0),
+        )
+        for at, state, reason in samples:
+            migrator.execute(
+                "INSERT INTO telemetry (device_id, seq, ts, state, count_total, count_good, "
+                "reason) VALUES (%s, %s, %s, %s, 0, 0, %s)",
+                (device, seq, T0 + timedelta(seconds=at), state, reason),
+            )
+    andon = render_all(Build(language="en", schema=schema))["iiot-andon"]
+    for line, (state, oee, reason) in TILES.items():
+        variables = {**VARIABLES, "line": Variable(line, multi=True, include_all=True)}
+        rows = _panel_rows(reader, andon, "${line}", variables)
+        assert rows == [(state, pytest.approx(oee), reason)], line

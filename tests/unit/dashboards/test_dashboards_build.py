@@ -26,7 +26,7 @@ BUILDS = [Build(language=lang, timescaledb=ts) for lang in ("zh", "en", "both") 
 def test_dashboards_hold_together(build: Build) -> None:
     dashboards = render_all(build)
     uids = [d["uid"] for d in dashboards.values()] + [f.uid for f in FOLDERS]
-    assert len(uids) == len(set(uids)) == 6
+    assert len(uids) == len(set(uids)) == 7
     for dashboard in dashboards.values():
         assert check_dashboard(dashboard, DATASOURCE_UID) == []
         defined = {v["name"] for v in dashboard["templating"]["list"]}  # type: ignore[index]
@@ -41,7 +41,7 @@ def test_uids_and_panel_ids_are_stable_across_builds() -> None:
 
     assert ids(Build(language="zh")) == ids(Build(language="en", timescaledb=True))
     assert set(ids(Build())) == {"iiot-province", "iiot-enterprise", "iiot-line-device",
-                                 "iiot-pipeline"}  # fmt: skip
+                                 "iiot-andon", "iiot-pipeline"}  # fmt: skip
 
 
 def test_titles_follow_the_language() -> None:
@@ -101,7 +101,7 @@ def test_build_writes_provisioning_that_check_accepts(tmp_path: Path) -> None:
     assert "secret" not in (tmp_path / "provisioning/datasources/iiot.yaml").read_text()
     providers = yaml.safe_load((tmp_path / "provisioning/dashboards/iiot.yaml").read_text())
     assert {p["folderUid"] for p in providers["providers"]} == {f.uid for f in FOLDERS}
-    assert len(manifest["dashboards"]) == 4  # type: ignore[arg-type]
+    assert len(manifest["dashboards"]) == 5  # type: ignore[arg-type]
     assert check(tmp_path) == []
 
 

@@ -94,6 +94,10 @@ def test_variables_are_quoted_as_the_browser_does() -> None:
         out == "a = 'l1''x' AND b IN ('d1','d''2') AND c = 'l1''x' AND d = 'l1''x' AND $__interval"
     )
     assert interpolate_variables("$x", {"x": Variable("v", multi=True)}) == "'v'"
+    # the sqlstring format quotes a single value too (a repeated panel's one line)
+    sqlstring = "IN (${x:sqlstring})"
+    assert interpolate_variables(sqlstring, {"x": Variable("l'1")}) == "IN ('l''1')"
+    assert interpolate_variables(sqlstring, {"x": Variable(["a", "b"])}) == "IN ('a','b')"
 
 
 def test_expand_runs_the_three_steps_in_grafanas_order() -> None:
