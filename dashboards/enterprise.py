@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as d
 
-from dashboards import losses, notes
+from dashboards import losses, notes, shifts
 from dashboards.context import Build
 from dashboards.panels import Link, Panels
 from dashboards.sqlparts import LOSSES, OEE, RATIOS, oee_by_range
@@ -86,6 +86,8 @@ def dashboard(build: Build) -> d.Dashboard:
             "WHERE enterprise_id = '$enterprise' AND $__timeFilter(window_start) ORDER BY 1",
             band="share", description=notes.COMPONENTS,
         ))
+        .with_panel(shifts.per_shift(p, t("各工厂每班 OEE", "Plant OEE per shift"),
+                                     shifts.ENTERPRISE_PLANTS, width=24))
         .with_panel(p.table(
             t("报警", "Alarms"),
             "SELECT a.ts AS time, a.device_id, a.kind, a.status, a.value, a.threshold, "

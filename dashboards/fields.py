@@ -136,6 +136,11 @@ FIELDS: dict[str, Field] = {
     "availability_loss_s": Field(t("可用率损失", "Availability loss"), SECONDS),
     "performance_loss_s": Field(t("性能损失", "Performance loss"), SECONDS),
     "quality_loss_s": Field(t("质量损失", "Quality loss"), SECONDS),
+    # Shifts (docs/kpi.md, "OEE per shift"; dashboards/shifts.py)
+    "plant": Field(t("工厂", "Plant"), TEXT),
+    "shift_date": Field(t("班次日期", "Shift date"), TEXT),
+    "shift": Field(t("班次", "Shift"), TEXT),
+    "target_good": Field(t("目标合格品", "Good parts at target"), COUNT),
 }
 
 # Device states (iiot.types.STATES): the colour operators expect, in every language.

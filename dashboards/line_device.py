@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as d
 
-from dashboards import losses, notes
+from dashboards import losses, notes, shifts
 from dashboards.context import Build
 from dashboards.enterprise import ENTERPRISE_SQL
 from dashboards.enterprise import UID as ENTERPRISE_UID
@@ -168,6 +168,13 @@ def dashboard(build: Build) -> d.Dashboard:
                             REASONS.format(scope=LINE_SCOPE), description=notes.DOWNTIME_TABLE))
         .with_panel(losses.waterfall(p, t("产线损失瀑布：六大损失",
                                           "Line loss waterfall: the six big losses"), OF_LINE))
+        .with_panel(shifts.current(p, t("当前班次：产线 OEE 与合格品对比目标",
+                                        "Current shift: line OEE and good parts vs target"),
+                                   shifts.LINE))
+        .with_panel(shifts.per_day(p, t("产线每日 OEE（班次日）", "Line OEE per day (shift days)"),
+                                   shifts.LINE))
+        .with_panel(shifts.per_shift(p, t("产线每班 OEE", "Line OEE per shift"), shifts.LINE,
+                                     width=24))
     )  # fmt: skip
 
 

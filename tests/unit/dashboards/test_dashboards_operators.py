@@ -39,7 +39,7 @@ def _steps(config: Json) -> list[tuple[object, str]]:
 
 def test_every_panel_is_described_scaled_and_passes_the_check() -> None:
     panels = list(_panels(Build(language="en")))
-    assert len(panels) == 49
+    assert len(panels) == 53
     assert all(panel_problems(p) == [] for p in panels)
     assert all(p["description"].strip() for p in panels)
     unitless = [p["title"] for p in panels if p["type"] not in ("state-timeline", "table")
@@ -53,7 +53,8 @@ def test_ratio_panels_are_banded_at_the_target() -> None:
     oee_like = [
         p for p in banded if re.search(r"\bOEE\b|availability", p["title"]) or p["type"] == "geomap"
     ]
-    assert len(oee_like) == 10  # 4 stats (2 with TEEP), 4 time series, line ranking, map
+    # 4 stats (2 with TEEP), 4 time series, line ranking, map; the current shift, days
+    assert len(oee_like) == 12
     for panel in oee_like:
         defaults = panel["fieldConfig"]["defaults"]
         assert (defaults["min"], defaults["max"]) == (0, 1)
@@ -154,7 +155,7 @@ def test_columns_are_named_in_the_language() -> None:
 
 def test_bars_show_every_row() -> None:
     bars = [p for p in _panels(Build()) if p["type"] == "bargauge"]
-    assert len(bars) == 4
+    assert len(bars) == 5
     assert all(p["options"]["reduceOptions"]["values"] is True for p in bars)
 
 
