@@ -13,7 +13,7 @@ from typing import Literal
 from dashboards.text import Text, t
 
 TYPICAL_OEE = 0.60  # the typical plant's OEE the literature cites; amber from here
-BandName = Literal["oee", "share", "index"]
+BandName = Literal["oee", "share", "index", "baseline"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ def bands(oee_target: float) -> dict[BandName, Band]:
         "share": Band(0.40, 0.70, "percentunit", 0, 1),
         # the digitization index, 0–100 (docs/kpi.md)
         "index": Band(40, 70, "none", 0, 100),
+        # the index against the 2017 baseline 55.2: red below it, green from 5 points above
+        "baseline": Band(0, 5, "none", -50, 50),
     }
 
 
@@ -75,6 +77,7 @@ FIELDS: dict[str, Field] = {
     "oee_coverage": _share("OEE 覆盖率", "OEE coverage"),
     "cloud": _share("企业上云", "In the cloud"),
     "index": Field(t("数字化指数", "Digitization index"), "none", "index"),
+    "vs_2017": Field(t("较 2017 基线 55.2", "vs the 2017 baseline 55.2"), "none", "baseline"),
     "run_s": Field(t("运行", "Running"), SECONDS),
     "idle_s": Field(t("空闲", "Idle"), SECONDS),
     "setup_s": Field(t("换型", "Setup"), SECONDS),

@@ -46,6 +46,14 @@ INDEX = t(
     "key-process NC, OEE coverage, cloud), 0–100. Red < 40, amber 40–70, green ≥ 70. Not the "
     "official 两化融合 index.",
 )
+PROGRESS = t(
+    "全省数字化指数（各企业计数累加后重新计算）与山东 2017 年两化融合指数 55.2 之差：取最新一个"
+    "完整小时。红 < 0（低于基线），黄 0–5，绿 ≥ 5。两者方法不同，差值只表示方向与幅度的参考。",
+    "The province's digitization index (recomputed from all enterprises' added counts) minus "
+    "Shandong's 2017 两化融合 index 55.2, for the newest complete hour. Red below 0 (under the "
+    "baseline), amber 0–5, green from 5. The methods differ: the difference shows direction "
+    "and size, not a like-for-like comparison.",
+)
 STATE = t(
     "设备状态：运行（绿）、空闲（黄）、换型（蓝）、停机（红）、计划停机（灰）。"
     "每个样本的状态持续到下一个样本，最长 3 个采样间隔。",

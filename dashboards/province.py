@@ -67,6 +67,24 @@ def _enterprise_oee(order: str) -> str:
 PROVINCE = "level = 'province' AND $__timeFilter({time})"
 
 
+def _hours(index: str) -> str:
+    """The province's index per hour of the range, from every enterprise's added counts."""
+    return (
+        f"SELECT window_start, {index} AS index FROM v_digitization "
+        "WHERE $__timeFilter(window_start) GROUP BY 1"
+    )
+
+
+def _against_2017(index: str) -> str:
+    """The newest complete hour's index and its difference from the 2017 baseline: the newest
+    hour of the range may still be filling, so the one before it (if the range has one)."""
+    return (
+        f"WITH hours AS ({_hours(index)}), newest AS (SELECT max(window_start) AS at FROM hours) "
+        f"SELECT index, index - {OFFICIAL_2017} AS vs_2017 FROM hours, newest "
+        "ORDER BY window_start < newest.at DESC, window_start DESC LIMIT 1"
+    )
+
+
 def dashboard(build: Build) -> d.Dashboard:
     p = Panels(build)
     index = digitization_index(build.weights)
@@ -127,6 +145,24 @@ def dashboard(build: Build) -> d.Dashboard:
             "SELECT window_start AS time, enterprise_name AS metric, index FROM v_digitization "
             "WHERE $__timeFilter(window_start) ORDER BY 1, 2",
             extra=(reference,), description=REFERENCE_NOTE, band="index",
+            more={REFERENCE_COLUMN: Field(REFERENCE_NAME, "none")},
+        ))
+        .with_panel(p.stat(
+            t("数字化指数 · 较 2017 基线", "Digitization index vs the 2017 baseline"),
+            _against_2017(index), band="index", width=6, description=notes.PROGRESS,
+        ))
+        .with_panel(p.timeseries(
+            t("全省数字化指数（代理）与 2017 基线 55.2", "Province digitization index vs 2017 "
+              "baseline 55.2"),
+            f"SELECT $__timeGroupAlias(window_start, $__interval), {index} AS index "
+            "FROM v_digitization WHERE $__timeFilter(window_start) GROUP BY 1 ORDER BY 1",
+            extra=(reference,), band="index", width=18, description=t(
+                "全省数字化指数随时间的变化（每个时间段由各企业计数累加后重新计算），参考线为 "
+                "2017 年两化融合指数 55.2（官方调查，方法不同）。红 < 40，黄 40–70，绿 ≥ 70。",
+                "The province's digitization index over time (each interval recomputed from "
+                "all enterprises' added counts), with the 2017 两化融合 index 55.2 as a reference "
+                "line (official surveys, another method). Red < 40, amber 40–70, green ≥ 70.",
+            ),
             more={REFERENCE_COLUMN: Field(REFERENCE_NAME, "none")},
         ))
         .with_panel(p.bars(t("数字化指数 · 企业", "Digitization index by enterprise"),
