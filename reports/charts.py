@@ -56,7 +56,7 @@ def gauge(name: str, title: str, value: float | None, target: float, colour: str
         body.append(_rect(0, top, width * min(max(value, 0.0), 1.0), bar_h, colour, value, name))
     x = width * target
     body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="0" y2="{top + bar_h + 4}" class="target"/>')
-    body.append(_text(min(max(x, 20), width - 20), height - 2, text, "middle", "small"))
+    body.append(_text(0, height - 2, text, "start", "small"))
     return _svg(name, width, height, body, title)
 
 

@@ -49,6 +49,7 @@ WORDS = {
     "share": t("累计占比", "Cumulative share"),
     "none": t("无", "None"),
     "no_data": t("本班次无 OEE 数据", "No OEE data in this shift"),
+    "device_time": t("设备时间：工厂各设备的时间相加", "Device time: the plant's devices added up"),
 }
 
 
@@ -150,7 +151,8 @@ class Page:
             for s in loss_waterfall(data.parts)
         ]  # fmt: skip
         title = self.plain(SECTIONS["waterfall"])
-        return self.section("waterfall", charts.waterfall("waterfall", title, steps))
+        chart = charts.waterfall("waterfall", title, steps)
+        return self.section("waterfall", chart, self.say(WORDS["device_time"]))
 
     def pareto(self, data: ShiftData) -> str:
         bars = [
@@ -287,6 +289,7 @@ svg .track { fill: #eee; } svg .axis { stroke: #999; }
 svg .target { stroke: #222; stroke-width: 1.5; stroke-dasharray: 4 3; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0; }
 th, td { border-bottom: 1px solid #ddd; padding: 3px 5px; text-align: left; }
+td { white-space: nowrap; } td[data-key="message"] { white-space: normal; }
 th { background: #f4f4f4; font-weight: 600; }
 td[data-value] { font-variant-numeric: tabular-nums; }
 section { break-inside: avoid; } .note { color: #666; margin: 2px 0; }

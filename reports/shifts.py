@@ -44,7 +44,9 @@ class PlantShift:
         return start.astimezone(UTC), end.astimezone(UTC)
 
     def label(self, day: date) -> str:
-        return f"{day.isoformat()}/{self.shift_name}"
+        """ "2026-12-05 夜班 (night)": the name operators use, the id `--shift` takes too."""
+        same = self.shift_name == self.shift_id
+        return f"{day.isoformat()} {self.shift_name}" + ("" if same else f" ({self.shift_id})")
 
 
 class ShiftError(ValueError):

@@ -233,7 +233,7 @@ def test_a_shift_by_date_and_name_reads_its_instance(
     assert result.exit_code == 0, result.output
     browser.get(out.resolve().as_uri())
     header = {d.get_attribute("data-key"): d.text for d in browser.find_elements(By.TAG_NAME, "dd")}
-    assert header["shift"] == "2026-01-05/试班"
+    assert header["shift"] == "2026-01-05 试班 (t)"
     assert header["range"] == "2026-01-05 16:00 – 2026-01-05 16:02 (Asia/Shanghai)"
     tiles = browser.find_elements(By.CSS_SELECTOR, "#kpi .value")
     assert {t.get_attribute("data-key"): _value(t) for t in tiles} == _approx(TOTALS)

@@ -105,13 +105,13 @@ def test_the_default_is_the_last_completed_shift() -> None:
     assert last_completed([EARLY, NIGHT], now) == (NIGHT, date(2026, 12, 5))
     chosen = choose("p1", [EARLY, NIGHT], None, now)
     assert (chosen.name, chosen.start, chosen.end) == (
-        "2026-12-05/夜班",
+        "2026-12-05 夜班 (night)",
         datetime(2026, 12, 5, 14, tzinfo=UTC),
         datetime(2026, 12, 5, 22, tzinfo=UTC),
     )
     # by name or id, with or without a date
     assert choose("p1", [EARLY, NIGHT], "early", now).start == datetime(2026, 12, 4, 22, tzinfo=UTC)
-    assert choose("p1", [EARLY, NIGHT], "2026-12-01/早班", now).name == "2026-12-01/早班"
+    assert choose("p1", [EARLY, NIGHT], "2026-12-01/早班", now).name == "2026-12-01 早班 (early)"
 
 
 @pytest.mark.parametrize(
@@ -170,7 +170,7 @@ class Elements(HTMLParser):
 def test_the_page_is_self_contained_and_escaped(language: Language) -> None:
     html = page.render(
         DATA,
-        Shift("qd-t-p1", "2026-12-06/早班", DATA.start, DATA.end, "Asia/Shanghai"),
+        Shift("qd-t-p1", "2026-12-06 早班 (early)", DATA.start, DATA.end, "Asia/Shanghai"),
         language=language,
         target=0.85,
         generated_at=START,
