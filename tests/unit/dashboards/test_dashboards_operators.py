@@ -39,7 +39,7 @@ def _steps(config: Json) -> list[tuple[object, str]]:
 
 def test_every_panel_is_described_scaled_and_passes_the_check() -> None:
     panels = list(_panels(Build(language="en")))
-    assert len(panels) == 55
+    assert len(panels) == 56
     assert all(panel_problems(p) == [] for p in panels)
     assert all(p["description"].strip() for p in panels)
     unitless = [p["title"] for p in panels if p["type"] not in ("state-timeline", "table")
