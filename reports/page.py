@@ -220,7 +220,7 @@ class Page:
             status = ALARM_VALUES["status"].get(a.status)
             rows.append(
                 [
-                    _cell("time", a.ts.isoformat(), self.local(a.ts, "%H:%M:%S")),
+                    _cell("time", a.ts.isoformat(), self.local(a.ts, _clock(a.ts, data.start))),
                     _cell("device", a.device_id, a.device_id),
                     _cell("line", a.line_id, a.line_id),
                     _cell(
@@ -253,6 +253,11 @@ class Page:
             f'<table data-table="{name}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>"
         )
+
+
+def _clock(ts: datetime, start: datetime) -> str:
+    """Times in the shift show the clock; an episode inherited from before it, the date too."""
+    return "%H:%M:%S" if ts >= start else "%m-%d %H:%M:%S"
 
 
 def _raw(value: object) -> str:

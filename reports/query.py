@@ -30,10 +30,15 @@ LINES = (
     "(SELECT line_id FROM v_device WHERE plant_id = %(plant)s) "
     f"AND {IN_SHIFT} GROUP BY entity_id ORDER BY entity_id"
 )
+# The shift's alarm edges, and the episodes raised before it that were still open at its
+# start (their raised edge): what the shift inherited.
 ALARMS = (
     "SELECT a.ts, a.device_id, d.line_id, a.kind, a.status, a.value, a.threshold, a.message "
     "FROM v_alarm a JOIN v_device d USING (device_id) WHERE d.plant_id = %(plant)s "
-    "AND a.ts >= %(start)s AND a.ts < %(end)s ORDER BY a.ts, a.device_id, a.kind, a.status"
+    "AND (a.ts >= %(start)s AND a.ts < %(end)s OR a.status = 'raised' AND a.ts < %(start)s "
+    "AND NOT EXISTS (SELECT 1 FROM v_alarm c WHERE c.device_id = a.device_id "
+    "AND c.kind = a.kind AND c.raised_at = a.raised_at AND c.status = 'cleared' "
+    "AND c.ts <= %(start)s)) ORDER BY a.ts, a.device_id, a.kind, a.status"
 )
 # The plant's lines: the dashboard's scopes are lines or devices, on every source it reads.
 PLANT_SCOPE = "line_id IN (SELECT line_id FROM v_device WHERE plant_id = '$plant')"

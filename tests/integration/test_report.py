@@ -44,11 +44,17 @@ LINE = {"oee": 0.45, "availability": 0.0, "performance": None, "quality": 7 / 8}
 # speed, quality, fully productive.
 WATERFALL = [120, 15, 10, 5, 90, 15, 75 / 22, 75 * 21 / 22]
 HOSTILE = "<script>window.bad = 1</script> & 'quotes'"
-ALARMS = [  # (seconds from 08:00, kind, status, message); the third lies after the range
-    (20, "down_too_long", "raised", HOSTILE),
-    (80, "down_too_long", "cleared", "back up"),
-    (200, "offline", "raised", "later"),
+# (seconds from 08:00, raised at, kind, status, message): the range's two edges and the open
+# episode it inherits are shown; one cleared before the range and one after it are not.
+ALARMS = [
+    (20, 20, "down_too_long", "raised", HOSTILE),
+    (80, 20, "down_too_long", "cleared", "back up"),
+    (200, 200, "offline", "raised", "later"),
+    (-600, -600, "offline", "raised", "inherited"),
+    (-900, -900, "oee_low", "raised", "over before"),
+    (-700, -900, "oee_low", "cleared", "over before"),
 ]
+SHOWN = ["inherited", HOSTILE, "back up"]
 
 
 # A shift of the plant that is exactly the range: 16:00–16:02 in Shanghai (UTC+8) on 5 Jan.
@@ -79,18 +85,10 @@ def _insert(conn: psycopg.Connection) -> None:
                 good,
             ),
         )
-    raised_at = hand._at(20)
-    for at, kind, status, message in ALARMS:
+    for at, raised_at, kind, status, message in ALARMS:
         conn.execute(
             "INSERT INTO alarm VALUES (%s, %s, %s, %s, %s, 420, 300, %s)",
-            (
-                hand.A,
-                kind,
-                raised_at if kind == "down_too_long" else hand._at(at),
-                status,
-                hand._at(at),
-                message,
-            ),
+            (hand.A, kind, hand._at(raised_at), status, hand._at(at), message),
         )
 
 
@@ -198,7 +196,7 @@ def test_report_renders_every_chart_with_the_databases_numbers(
 
     alarm_rows = browser.find_elements(By.CSS_SELECTOR, "table[data-table=alarms] tbody tr")
     messages = [r.find_element(By.CSS_SELECTOR, "td[data-key=message]").text for r in alarm_rows]
-    assert messages == [HOSTILE, "back up"]  # shown as text, the later one left out
+    assert messages == SHOWN  # the hostile one as text
 
 
 def test_unknown_plant_is_one_line_listing_the_plants(schema: str, tmp_path: Path) -> None:
