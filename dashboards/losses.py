@@ -59,7 +59,7 @@ BARS = {
 
 def waterfall_sql(build: Build, where: str) -> str:
     """The eight steps in order, labelled in the build's language, over the OEE windows that
-    `where` selects (`{time}` standing for the source's time column)."""
+    `where` selects (`{time}` standing for the source's time column); no rows without any."""
     assert tuple(BARS) == tuple(STEPS) == STEP_KEYS
     labels = {key: build.text(text).replace("'", "''") for key, text in STEPS.items()}
     rows = ", ".join(
@@ -72,7 +72,8 @@ def waterfall_sql(build: Build, where: str) -> str:
     )
     return (
         f"SELECT step, base_s, {columns} FROM ({SUMS.format(source=oee_by_range(where))}) s "
-        f"CROSS JOIN LATERAL (VALUES {rows}) w (n, step, kind, base_s, seconds) ORDER BY n"
+        f"CROSS JOIN LATERAL (VALUES {rows}) w (n, step, kind, base_s, seconds) "
+        "WHERE planned IS NOT NULL ORDER BY n"
     )
 
 

@@ -107,6 +107,10 @@ def test_waterfall_panels_give_loss_waterfall_and_add_up(
     enterprise = _panel_rows(reader, dashboards["iiot-enterprise"],
                              "Loss waterfall: the six big losses")  # fmt: skip
     assert enterprise == _expected(ENTERPRISE_WINDOWS)
+    # A line without windows in the range has no bars (Grafana says "No data").
+    empty = {**VARIABLES, "line": Variable("qd-w-p1-l2")}
+    assert _panel_rows(reader, dashboards["iiot-line-device"],
+                       "Line loss waterfall: the six big losses", empty) == []  # fmt: skip
     speed = enterprise[5]  # step, base_s, time_s, availability_, performance_, quality_loss_s
     assert speed[:2] == ("Speed: reduced speed", 60) and speed[4] == 0
 
