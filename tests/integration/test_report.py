@@ -19,9 +19,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
 from iiot.settings import Settings
-from reports import page
+from reports import page, query
 from sinks.migrate import migrate
 from tests.integration import test_downtime as hand
+from tests.integration.pglite_server import pglite_timescaledb
 from tests.invoke import iiot
 
 pytestmark = pytest.mark.integration
@@ -61,8 +62,8 @@ SHOWN = ["inherited", HOSTILE, "back up"]
 CALENDAR = '[{"id": "t", "name": "试班", "start": "16:00", "end": "16:02"}]'
 
 
-def _insert(conn: psycopg.Connection) -> None:
-    hand.insert_hand_case(conn, plain=True)
+def _insert(conn: psycopg.Connection, *, plain: bool = True) -> None:
+    hand.insert_hand_case(conn, plain=plain)
     conn.execute(
         "INSERT INTO plant_calendar VALUES (%s, 'Asia/Shanghai', %s, %s)",
         (PLANT, CALENDAR, hand.T0),
@@ -243,3 +244,18 @@ def test_unknown_shift_is_one_line_listing_the_shifts(schema: str) -> None:
     assert result.output.strip() == (
         f"error: plant {PLANT} has no shift 'late'; its shifts: t (试班, 16:00–16:02)"
     )
+
+
+def test_the_same_report_data_on_timescaledb(
+    schema: str, reader: psycopg.Connection, settings: Settings
+) -> None:
+    """The report's queries on the WASM TimescaleDB read what they read on PostgreSQL."""
+    end = hand.T0 + timedelta(minutes=2)
+    reader.execute(f"SET search_path TO {schema}")
+    plain = query.read(reader, PLANT, "T", hand.T0, end)
+    with pglite_timescaledb() as dsn, psycopg.connect(dsn, autocommit=True) as conn:
+        assert migrate(conn, "iiot", settings)[0] == "timescaledb"
+        conn.execute("SET search_path TO iiot")
+        _insert(conn, plain=False)
+        assert query.read(conn, PLANT, "T", hand.T0, end) == plain
+    assert plain.totals.oee == pytest.approx(TOTALS["oee"])
