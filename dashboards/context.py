@@ -17,7 +17,7 @@ VIEWS = frozenset(
     ("v_device", "v_enterprise", "v_telemetry", "v_telemetry_metric", "v_metric_hourly",
      "v_metric_daily", "v_metric_rollup", "v_oee", "v_oee_hourly", "v_oee_daily",
      "v_oee_rollup", "v_digitization", "v_alarm", "v_alarm_open", "v_deadletter", "v_city",
-     "v_state_interval", "v_state_hourly", "v_plant_shift", "v_oee_shift")
+     "v_state_interval", "v_state_hourly", "v_state_rollup", "v_plant_shift", "v_oee_shift")
 )  # fmt: skip
 VIEW_NAME = re.compile(r"(?<![\w.\"])(v_[a-z_]+)\b")
 DATASOURCE_UID = "iiot-postgres"

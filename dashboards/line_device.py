@@ -9,7 +9,7 @@ from dashboards.context import Build
 from dashboards.enterprise import ENTERPRISE_SQL
 from dashboards.enterprise import UID as ENTERPRISE_UID
 from dashboards.panels import Link, Panels
-from dashboards.sqlparts import RATIOS, metrics_by_range, oee_by_range
+from dashboards.sqlparts import LONG_RANGE, RATIOS, SHORT_RANGE, metrics_by_range, oee_by_range
 from dashboards.text import t
 
 UID = "iiot-line-device"
@@ -37,10 +37,12 @@ TO_DEVICE = Link(t("设备详情", "Device details"), UID, {
 # lookups, docs/schema.md); tests/integration/test_downtime.py checks both give the same.
 # The 3 hours before the range are read for intervals under way (max_gap ≤ 3 × 3600 s). An
 # episode counts where it starts, or once if it is in progress at the range's start.
+# Ranges over 2 days read the whole hours of the stored roll-up instead (v_state_rollup,
+# migration 0015), the same rules cut at the hours: the same numbers on hour-aligned ranges.
 CAUSE = "CASE WHEN state <> 'running' THEN COALESCE(reason, 'unspecified') END"
 INTERVALS = (
-    "(SELECT cause, st, ts < $__timeFrom()::timestamptz OR pt IS NULL OR pt < ts - gap "
-    "OR ps <> st OR pc IS DISTINCT FROM cause AS episode, "
+    "(SELECT cause, st, (ts < $__timeFrom()::timestamptz OR pt IS NULL OR pt < ts - gap "
+    "OR ps <> st OR pc IS DISTINCT FROM cause)::int AS episodes, "
     "extract(epoch FROM LEAST(nt, ts + gap, $__timeTo()::timestamptz) "
     "- GREATEST(ts, $__timeFrom()::timestamptz))::float8 AS s "
     f"FROM (SELECT ts, state AS st, {CAUSE} AS cause, "
@@ -48,9 +50,13 @@ INTERVALS = (
     f"lag(ts) OVER w AS pt, lag(state) OVER w AS ps, lag({CAUSE}) OVER w AS pc "
     "FROM v_telemetry JOIN v_device USING (device_id) WHERE {scope} "
     "AND ts >= $__timeFrom()::timestamptz - INTERVAL '3 hours' "
-    "AND ts < $__timeTo()::timestamptz "
+    f"AND ts < $__timeTo()::timestamptz AND {SHORT_RANGE} "
     "WINDOW w AS (PARTITION BY device_id ORDER BY ts, seq)) AS x "
-    "WHERE LEAST(nt, ts + gap) > $__timeFrom()::timestamptz) AS i"
+    "WHERE LEAST(nt, ts + gap) > $__timeFrom()::timestamptz "
+    "UNION ALL SELECT reason, state, episodes + (ongoing "
+    "AND bucket < $__timeFrom()::timestamptz + INTERVAL '1 hour')::int, seconds "
+    "FROM v_state_rollup WHERE {scope} AND bucket >= $__timeFrom()::timestamptz "
+    f"AND bucket + INTERVAL '1 hour' <= $__timeTo()::timestamptz AND {LONG_RANGE}) AS i"
 )
 LINE_SCOPE, DEVICE_SCOPE = "line_id = '$line'", "device_id = '$device'"
 OF_LINE = "level = 'line' AND entity_id = '$line' AND $__timeFilter({time})"
@@ -62,11 +68,11 @@ PARETO = (
     f"FROM {INTERVALS} WHERE {LOST} GROUP BY cause ORDER BY sum(s) DESC, cause"
 )
 REASONS = (
-    "SELECT cause AS reason, sum(s) AS lost_s, count(*) FILTER (WHERE episode) AS episodes, "
-    "sum(s) / NULLIF(count(*) FILTER (WHERE episode), 0) AS mean_s "
+    "SELECT cause AS reason, sum(s) AS lost_s, sum(episodes) AS episodes, "
+    "sum(s) / NULLIF(sum(episodes), 0) AS mean_s "
     f"FROM {INTERVALS} WHERE {LOST} GROUP BY cause ORDER BY sum(s) DESC, cause"
 )
-BREAKDOWNS = "count(*) FILTER (WHERE st = 'down' AND episode)"
+BREAKDOWNS = "COALESCE(sum(episodes) FILTER (WHERE st = 'down'), 0)"
 MTBF_MTTR = (
     f"SELECT sum(s) FILTER (WHERE st = 'running') / NULLIF({BREAKDOWNS}, 0) AS mtbf_s, "
     f"sum(s) FILTER (WHERE st = 'down') / NULLIF({BREAKDOWNS}, 0) AS mttr_s, "

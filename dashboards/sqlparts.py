@@ -55,6 +55,7 @@ GRAINS = (
     f"{SPAN} > {HOURLY_FROM_S} AND {SPAN} <= {DAILY_FROM_S}",
     f"{SPAN} > {DAILY_FROM_S}",
 )
+SHORT_RANGE, LONG_RANGE = GRAINS[0], f"{SPAN} > {HOURLY_FROM_S}"  # raw rows, or a roll-up
 PARTS = (
     "run_s, idle_s, setup_s, down_s, planned_stop_s, unknown_s, planned_s, ideal_run_s, "
     "count_total, count_good"

@@ -1,6 +1,7 @@
 """Plain-PostgreSQL upkeep: partitions ahead, retention, roll-up refresh (`iiot db maintain`).
 
-On TimescaleDB the extension's own jobs do all of this, and these functions do nothing.
+On TimescaleDB the extension's own jobs do all of this, and these functions do nothing but
+refresh the downtime roll-up, which is no continuous aggregate (sinks/state_rollup.py).
 A partition is named `<parent>_p<YYYYMMDD of its lower bound>`; bounds are aligned to the
 span from 2000-01-01 UTC, as the roll-ups' buckets are.
 """
@@ -14,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
+
+from sinks import state_rollup
 
 log = logging.getLogger("iiot.sink")
 
@@ -143,7 +146,8 @@ class MaintenanceReport:
 def maintain(
     conn: psycopg.Connection, schema: str, *, now: datetime | None = None, days_ahead: int = 3
 ) -> MaintenanceReport:
-    """Partitions for today and `days_ahead` more, retention, roll-ups refreshed (plain only)."""
+    """Partitions for today and `days_ahead` more, retention, roll-ups refreshed (plain only);
+    the downtime roll-up's closed hours on both paths."""
     now = now or datetime.now(UTC)
     report = MaintenanceReport([], [], [])
     plain = policies(conn, schema)
@@ -166,6 +170,8 @@ def maintain(
                     )
                 )
             report.refreshed.append(rollup)
+    if state_rollup.refresh(conn, schema, now) is not None:  # both paths
+        report.refreshed.append("state_hourly")
     return report
 
 

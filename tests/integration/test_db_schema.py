@@ -22,10 +22,10 @@ VIEWS = (
     "v_device", "v_enterprise", "v_telemetry", "v_telemetry_metric", "v_metric_hourly",
     "v_metric_daily", "v_oee", "v_oee_hourly", "v_oee_daily", "v_digitization", "v_alarm",
     "v_alarm_open", "v_deadletter", "v_metric_rollup", "v_oee_rollup", "v_city",
-    "v_state_interval", "v_state_hourly", "v_plant_shift", "v_oee_shift",
+    "v_state_interval", "v_state_hourly", "v_plant_shift", "v_oee_shift", "v_state_rollup",
 )  # fmt: skip
 TABLES = ("enterprise", "device", "plant_calendar", "telemetry", "oee", "digitization", "alarm",
-          "deadletter")  # fmt: skip
+          "deadletter", "state_hourly")  # fmt: skip
 
 
 def test_migrations_from_zero_then_again(
@@ -158,7 +158,7 @@ def test_dead_letters_counted_twice_become_one_row_per_bad_record(
         at = T0 + timedelta(seconds=dl_offset)
         writer.execute(insert, (dl_offset, at, stage, partition, offset))
     later = ["0009_deadletter_origin", "0010_plain", "0011_telemetry_reason",
-             "0012_state_intervals", "0013_shifts"]  # fmt: skip
+             "0012_state_intervals", "0013_shifts", "0015_state_hourly"]  # fmt: skip
     assert migrate(migrator, schema, settings) == ("plain", later)
     keys = sql.SQL(
         "SELECT origin_topic, origin_partition, origin_offset, stage, dl_offset "
