@@ -22,6 +22,8 @@ from tests.integration.dashboard_panels import naming_problems, run_all, shape_p
 from tests.integration.pglite_server import pglite_timescaledb
 from tests.integration.sink_support import fresh_schemas
 
+LINE_UID = "iiot-line-device"
+
 pytestmark = pytest.mark.integration
 
 
@@ -138,14 +140,35 @@ ROLLED_UP = (  # the time series that read v_oee, v_oee_hourly or v_oee_daily by
     ("iiot-province", "Province OEE with A, P, Q"),
     ("iiot-enterprise", "OEE with availability, performance, quality"),
     ("iiot-enterprise", "Losses (s): down, setup, idle, planned stop, unknown"),
+    ("iiot-line-device", "Line OEE per window"),
+    ("iiot-line-device", "Device OEE per window"),
+    ("iiot-line-device", "Parts and scrap"),
 )
+# The line and device panels, not time series, that read the OEE roll-ups by the range.
+ROLLED_UP_TOTALS = (
+    ("iiot-line-device", "State seconds per device of the line"),
+    ("iiot-line-device", "Line OEE and TEEP"),
+    ("iiot-line-device", "Device OEE and TEEP"),
+)
+METRICS = ("iiot-line-device", "Process metrics")  # samples, metric_hourly or metric_daily
 
 
-def _rolled_up(dashboards: dict[str, Json]) -> Iterator[tuple[str, str]]:
-    for uid, title in ROLLED_UP:
-        panels = dashboards[uid]["panels"]
-        (panel,) = [p for p in panels if p["title"] == title]  # type: ignore[union-attr]
+def _rolled_up(
+    dashboards: dict[str, Json], panels: tuple[tuple[str, str], ...] = ROLLED_UP
+) -> Iterator[tuple[str, str]]:
+    for uid, title in panels:
+        found = dashboards[uid]["panels"]
+        (panel,) = [p for p in found if p["title"] == title]  # type: ignore[union-attr]
         yield f"{uid} {title}", str(panel["targets"][0]["rawSql"])
+
+
+def _scanned(reader: psycopg.Connection, sql: str) -> set[str]:
+    """The tables and roll-ups the plan reads, partitions named by their parent."""
+    plan = "\n".join(r[0] for r in reader.execute(f"EXPLAIN {sql}").fetchall())  # type: ignore[arg-type]
+    scanned = {re.sub(r"_p?\d.*$", "", name) for name in re.findall(r" on (\w+)", plan)}
+    # the derived tables of sqlparts.by_range (subquery scans), the registry behind a line's
+    # devices, the metrics unpacked from each sample
+    return scanned - {"o", "m", "device", "enterprise", "jsonb_each_text"}
 
 
 # Grafana's interval for ~1,000 points, rounded as it rounds (rangeutil.roundInterval), not
@@ -171,17 +194,47 @@ def test_long_ranges_read_the_rollups(
     the plan scans only that relation, and the rows fall on its grain."""
     dashboards = render_all(Build(language="en", schema=plain_schema))
     time_range, interval_s = _ending_now(days)
-    for where, raw in _rolled_up(dashboards):
+    metric_source = {"oee": "telemetry"}.get(source, source.replace("oee", "metric"))
+    for where, raw in _rolled_up(dashboards, (*ROLLED_UP, METRICS)):
         sql = expand(raw, time_range, interval_s=interval_s, timescaledb=False,
                      variables=_variables(data))  # fmt: skip
-        plan = "\n".join(r[0] for r in reader.execute(f"EXPLAIN {sql}").fetchall())  # type: ignore[arg-type]
-        scanned = {re.sub(r"_p?\d.*$", "", name) for name in re.findall(r" on (\w+)", plan)}
-        scanned -= {"o"}  # the derived table of oee_by_range (a subquery scan)
-        assert scanned == {source}, (where, plan)
+        expected = metric_source if where.endswith(METRICS[1]) else source
+        assert _scanned(reader, sql) == {expected}, where
         times = [row[0] for row in reader.execute(sql).fetchall()]  # type: ignore[arg-type]
         assert times, where
         # epoch seconds on plain PostgreSQL ($__timeGroup's floor)
         assert all(t % int(step.total_seconds()) == 0 for t in times), (where, times[:3])
+    for where, raw in _rolled_up(dashboards, ROLLED_UP_TOTALS):
+        sql = expand(raw, time_range, interval_s=interval_s, timescaledb=False,
+                     variables=_variables(data))  # fmt: skip
+        assert _scanned(reader, sql) == {source}, where
+
+
+def test_line_and_device_grains_agree(
+    reader: psycopg.Connection, plain_schema: str, data: dashboard_data.Dataset
+) -> None:
+    """The run read as 1-minute windows and samples (a 2-day range) and as hours (an hour
+    longer): every line and device panel that reads by the range gives the same numbers."""
+    dashboards = render_all(Build(language="en", schema=plain_schema))
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    raw, hourly = (TimeRange(end - timedelta(days=2, hours=h), end) for h in (0, 1))
+    line_device = [p for p in (*ROLLED_UP, *ROLLED_UP_TOTALS, METRICS) if p[0] == LINE_UID]
+    for where, sql in _rolled_up(dashboards, tuple(line_device)):
+
+        def rows(time_range: TimeRange, sql: str = sql) -> list[tuple[object, ...]]:
+            # one bucket of 30 days for the time series: minutes and hours fall in the same
+            expanded = expand(sql, time_range, interval_s=30 * 86400, timescaledb=False,
+                              variables=_variables(data))  # fmt: skip
+            return reader.execute(expanded).fetchall()  # type: ignore[arg-type]
+
+        by_minute, by_hour = rows(raw), rows(hourly)
+        assert by_minute and any(v for row in by_minute for v in row[1:]), where
+        assert len(by_hour) == len(by_minute), where
+        for hour_row, minute_row in zip(by_hour, by_minute, strict=True):  # sums' rounding aside
+            expected = [
+                pytest.approx(v, rel=1e-9) if isinstance(v, float) else v for v in minute_row
+            ]
+            assert list(hour_row) == expected, where
 
 
 def test_long_ranges_read_the_rollups_on_timescaledb(
