@@ -4,12 +4,16 @@ a night shift across midnight, windows on a boundary, a plant in another time zo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 
+from dashboards.catalog import render_all
+from dashboards.context import Build
+from dashboards.macros import TimeRange, Variable, expand
 from dashboards.sqlparts import RATIOS
 from iiot.messages import DeviceBirth
 from iiot.settings import Settings
@@ -177,3 +181,62 @@ def test_a_shifts_ratios_come_from_its_added_parts(
             (date(2026, 1, 5), "night", 180, 78 * 25 / 26 / 180),
             (date(2026, 1, 6), "early", 60, 1.0),
         ], grain
+
+
+LINE_PANELS = {"current": "Current shift: line OEE and good parts vs target",
+               "days": "Line OEE per day (shift days)", "shifts": "Line OEE per shift"}  # fmt: skip
+
+
+def _line_panels(reader: psycopg.Connection, schema: str, days: int) -> dict[str, list[tuple]]:
+    """The line dashboard's shift panels over `days` from 2026-01-05 00:00 UTC, as Grafana
+    sends them (macros expanded), with what the plan of the per-shift table scans."""
+    build = Build(language="en", schema=schema, oee_target=0.85)
+    panels = render_all(build)["iiot-line-device"]["panels"]
+    found: dict[str, list[tuple]] = {}
+    for key, title in LINE_PANELS.items():
+        (panel,) = [p for p in panels if p["title"] == title]  # type: ignore[union-attr]
+        sql = expand(str(panel["targets"][0]["rawSql"]), TimeRange(T0, T0 + timedelta(days=days)),
+                     interval_s=60, timescaledb=False,
+                     variables={"line": Variable("qd-haier-p1-l2")})  # fmt: skip
+        found[key] = reader.execute(sql).fetchall()  # type: ignore[arg-type]
+        if key == "shifts":
+            plan = "\n".join(r[0] for r in reader.execute(f"EXPLAIN {sql}").fetchall())  # type: ignore[arg-type]
+            # partitions by their parent: oee_p20260103 → oee
+            scans = {re.sub(r"_p\d+$", "", name) for name in re.findall(r" on (oee\w*)", plan)}
+            found["scans"] = [(name,) for name in sorted(scans)]
+    return found
+
+
+def test_the_line_dashboards_shift_panels_on_the_hand_case(
+    migrator: psycopg.Connection, reader: psycopg.Connection, schema: str,
+    windows: list[tuple[object, ...]],
+) -> None:  # fmt: skip
+    """The line's one window (00:30 local on the 6th, the night shift of the 5th): planned
+    120 s, ideal run 96 s, 30 of 32 good: OEE = 96/120 × 30/32 = 0.75, per shift and per
+    day, on the 1-minute windows (1 day) and on the hourly roll-up (30 days). Run time was
+    not written (0): A = 0, P null. The current shift is now, with no window of the line."""
+    for days, source in ((1, "oee"), (30, "oee_hourly")):
+        found = _line_panels(reader, schema, days)
+        assert found["shifts"] == [("qd-haier-p1", "2026-01-05", "夜班", 0.0, None,
+                                    pytest.approx(30 / 32), pytest.approx(0.75), 30)]  # fmt: skip
+        assert found["days"] == [("2026-01-05", pytest.approx(0.75))]
+        assert found["current"] == [(None, 0, None)]  # one row, even before any window
+        assert found["scans"] == [(source,)], days  # the grain by the range's length
+
+
+def test_the_current_shift_against_the_target(
+    migrator: psycopg.Connection, reader: psycopg.Connection, schema: str,
+    windows: list[tuple[object, ...]],
+) -> None:  # fmt: skip
+    """A window of the line a minute ago in a 24-hour shift: planned 60 s, ideal run 30 s,
+    9 of 10 good. OEE = 30/60 × 0.9 = 0.45; at the target 0.85 the 60 s at the parts' ideal
+    cycle of 3 s would have made 0.85 × 60 / 3 = 17 good parts."""
+    migrator.execute("UPDATE plant_calendar SET shifts = '[{\"id\": \"all_day\", "
+                     "\"name\": \"全天\", \"start\": \"00:00\", \"end\": \"00:00\"}]'")  # fmt: skip
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+    migrator.execute("SELECT ensure_partition('oee', %s)", (minute,))
+    migrator.execute(
+        "INSERT INTO oee VALUES ('line', 'qd-haier-p1-l2', %s, %s, 0, 1, 0, 0, 30, 0, 0, 0, 0, "
+        "0, 60, 30, 10, 9, null, null, null, null, false)", (minute, minute + timedelta(minutes=1)),
+    )  # fmt: skip
+    assert _line_panels(reader, schema, 1)["current"] == [(pytest.approx(0.45), 9, 17.0)]
