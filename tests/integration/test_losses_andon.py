@@ -1,6 +1,7 @@
-"""The loss waterfall and the Andon wallboard on hand-written rows (plain PostgreSQL, as
-iiot_reader): the waterfall panels give the steps of `iiot.losses.loss_waterfall` and add up
-to planned time; the Andon tiles give each line's worst state, its stop reason and its OEE."""
+"""The loss waterfall and the Andon wallboard on hand-written rows, as iiot_reader on plain
+PostgreSQL and on the WASM TimescaleDB: the waterfall panels give the steps of
+`iiot.losses.loss_waterfall` and add up to planned time; the Andon tiles give each line's most
+urgent state, its stop reason and its OEE."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dashboards.macros import TimeRange, Variable, expand
 from iiot.losses import LOSS_KEYS, loss_waterfall
 from iiot.settings import Settings
 from sinks.migrate import migrate
+from tests.integration.pglite_server import pglite_timescaledb
 
 pytestmark = pytest.mark.integration
 
@@ -40,81 +42,6 @@ LINE_STEPS = {"planned": (105, 0), "down": (20, 85), "setup": (5, 80), "idle": (
 # The enterprise's one window runs faster than ideal (P = 1.25): no negative speed loss.
 ENTERPRISE_WINDOWS = [(0, dict(zip(PARTS, (60, 0, 0, 0, 0, 0, 60, 75, 5, 5), strict=True)))]
 
-
-def _insert_windows(conn: psycopg.Connection, level: str, entity: str,
-                    windows: list[tuple[int, dict[str, float]]]) -> None:  # fmt: skip
-    for minute, parts in windows:
-        start = T0 + timedelta(minutes=minute)
-        conn.execute(
-            "INSERT INTO oee (level, entity_id, window_start, window_end, revision, devices, "
-            f"samples, late_samples, {', '.join(PARTS)}, performance_suspect) VALUES "
-            f"(%s, %s, %s, %s, 0, 1, 1, 0, {', '.join(['%s'] * len(PARTS))}, false)",
-            (level, entity, start, start + timedelta(minutes=1), *parts.values()),
-        )
-
-
-@pytest.fixture
-def schema(migrator: psycopg.Connection, settings: Settings, schemas: Callable[[str], str]) -> str:
-    name = schemas("losses")
-    assert migrate(migrator, name, settings)[0] == "plain"
-    migrator.execute(f"SET search_path TO {name}")
-    migrator.execute("SELECT ensure_partition('oee', %s)", (T0,))
-    migrator.execute("SELECT ensure_partition('telemetry', %s)", (T0,))
-    _insert_windows(migrator, "line", LINE, LINE_WINDOWS)
-    _insert_windows(migrator, "enterprise", ENTERPRISE, ENTERPRISE_WINDOWS)
-    return name
-
-
-def _panel_rows(
-    conn: psycopg.Connection,
-    dashboard: Json,
-    title: str,
-    variables: dict[str, Variable] = VARIABLES,
-) -> list[tuple[object, ...]]:
-    (panel,) = [p for p in dashboard["panels"] if p["title"] == title]  # type: ignore[union-attr]
-    sql = expand(panel["targets"][0]["rawSql"], RANGE, interval_s=60, timescaledb=False,
-                 variables=variables)  # fmt: skip
-    return conn.execute(sql).fetchall()  # type: ignore[arg-type]
-
-
-def _expected(windows: list[tuple[int, dict[str, float]]]) -> list[tuple[object, ...]]:
-    """loss_waterfall of the summed parts, as the panel's rows: (step, base, then the step's
-    seconds in its kind's column)."""
-    sums = {name: sum(parts[name] for _, parts in windows) for name in PARTS}
-    columns = list(dict.fromkeys(KINDS.values()))
-    return [
-        (STEPS[s.key].en, pytest.approx(s.start),
-         *(pytest.approx(s.seconds) if KINDS[s.key] == c else None for c in columns))
-        for s in loss_waterfall(sums)
-    ]  # fmt: skip
-
-
-def test_waterfall_panels_give_loss_waterfall_and_add_up(
-    reader: psycopg.Connection, schema: str
-) -> None:
-    dashboards = render_all(Build(language="en", schema=schema))
-    line = _panel_rows(reader, dashboards["iiot-line-device"],
-                       "Line loss waterfall: the six big losses")  # fmt: skip
-    assert line == _expected(LINE_WINDOWS)
-    seconds = {key: next(v for v in row[2:] if v is not None)
-               for key, row in zip(STEPS, line, strict=True)}  # fmt: skip
-    assert {k: (seconds[k], row[1]) for k, row in zip(STEPS, line, strict=True)} == {
-        k: (pytest.approx(s), pytest.approx(b)) for k, (s, b) in LINE_STEPS.items()
-    }
-    # The parts add up to planned time: the losses and the fully productive time.
-    total = sum(seconds[k] for k in LOSS_KEYS) + seconds["fully_productive"]  # type: ignore[misc]
-    assert total == pytest.approx(105)
-    enterprise = _panel_rows(reader, dashboards["iiot-enterprise"],
-                             "Loss waterfall: the six big losses")  # fmt: skip
-    assert enterprise == _expected(ENTERPRISE_WINDOWS)
-    # A line without windows in the range has no bars (Grafana says "No data").
-    empty = {**VARIABLES, "line": Variable("qd-w-p1-l2")}
-    assert _panel_rows(reader, dashboards["iiot-line-device"],
-                       "Line loss waterfall: the six big losses", empty) == []  # fmt: skip
-    speed = enterprise[5]  # step, base_s, time_s, availability_, performance_, quality_loss_s
-    assert speed[:2] == ("Speed: reduced speed", 60) and speed[4] == 0
-
-
 # The Andon at 08:02:00, the range's end. (line, device, sample interval, samples as (seconds
 # from 08:00, state, reason)); a sample holds 3 intervals.
 DEVICES = [
@@ -135,26 +62,118 @@ TILES = {
 }
 
 
-def test_andon_tiles_show_the_most_urgent_state_its_reason_and_oee(
-    migrator: psycopg.Connection, reader: psycopg.Connection, schema: str
-) -> None:
-    migrator.execute(
+def insert_hand_case(conn: psycopg.Connection, *, plain: bool) -> None:
+    """The windows, registry and samples above, into the schema on the search path."""
+    if plain:
+        conn.execute("SELECT ensure_partition('oee', %s)", (T0,))
+        conn.execute("SELECT ensure_partition('telemetry', %s)", (T0,))
+    for level, entity, windows in (("line", LINE, LINE_WINDOWS),
+                                   ("enterprise", ENTERPRISE, ENTERPRISE_WINDOWS)):  # fmt: skip
+        for minute, parts in windows:
+            start = T0 + timedelta(minutes=minute)
+            conn.execute(
+                "INSERT INTO oee (level, entity_id, window_start, window_end, revision, devices, "
+                f"samples, late_samples, {', '.join(PARTS)}, performance_suspect) VALUES "
+                f"(%s, %s, %s, %s, 0, 1, 1, 0, {', '.join(['%s'] * len(PARTS))}, false)",
+                (level, entity, start, start + timedelta(minutes=1), *parts.values()),
+            )
+    conn.execute(
         "INSERT INTO enterprise VALUES (%s, 'W', 'qingdao', 'machinery', true, %s)",
         (ENTERPRISE, T0),
     )
     for seq, (line, device, interval, samples) in enumerate(DEVICES):
-        migrator.execute(
+        conn.execute(
             "INSERT INTO device VALUES (%s, %s, %s, %s, 'press', true, true, %s, 10, %s)",
             (device, ENTERPRISE, PLANT, line, interval, T0),
         )
         for at, state, reason in samples:
-            migrator.execute(
+            conn.execute(
                 "INSERT INTO telemetry (device_id, seq, ts, state, count_total, count_good, "
                 "reason) VALUES (%s, %s, %s, %s, 0, 0, %s)",
                 (device, seq, T0 + timedelta(seconds=at), state, reason),
             )
-    andon = render_all(Build(language="en", schema=schema))["iiot-andon"]
-    for line, (state, oee, reason) in TILES.items():
-        variables = {**VARIABLES, "line": Variable(line, multi=True, include_all=True)}
-        rows = _panel_rows(reader, andon, "${line}", variables)
-        assert rows == [(state, pytest.approx(oee), reason)], line
+
+
+def _panel_rows(
+    conn: psycopg.Connection,
+    dashboard: Json,
+    title: str,
+    variables: dict[str, Variable] = VARIABLES,
+    *,
+    timescaledb: bool,
+) -> list[tuple[object, ...]]:
+    (panel,) = [p for p in dashboard["panels"] if p["title"] == title]  # type: ignore[union-attr]
+    sql = expand(panel["targets"][0]["rawSql"], RANGE, interval_s=60, timescaledb=timescaledb,
+                 variables=variables)  # fmt: skip
+    return conn.execute(sql).fetchall()  # type: ignore[arg-type]
+
+
+def _expected(windows: list[tuple[int, dict[str, float]]]) -> list[tuple[object, ...]]:
+    """loss_waterfall of the summed parts, as the panel's rows: (step, base, then the step's
+    seconds in its kind's column)."""
+    sums = {name: sum(parts[name] for _, parts in windows) for name in PARTS}
+    columns = list(dict.fromkeys(KINDS.values()))
+    return [
+        (STEPS[s.key].en, pytest.approx(s.start),
+         *(pytest.approx(s.seconds) if KINDS[s.key] == c else None for c in columns))
+        for s in loss_waterfall(sums)
+    ]  # fmt: skip
+
+
+def check_hand_case(conn: psycopg.Connection, schema: str, *, timescaledb: bool) -> None:
+    """The waterfall panels and the Andon tiles give the numbers worked out above."""
+    dashboards = render_all(Build(language="en", schema=schema, timescaledb=timescaledb))
+    ts = {"timescaledb": timescaledb}
+    line = _panel_rows(conn, dashboards["iiot-line-device"],
+                       "Line loss waterfall: the six big losses", **ts)  # fmt: skip
+    assert line == _expected(LINE_WINDOWS)
+    seconds = {key: next(v for v in row[2:] if v is not None)
+               for key, row in zip(STEPS, line, strict=True)}  # fmt: skip
+    assert {k: (seconds[k], row[1]) for k, row in zip(STEPS, line, strict=True)} == {
+        k: (pytest.approx(s), pytest.approx(b)) for k, (s, b) in LINE_STEPS.items()
+    }
+    # The parts add up to planned time: the losses and the fully productive time.
+    total = sum(seconds[k] for k in LOSS_KEYS) + seconds["fully_productive"]  # type: ignore[misc]
+    assert total == pytest.approx(105)
+    enterprise = _panel_rows(conn, dashboards["iiot-enterprise"],
+                             "Loss waterfall: the six big losses", **ts)  # fmt: skip
+    assert enterprise == _expected(ENTERPRISE_WINDOWS)
+    speed = enterprise[5]  # step, base_s, time_s, availability_, performance_, quality_loss_s
+    assert speed[:2] == ("Speed: reduced speed", 60) and speed[4] == 0
+    # A line without windows in the range has no bars (Grafana says "No data").
+    empty = {**VARIABLES, "line": Variable("qd-w-p1-l2")}
+    assert _panel_rows(conn, dashboards["iiot-line-device"],
+                       "Line loss waterfall: the six big losses", empty, **ts) == []  # fmt: skip
+    for tile_line, (state, oee, reason) in TILES.items():
+        variables = {**VARIABLES, "line": Variable(tile_line, multi=True, include_all=True)}
+        rows = _panel_rows(conn, dashboards["iiot-andon"], "${line}", variables, **ts)
+        assert rows == [(state, pytest.approx(oee), reason)], tile_line
+
+
+def test_hand_case_on_plain_postgresql(
+    migrator: psycopg.Connection,
+    reader: psycopg.Connection,
+    settings: Settings,
+    schemas: Callable[[str], str],
+) -> None:
+    schema = schemas("losses")
+    assert migrate(migrator, schema, settings)[0] == "plain"
+    migrator.execute(f"SET search_path TO {schema}")
+    insert_hand_case(migrator, plain=True)
+    check_hand_case(reader, schema, timescaledb=False)
+
+
+def test_hand_case_on_timescaledb() -> None:
+    schema = "iiot"
+    with pglite_timescaledb() as dsn, psycopg.connect(dsn, autocommit=True) as conn:
+        assert migrate(conn, schema, Settings())[0] == "timescaledb"
+        conn.execute(f"SET search_path TO {schema}")
+        insert_hand_case(conn, plain=False)
+        for statement in (  # Grafana's read-only role, as deploy/local grants it
+            "CREATE ROLE iiot_reader",
+            f"GRANT USAGE ON SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
+            "SET ROLE iiot_reader",
+        ):
+            conn.execute(statement)  # type: ignore[arg-type]
+        check_hand_case(conn, schema, timescaledb=True)
