@@ -175,7 +175,8 @@ class Page:
             self.plain(WORDS["share"]),
         ]
         chart = charts.pareto("pareto", self.plain(SECTIONS["pareto"]), bars, colour("blue"))
-        return self.section("pareto", chart + self.table("reasons", names, rows))
+        note = "" if rows else self.say(WORDS["none"])
+        return self.section("pareto", chart + self.table("reasons", names, rows), note)
 
     def lines(self, data: ShiftData) -> str:
         bars = [
@@ -206,9 +207,8 @@ class Page:
             for row in data.lines
         ]
         keys = ["line", *RATIO_KEYS, "planned_s", "good", "scrap"]
-        return self.section(
-            "lines", chart + self.table("lines", [self.name(k) for k in keys], rows)
-        )
+        table = self.table("lines", [self.name(k) for k in keys], rows)
+        return self.section("lines", chart + table, "" if rows else self.say(WORDS["none"]))
 
     def ratio_cell(self, key: str, value: float | None) -> str:
         return _cell(key, value, percent(value), band_colour(value, self.band))

@@ -107,9 +107,11 @@ def plants(conn: psycopg.Connection) -> dict[str, str]:
     return {plant: name for plant, name in rows}
 
 
-def _ratios(row: tuple[object, ...]) -> Ratios:
-    a, p, q, oee = row[:4]
-    return Ratios(*(None if v is None else float(v) for v in (a, p, q, oee)))  # type: ignore[arg-type]
+def _ratios(row: tuple[object, ...], planned_s: float) -> Ratios:
+    """A, P, Q, OEE from the first four columns. Availability is undefined without planned
+    time: sqlparts' LEAST(NULL, 1.0) would say 1.0, as PostgreSQL's LEAST skips nulls."""
+    a, p, q, oee = (None if v is None else float(v) for v in row[:4])  # type: ignore[arg-type]
+    return Ratios(a if planned_s > 0 else None, p, q, oee)
 
 
 def read(
@@ -119,8 +121,15 @@ def read(
     args = {"plant": plant_id, "start": start, "end": end}
     totals = conn.execute(TOTALS, args).fetchone()
     assert totals is not None  # an aggregate always has a row
+    parts = dict(zip(PARTS, map(float, totals[4:]), strict=True))
     lines = [
-        LineRow(str(r[0]), _ratios(r[1:]), float(r[5] or 0), float(r[6] or 0), float(r[7] or 0))
+        LineRow(
+            str(r[0]),
+            _ratios(r[1:], float(r[5] or 0)),
+            float(r[5] or 0),
+            float(r[6] or 0),
+            float(r[7] or 0),
+        )
         for r in conn.execute(LINES, args).fetchall()
     ]
     reasons_sql = expand(
@@ -142,8 +151,8 @@ def read(
         enterprise_name,
         start,
         end,
-        _ratios(totals),
-        dict(zip(PARTS, map(float, totals[4:]), strict=True)),
+        _ratios(totals, parts["planned_s"]),
+        parts,
         lines,
         reasons,
         alarms,

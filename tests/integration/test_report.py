@@ -259,3 +259,20 @@ def test_the_same_report_data_on_timescaledb(
         _insert(conn, plain=False)
         assert query.read(conn, PLANT, "T", hand.T0, end) == plain
     assert plain.totals.oee == pytest.approx(TOTALS["oee"])
+
+
+def test_a_range_without_data_says_so(
+    schema: str, tmp_path: Path, browser: webdriver.Chrome
+) -> None:
+    """No window, no interval, no alarm: undefined ratios, not 100 % availability."""
+    out = tmp_path / "empty.html"
+    result = iiot("report", "--plant", PLANT, "--from", "2020-01-01", "--to", "2020-01-02",
+                  "--schema", schema, "--out", str(out))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    browser.get(out.resolve().as_uri())
+    tiles = browser.find_elements(By.CSS_SELECTOR, "#kpi .value")
+    assert {t.get_attribute("data-key"): (_value(t), t.text) for t in tiles} == {
+        key: (None, "–") for key in TOTALS
+    }
+    assert len(browser.find_elements(By.CSS_SELECTOR, "svg.chart")) == len(page.CHARTS)
+    assert browser.get_log("browser") == []
