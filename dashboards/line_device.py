@@ -26,6 +26,15 @@ PER_WINDOW = (
     f"SELECT $__timeGroupAlias(window_start, $__interval), {RATIOS} FROM {OF_LEVEL} "
     "GROUP BY 1 ORDER BY 1"
 )
+# The device's samples where its state changes, and the last: the timeline draws each state
+# until the next row, so it looks the same with a row an episode, not a sample (30 days of a
+# device at 5 s: 518,400 samples).
+STATE_CHANGES = (
+    "SELECT ts AS time, state FROM (SELECT ts, state, lag(state) OVER w AS before, "
+    "lead(ts) OVER w AS next FROM v_telemetry WHERE device_id = '$device' "
+    "AND $__timeFilter(ts) WINDOW w AS (ORDER BY ts, seq)) AS s "
+    "WHERE before IS DISTINCT FROM state OR next IS NULL ORDER BY 1"
+)
 UP = Link(t("↑ 企业", "↑ Enterprise"), ENTERPRISE_UID, {"enterprise": "${enterprise}"})
 TO_DEVICE = Link(t("设备详情", "Device details"), UID, {
     "enterprise": "${enterprise}", "plant": "${plant}", "line": "${line}",
@@ -112,8 +121,7 @@ def dashboard(build: Build) -> d.Dashboard:
         ))
         .with_panel(p.state_timeline(
             t("设备状态", "Device state"),
-            "SELECT ts AS time, state FROM v_telemetry WHERE device_id = '$device' "
-            "AND $__timeFilter(ts) ORDER BY 1", description=notes.STATE,
+            STATE_CHANGES, description=notes.STATE,
         ))
         .with_panel(p.timeseries(t("产线 OEE（每窗口）", "Line OEE per window"),
                                  PER_WINDOW.format(level="line"), band="oee",

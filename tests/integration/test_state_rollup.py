@@ -1,7 +1,8 @@
 """The downtime roll-up (migration 0015, sinks/state_rollup.py) on the hand-written telemetry
 of test_downtime: its hours worked out by hand, refreshed twice to the same rows, and the
 line dashboard's downtime panels giving the same numbers from it on a long range as from
-the samples on a range one hour shorter (both starting on the hour)."""
+the samples on a range one hour shorter (both starting on the hour). And the state
+timeline, which reads a row per change of state over any range."""
 
 from __future__ import annotations
 
@@ -108,3 +109,11 @@ def test_a_long_range_reads_only_the_rollup(reader: psycopg.Connection, schema: 
         plan = "\n".join(r[0] for r in reader.execute(f"EXPLAIN {sql}").fetchall())  # type: ignore[arg-type]
         other = "state_hourly" if reads == "telemetry" else "telemetry"
         assert f" on {reads}" in plan and f" on {other}" not in plan, plan
+
+
+def test_the_state_timeline_reads_a_row_per_change(reader: psycopg.Connection, schema: str) -> None:
+    """A's nine samples as seven rows: each change of state, and the last sample."""
+    rows = _panel(reader, ld.STATE_CHANGES, schema, SAMPLES)
+    changes = [(0, "running"), (10, "down"), (40, "running"), (60, "idle"), (65, "down"),
+               (80, "running"), (110, "running")]  # fmt: skip
+    assert rows == [(T0 + timedelta(seconds=at), state) for at, state in changes]
