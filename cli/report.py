@@ -43,8 +43,6 @@ def report(
 ) -> None:
     """A plant's shift report as iiot_reader: OEE against target, the loss waterfall, the
     downtime Pareto, OEE per line and the alarms; one self-contained page, printable (A4)."""
-    import tempfile
-
     import psycopg
 
     from dashboards.text import LANGUAGES
@@ -81,17 +79,15 @@ def report(
         target=settings.oee_target,
         generated_at=now,
     )
-    pdf_path = out if out.suffix.lower() == ".pdf" else pdf
+    pdf_only = out.suffix.lower() == ".pdf"
     try:
-        if out.suffix.lower() != ".pdf":
+        if not pdf_only:
             out.write_text(html, encoding="utf-8")
             say(f"wrote {out}")
-        if pdf_path is not None:
-            with tempfile.TemporaryDirectory(prefix="iiot-report-") as tmp:
-                source = out if out.suffix.lower() != ".pdf" else Path(tmp) / "report.html"
-                if source != out:
-                    source.write_text(html, encoding="utf-8")
-                printing.print_pdf(source, pdf_path)
+        if pdf_only or pdf is not None:
+            pdf_path = out if pdf_only else pdf
+            assert pdf_path is not None
+            printing.print_pdf(html, pdf_path)
             say(f"wrote {pdf_path}")
     except printing.PdfError as exc:
         raise fail(str(exc)) from None

@@ -25,20 +25,23 @@ def browser() -> str:
     raise PdfError(f"no Chromium to print the PDF with; {HOW_TO_GET}")
 
 
-def print_pdf(html: Path, pdf: Path) -> None:
-    """Print the page `html` to `pdf` with headless Chromium."""
+def print_pdf(html: str, pdf: Path) -> None:
+    """Print the page (self-contained HTML) to `pdf` with headless Chromium."""
     command = browser()
-    with tempfile.TemporaryDirectory(prefix="iiot-report-") as profile:
+    pdf.unlink(missing_ok=True)  # a PDF left from before must not pass for this one
+    with tempfile.TemporaryDirectory(prefix="iiot-report-") as work:
+        page = Path(work) / "report.html"
+        page.write_text(html, encoding="utf-8")
         args = [
             command,
             "--headless",
-            "--no-sandbox",  # --no-sandbox: root in containers and CI
+            "--no-sandbox",  # Chromium refuses to run as root (containers, CI) with its sandbox
             "--disable-gpu",
             "--no-first-run",
             "--no-pdf-header-footer",
-            f"--user-data-dir={profile}",
+            f"--user-data-dir={Path(work) / 'profile'}",
             f"--print-to-pdf={pdf.resolve()}",
-            html.resolve().as_uri(),
+            page.as_uri(),
         ]
         try:
             done = subprocess.run(args, capture_output=True, text=True, timeout=TIMEOUT_S)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
 from dashboards.fields import bands
 from dashboards.text import Language
-from reports import charts, page
+from reports import charts, page, pdf
 from reports.numbers import count, duration, percent
 from reports.query import AlarmRow, LineRow, Ratios, Reason, ShiftData
 from reports.shifts import PlantShift, Shift, ShiftError, choose, last_completed
@@ -204,3 +205,15 @@ def test_the_page_is_self_contained_and_escaped(language: Language) -> None:
     assert "&lt;img src=x" in html and "<img" not in html and "&amp;lt;" not in html  # once
     assert ("停机过久" in html) == (language != "en")
     assert ("Down too long" in html) == (language != "zh")
+
+
+def test_without_chromium_one_line_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(pdf.shutil, "which", lambda name: None)
+    with pytest.raises(pdf.PdfError) as raised:
+        pdf.print_pdf("<p>x</p>", tmp_path / "x.pdf")
+    assert str(raised.value) == (
+        "no Chromium to print the PDF with; install Debian's chromium: "
+        "`deploy/local/stack.sh tools` (as root)"
+    )
