@@ -16,7 +16,8 @@ import math
 
 from simulators.seeds import stream
 
-LOWEST, HIGHEST = 0.05, 0.95  # the laggard's and the leader's level, spread evenly between
+LOWEST, HIGHEST = 0.05, 0.95  # the lowest and highest level an enterprise may have
+GOLDEN = (5**0.5 - 1) / 2  # steps of it modulo 1 spread points evenly, however many
 PROGRESS_PER_DAY = 0.002  # level gained per simulated day: +0.06 a month
 CLOUD_FROM = 0.5  # 企业上云 from this level (a one-off move, fixed for the run)
 CONNECTED_AT_ZERO = 0.25  # share of devices that report at level 0
@@ -25,14 +26,11 @@ GAP_MEAN_S = 20 * 60.0  # a reporting gap lasts this long on average
 
 
 def levels(enterprises: int, seed: int) -> list[float]:
-    """Each enterprise's starting level, in catalogue order: evenly spread from LOWEST to
-    HIGHEST and dealt by the seed, so every seed has its laggards and its leaders."""
-    if enterprises == 1:
-        return [(LOWEST + HIGHEST) / 2]
-    step = (HIGHEST - LOWEST) / (enterprises - 1)
-    out = [LOWEST + i * step for i in range(enterprises)]
-    stream(seed, "maturity").shuffle(out)
-    return out
+    """Each enterprise's starting level, in catalogue order, from LOWEST to HIGHEST: along a
+    golden-ratio sequence from a point the seed picks, so that the first few enterprises (all
+    a small province has) already range from laggards to leaders, whatever the seed."""
+    start = stream(seed, "maturity").random()
+    return [LOWEST + (HIGHEST - LOWEST) * ((start + k * GOLDEN) % 1.0) for k in range(enterprises)]
 
 
 def level_on(start_level: float, day: float) -> float:

@@ -80,9 +80,6 @@ def _jitter(params: MachineParams, rng_value: float) -> MachineParams:
     )
 
 
-GOLDEN = (5**0.5 - 1) / 2
-
-
 def build_province(devices: int, seed: int) -> list[DeviceSpec]:
     """`devices` devices, the same ones for the same seed, in registry order."""
     levels = maturity.levels(len(ENTERPRISES), seed)
@@ -143,7 +140,7 @@ def build_province(devices: int, seed: int) -> list[DeviceSpec]:
                 shift_calendar=SHIFTS_PUBLISHED[spec.shifts],
             )
             interval_ms = int(kind.sample_interval_s * 1000)
-            connect = (offsets[spec.id] + GOLDEN * devices_made[spec.id]) % 1.0
+            connect = (offsets[spec.id] + maturity.GOLDEN * devices_made[spec.id]) % 1.0
             devices_made[spec.id] += 1
             out.append(
                 DeviceSpec(

@@ -20,12 +20,16 @@ from streams.offline import compute
 DAY_S = 86_400
 
 
-def test_levels_spread_evenly_from_laggard_to_leader_dealt_by_the_seed() -> None:
+def test_levels_range_from_laggard_to_leader_in_any_few_enterprises() -> None:
     for seed in range(20):
         levels = maturity.levels(len(ENTERPRISES), seed)
         assert levels == maturity.levels(len(ENTERPRISES), seed)  # deterministic
-        assert sorted(levels) == pytest.approx([0.05 + 0.075 * i for i in range(13)])
-    assert maturity.levels(13, 0) != maturity.levels(13, 1)  # the seed deals them
+        assert all(0.05 <= level <= 0.95 for level in levels)
+        for few in (5, 9, 13):  # the enterprises of a small province: a spread already
+            first = sorted(levels[:few])
+            assert first[0] < 0.3 and first[-1] > 0.7
+            assert max(b - a for a, b in itertools.pairwise(first)) < 0.35
+    assert maturity.levels(13, 0) != maturity.levels(13, 1)  # the seed picks them
 
 
 def test_what_a_level_decides_by_hand() -> None:
@@ -66,7 +70,7 @@ def test_the_province_goes_from_laggards_to_leaders() -> None:
         # Presses and test stations are NC by the level; CNC, moulding and SMT always are.
         optional = [s for s in specs if s.kind.key_process and not s.kind.always_nc]
         nc = sum(s.birth.numerically_controlled for s in optional) / len(optional)
-        assert nc == pytest.approx(maturity.nc_share(level), abs=0.1)
+        assert nc == pytest.approx(maturity.nc_share(level), abs=0.15)  # ~100 draws each
     # Every device connects within a level's rise from 0.05 to 1, a day at a time.
     assert max(s.connect_day for s in province) <= math.ceil(0.95 / maturity.PROGRESS_PER_DAY)
     connected_by = [sum(s.connect_day <= day for s in province) for day in (0, 30, 90)]
