@@ -46,8 +46,8 @@ def test_every_topic_lands_once_and_a_replay_changes_nothing(
     s.drain(sink_settings, schema)
     first = s.snapshot(writer, schema)
     assert {table: len(rows) for table, rows in first.items()} == {
-        "enterprise": 1, "device": 4, "telemetry": 200, "oee": 2, "digitization": 1,
-        "alarm": 2, "deadletter": 0,
+        "enterprise": 1, "device": 4, "plant_calendar": 1, "telemetry": 200, "oee": 2,
+        "digitization": 1, "alarm": 2, "deadletter": 0,
     }  # fmt: skip
     revision, late = writer.execute(
         sql.SQL("SELECT revision, late_samples FROM {} ORDER BY window_start LIMIT 1").format(
