@@ -130,12 +130,17 @@ def pareto(name: str, title: str, bars: Sequence[Bar], colour_line: str) -> str:
         body.append(_text(x + col_w / 2, base - h - 3, bar.text, "middle", "small"))
         for line, part in enumerate(_wrap(bar.label, 10)):
             body.append(_text(x + col_w / 2, base + 14 + 12 * line, part, "middle", "small"))
-        points.append(f"{x + col_w / 2:.1f},{base - plot_h * share:.1f}")
+        points.append((x + col_w / 2, base - plot_h * share))
     if points:
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
         body.append(
-            f'<polyline points="{" ".join(points)}" fill="none" '
-            f'stroke="{escape(colour_line)}" stroke-width="2" class="cumulative"/>'
+            f'<polyline points="{path}" fill="none" stroke="{escape(colour_line)}" '
+            'stroke-width="2" class="cumulative"/>'
         )
+        body += [
+            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{escape(colour_line)}"/>'
+            for px, py in points
+        ]
     return _svg(name, width, height, body, title)
 
 

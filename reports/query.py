@@ -1,8 +1,8 @@
 """What a shift report shows, read from the views as `iiot_reader`.
 
-OEE and its ratios are recomputed from the summed parts of the shift's 1-minute windows
-(dashboards/sqlparts.py); downtime by reason is the line dashboard's query with the plant as
-its scope, expanded as Grafana expands it, so the report and the dashboards agree."""
+OEE and its ratios are recomputed from the summed parts of the range's 1-minute windows
+(dashboards/sqlparts.py); downtime by reason is the line dashboard's query over the plant's
+lines, expanded as Grafana expands it, so the report and the dashboards agree."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ Chromium (Debian's, through its WebDriver): every chart drawn, no console error,
 numbers on the page equal the ones worked out by hand, which the database gives too.
 
 The data: test_downtime's hand case (one line, two devices; its downtime by reason), plus
-two plant windows and three alarms written here."""
+two plant windows, six alarm edges and a shift calendar written here."""
 
 from __future__ import annotations
 
