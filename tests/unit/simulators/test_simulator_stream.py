@@ -184,6 +184,9 @@ def test_registry_export_holds_every_birth(fmt: str) -> None:
     text = registry_export(sim, fmt)  # type: ignore[arg-type]
     doc = orjson.loads(text) if fmt == "json" else yaml.safe_load(text)
     enterprises = {e["id"]: e for e in doc["enterprises"]}  # each once, births name it by id
-    births = [{**b, "enterprise": enterprises[b["enterprise"]]} for b in doc["births"]]
+    # each plant's shift calendar once, too; its births carry it
+    plants = {p["id"]: {k: v for k, v in p.items() if k != "id"} for p in doc.get("plants", [])}
+    births = [{**b, "enterprise": enterprises[b["enterprise"]],
+               "shift_calendar": plants.get(b["plant_id"])} for b in doc["births"]]  # fmt: skip
     assert [DeviceBirth.model_validate(b) for b in births] == sim.births()
     assert len(doc["enterprises"]) == len({b.enterprise.id for b in sim.births()})
