@@ -81,7 +81,9 @@ def choose(plant_id: str, shifts: Sequence[PlantShift], spec: str | None, now: d
     """`spec` is DATE/SHIFT (local date, shift name or id), SHIFT (its last completed
     instance) or None (the plant's last completed shift)."""
     if not shifts:
-        raise ShiftError(f"plant {plant_id} has no shifts in v_plant_shift")
+        raise ShiftError(
+            f"plant {plant_id} has no shift calendar (v_plant_shift); give --from and --to"
+        )
     day: date | None = None
     chosen = list(shifts)
     if spec is not None:

@@ -131,6 +131,11 @@ def test_unknown_shifts_say_what_exists(spec: str, message: str) -> None:
         choose("p1", [EARLY, NIGHT], spec, datetime(2026, 12, 5, tzinfo=UTC))
 
 
+def test_a_plant_without_a_calendar_needs_a_range() -> None:
+    with pytest.raises(ShiftError, match=re.escape("no shift calendar (v_plant_shift); give --")):
+        choose("p1", [], None, datetime(2026, 12, 5, tzinfo=UTC))
+
+
 START = datetime(2026, 12, 5, 22, tzinfo=UTC)
 DATA = ShiftData(
     plant_id="qd-t-p1",
