@@ -1,10 +1,13 @@
 """The downtime roll-up `state_hourly` kept up to date (`iiot db maintain`, both paths).
 
-Migration 0015's `refresh_state_hourly(lo, hi)` recomputes whole hours from telemetry. Each
-run refreshes the closed hours from a little before the last run's end (`state_hourly_mark`):
-samples that land late, up to LATE, still reach their hour. A first run starts at the oldest
-sample. A day at a time, each in its own transaction with the mark, so a run stopped halfway
-resumes where it stopped, and one that repeats hours writes the same rows.
+Migration 0015's `refresh_state_hourly(lo, hi)` recomputes whole hours from telemetry. A run
+after an hour closed refreshes the closed hours from LATE before the last run's end
+(`state_hourly_mark`), so samples up to LATE late still reach their hour; runs within the
+same hour do nothing (`iiot db maintain` runs every few minutes, and a refresh reads some
+8 h of samples: LATE, the new hour, and 3 h either side for the intervals' neighbours). A
+first run starts at the oldest sample. A day at a time, each in its own transaction with
+the mark: a run stopped halfway resumes where it stopped, and one that repeats hours writes
+the same rows.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ def closed_hours(
     mark: datetime | None, oldest: datetime | None, now: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The [lo, hi) spans to refresh, a day at most each: from LATE before the mark (or the
-    oldest sample) to the start of the current hour."""
+    oldest sample) to the start of the current hour; none if no hour closed since the mark."""
     start = mark - LATE if mark is not None else oldest
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    if start is None:
+    if start is None or (mark is not None and mark >= end):
         return []
     start = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     spans = []
