@@ -32,7 +32,8 @@ from streams.ingest import fast_reading
 
 faults = {"duplicate": 0.03, "out_of_order": 0.03, "late": 0.02, "gap": 0.01,
           "counter_reset": 0.01, "malformed": 0.02}  # no clock_skew: the worker refuses those
-options = SimulationOptions(seed=7, devices=25, duration_s=3_600, faults=faults)
+options = SimulationOptions(seed=7, devices=25, duration_s=3_600, faults=faults,
+                            every_device_reports=True)  # all 25, only the faults' gaps
 h, rnd, rules = hashlib.sha256(), random.Random(1), AlarmRules(down_after_s=60)
 configs, states, alarms = {}, {}, {}
 for e in Simulation(options).run():
