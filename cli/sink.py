@@ -66,7 +66,8 @@ def db_maintain(
     schema: SchemaOption = None,
     days_ahead: Annotated[int, typer.Option(min=0, help="Partitions made this far ahead.")] = 3,
 ) -> None:
-    """Plain PostgreSQL: partitions ahead, drop expired ones, refresh roll-ups."""
+    """Plain PostgreSQL: partitions ahead, drop expired ones, refresh roll-ups; both paths:
+    the downtime roll-up's closed hours."""
     from sinks.partitions import maintain
 
     settings = get_settings()
