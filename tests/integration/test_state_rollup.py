@@ -2,7 +2,8 @@
 of test_downtime: its hours worked out by hand, refreshed twice to the same rows, and the
 line dashboard's downtime panels giving the same numbers from it on a long range as from
 the samples on a range one hour shorter (both starting on the hour). And the state
-timeline, which reads a row per change of state over any range."""
+timeline, which reads a row per change of state over any range. Plain PostgreSQL, and the
+roll-up's hours and a panel on the WASM TimescaleDB."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dashboards.macros import TimeRange, expand
 from iiot.settings import Settings
 from sinks.migrate import migrate
 from sinks.partitions import maintain
+from tests.integration.pglite_server import pglite_timescaledb
 from tests.integration.test_downtime import (
     LINE,
     T0,
@@ -117,3 +119,17 @@ def test_the_state_timeline_reads_a_row_per_change(reader: psycopg.Connection, s
     changes = [(0, "running"), (10, "down"), (40, "running"), (60, "idle"), (65, "down"),
                (80, "running"), (110, "running")]  # fmt: skip
     assert rows == [(T0 + timedelta(seconds=at), state) for at, state in changes]
+
+
+def test_the_same_on_timescaledb() -> None:
+    """On the WASM TimescaleDB (telemetry a hypertable), `iiot db maintain` fills the same
+    hours, and the panels give the same figures from them."""
+    with pglite_timescaledb() as dsn, psycopg.connect(dsn, autocommit=True) as conn:
+        assert migrate(conn, "iiot", Settings())[0] == "timescaledb"
+        conn.execute("SET search_path TO iiot, public")
+        insert_hand_case(conn, plain=False)
+        assert maintain(conn, "iiot", now=T0 + 3 * HOUR).refreshed == ["state_hourly"]
+        assert [h for h in _hours(conn, "iiot") if h[2] == "down"] == DOWN_HOURS
+        query = ld.MTBF_MTTR.format(scope=ld.LINE_SCOPE)
+        for time_range in (SAMPLES, HOURS):
+            assert _panel(conn, query, "iiot", time_range) == _approx([MTBF_MTTR["line"]])
