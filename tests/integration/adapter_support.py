@@ -83,7 +83,11 @@ class Feeding:
 
 
 def simulation(devices: int, duration_s: float = 3_600) -> Simulation:
-    return Simulation(SimulationOptions(devices=devices, seed=7, duration_s=duration_s))
+    """Every device reporting: the adapters are under test, not the province's maturity."""
+    options = SimulationOptions(
+        devices=devices, seed=7, duration_s=duration_s, every_device_reports=True
+    )
+    return Simulation(options)
 
 
 def load(document: dict[str, Any], path: Path, interval_factor: float = 1.0) -> Loaded:

@@ -26,7 +26,11 @@ SHARED_PORT = 1883  # the stack's Mosquitto
 
 
 def simulation(devices: int = 3, duration_s: float = 60) -> Simulation:
-    return Simulation(SimulationOptions(devices=devices, seed=11, duration_s=duration_s))
+    """Every device reporting: the adapters are under test, not the province's maturity."""
+    options = SimulationOptions(
+        devices=devices, seed=11, duration_s=duration_s, every_device_reports=True
+    )
+    return Simulation(options)
 
 
 def expected(devices: int = 3, duration_s: float = 60) -> list[tuple[str, dict[str, Any]]]:
