@@ -41,7 +41,8 @@ COLOURS = {"time_s": "blue", "availability_loss_s": "red", "performance_loss_s":
 SUMS = (
     "SELECT sum(planned_s) AS planned, sum(down_s) AS down, sum(setup_s) AS setup, "
     "sum(idle_s) AS idle, sum(run_s) AS run, LEAST(sum(ideal_run_s), sum(run_s)) AS ideal, "
-    "COALESCE(LEAST(sum(count_good)::float8 / NULLIF(sum(count_total), 0), 1.0), 0) AS q "
+    "COALESCE(LEAST(sum(count_good), sum(count_total))::float8 / NULLIF(sum(count_total), 0), 0) "
+    "AS q "
     "FROM {source}"
 )
 # (seconds, start) of each step, as loss_waterfall computes them.

@@ -13,8 +13,10 @@ OEE = (
     "CASE WHEN sum(planned_s) > 0 THEN "
     f"sum(ideal_run_s) * COALESCE({QUALITY}, 0) / sum(planned_s) END"
 )
+# Clamp the parts, then divide: LEAST(x / NULLIF(0, 0), 1.0) would be 1.0, not null, as
+# PostgreSQL's LEAST skips nulls.
 RATIOS = (
-    "LEAST(sum(run_s) / NULLIF(sum(planned_s), 0), 1.0) AS availability, "
+    "LEAST(sum(run_s), sum(planned_s)) / NULLIF(sum(planned_s), 0) AS availability, "
     "sum(ideal_run_s) / NULLIF(sum(run_s), 0) AS performance, "
     f"{QUALITY} AS quality, {OEE} AS oee"
 )
@@ -29,7 +31,9 @@ def digitization_index(weights: DigitizationWeights) -> str:
     (a null component counts 0, as in iiot.digitization)."""
     components = {
         "connectivity": "sum(devices_reporting)::float8 / NULLIF(sum(devices_registered), 0)",
-        "completeness": "LEAST(sum(samples_received) / NULLIF(sum(samples_expected), 0), 1.0)",
+        "completeness": (
+            "LEAST(sum(samples_received), sum(samples_expected)) / NULLIF(sum(samples_expected), 0)"
+        ),
         "key_process_nc": (
             "sum(key_process_nc_reporting)::float8 / NULLIF(sum(key_process_devices), 0)"
         ),

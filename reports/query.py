@@ -107,11 +107,10 @@ def plants(conn: psycopg.Connection) -> dict[str, str]:
     return {plant: name for plant, name in rows}
 
 
-def _ratios(row: tuple[object, ...], planned_s: float) -> Ratios:
-    """A, P, Q, OEE from the first four columns. Availability is undefined without planned
-    time: sqlparts' LEAST(NULL, 1.0) would say 1.0, as PostgreSQL's LEAST skips nulls."""
+def _ratios(row: tuple[object, ...]) -> Ratios:
+    """A, P, Q, OEE from the first four columns (null where undefined)."""
     a, p, q, oee = (None if v is None else float(v) for v in row[:4])  # type: ignore[arg-type]
-    return Ratios(a if planned_s > 0 else None, p, q, oee)
+    return Ratios(a, p, q, oee)
 
 
 def read(
@@ -125,7 +124,7 @@ def read(
     lines = [
         LineRow(
             str(r[0]),
-            _ratios(r[1:], float(r[5] or 0)),
+            _ratios(r[1:]),
             float(r[5] or 0),
             float(r[6] or 0),
             float(r[7] or 0),
@@ -151,7 +150,7 @@ def read(
         enterprise_name,
         start,
         end,
-        _ratios(totals, parts["planned_s"]),
+        _ratios(totals),
         parts,
         lines,
         reasons,

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
+from dashboards.sqlparts import RATIOS
 from iiot.settings import Settings
 from simulators import Simulation, SimulationOptions
 from simulators.catalogue import ENTERPRISES
@@ -109,6 +110,37 @@ def test_rollups_add_parts_after_maintain(
     check_rollups(writer)
 
 
+def test_an_hour_without_planned_time_has_no_availability(
+    migrator: psycopg.Connection,
+    writer: psycopg.Connection,
+    settings: Settings,
+    schemas: Callable[[str], str],
+) -> None:
+    """A window all planned stop: A is null in the roll-ups and the panels' sums, not 1.0
+    (PostgreSQL's LEAST skips nulls: 0016_availability_null)."""
+    schema = schemas("no_plan")
+    migrate(migrator, schema, settings)
+    writer.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    maintain(migrator, schema, now=T0)  # the partitions
+    insert_examples(writer)
+    writer.execute(
+        "INSERT INTO oee VALUES ('device', 'qd-press01', %s, %s, 0, 1, 12, 0, 0, 0, 0, 0, 60, 0, "
+        "0, 0, 0, 0, null, null, null, null, false)",
+        (T0 + timedelta(hours=2), T0 + timedelta(hours=2, minutes=1)),
+    )
+    maintain(migrator, schema, now=T0)
+    hour = T0 + timedelta(hours=2)
+    hours = writer.execute("SELECT bucket, availability FROM v_oee_hourly ORDER BY 1").fetchall()
+    assert hours == [(T0, pytest.approx(90 / 105)), (hour, None)]
+    [(day,)] = writer.execute("SELECT availability FROM v_oee_daily").fetchall()
+    assert day == pytest.approx(90 / 105)  # the planned stop adds no planned time
+    [(availability,)] = writer.execute(
+        f"SELECT {RATIOS.split(' AS availability')[0]} FROM v_oee WHERE window_start >= %s",
+        (hour,),
+    ).fetchall()
+    assert availability is None
+
+
 def test_every_city_of_the_simulated_registry_has_coordinates(
     migrator: psycopg.Connection,
     writer: psycopg.Connection,
@@ -158,7 +190,8 @@ def test_dead_letters_counted_twice_become_one_row_per_bad_record(
         at = T0 + timedelta(seconds=dl_offset)
         writer.execute(insert, (dl_offset, at, stage, partition, offset))
     later = ["0009_deadletter_origin", "0010_plain", "0011_telemetry_reason",
-             "0012_state_intervals", "0013_shifts", "0015_state_hourly"]  # fmt: skip
+             "0012_state_intervals", "0013_shifts", "0015_state_hourly",
+             "0016_availability_null"]  # fmt: skip
     assert migrate(migrator, schema, settings) == ("plain", later)
     keys = sql.SQL(
         "SELECT origin_topic, origin_partition, origin_offset, stage, dl_offset "

@@ -41,7 +41,7 @@ def tsdb() -> Iterator[psycopg.Connection]:
             "0001_registry", "0002_facts", "0003_timescaledb", "0004_rollups",
             "0005_rollups_timescaledb", "0006_views", "0007_arrival", "0008_city",
             "0009_deadletter_origin", "0010_timescaledb", "0011_telemetry_reason",
-            "0012_state_intervals", "0013_shifts", "0015_state_hourly",
+            "0012_state_intervals", "0013_shifts", "0015_state_hourly", "0016_availability_null",
         ]  # fmt: skip
         yield conn
 

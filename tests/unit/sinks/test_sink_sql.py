@@ -29,7 +29,7 @@ def test_each_path_gets_its_files_with_every_placeholder_filled(flavour: str) ->
     assert not any(m.version.endswith(other) for m in migrations)
     assert [m.version[:4] for m in migrations] == [
         "0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010",
-        "0011", "0012", "0013", "0015",
+        "0011", "0012", "0013", "0015", "0016",
     ]  # fmt: skip
     text = "\n".join(m.text for m in migrations)
     assert "@" not in text.replace("@>", "")
