@@ -1,7 +1,8 @@
 """The loss waterfall and the Andon wallboard on hand-written rows, as iiot_reader on plain
 PostgreSQL and on the WASM TimescaleDB: the waterfall panels give the steps of
 `iiot.losses.loss_waterfall` and add up to planned time; the Andon tiles give each line's most
-urgent state, its stop reason and its OEE."""
+urgent state, its stop reason and its OEE: the current shift's so far, or the last hour's
+where the plant has no shift calendar."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from dashboards.catalog import Json, render_all
 from dashboards.context import Build
@@ -42,35 +44,66 @@ LINE_STEPS = {"planned": (105, 0), "down": (20, 85), "setup": (5, 80), "idle": (
 # The enterprise's one window runs faster than ideal (P = 1.25): no negative speed loss.
 ENTERPRISE_WINDOWS = [(0, dict(zip(PARTS, (60, 0, 0, 0, 0, 0, 60, 75, 5, 5), strict=True)))]
 
-# The Andon at 08:02:00, the range's end. (line, device, sample interval, samples as (seconds
-# from 08:00, state, reason)); a sample holds 3 intervals.
+# Plant 2 has a shift calendar: 08:00 UTC is 16:00 in Shanghai, so at the range's end,
+# 08:02, its 中班 (16:00–24:00 local) has run since 08:00 UTC. Plant 1 has none.
+PLANT2 = "qd-w-p2"
+CALENDAR = {"time_zone": "Asia/Shanghai", "shifts": [
+    {"id": "early", "name": "早班", "start": "08:00", "end": "16:00"},
+    {"id": "middle", "name": "中班", "start": "16:00", "end": "00:00"},
+    {"id": "night", "name": "夜班", "start": "00:00", "end": "08:00"},
+]}  # fmt: skip
+# Line windows outside the tiles' time: plant 1's line 2 ran at 06:50, before the last hour;
+# plant 2's line 1 at 07:59 (早班: the shift before) and at 08:00 the day before (yesterday's
+# 中班). Inside: its 08:00 (45 s run, 15 setup; 4 parts at 7.5 s, 1 bad) and 08:01 (60 s
+# run; 5 parts at 10 s, all good): planned 120, ideal run 80, 8 good of 9, OEE
+# 80 × 8/9 / 120 = 16/27 (not the windows' mean OEE, (0.375 + 0.833) / 2 = 0.604).
+SHIFT_WINDOWS = {
+    "qd-w-p1-l2": [(-70, dict(zip(PARTS, (60, 0, 0, 0, 0, 0, 60, 60, 6, 6), strict=True)))],
+    "qd-w-p2-l1": [
+        (-1, dict(zip(PARTS, (60, 0, 0, 0, 0, 0, 60, 60, 10, 10), strict=True))),
+        (-1440, dict(zip(PARTS, (0, 0, 0, 60, 0, 0, 60, 0, 0, 0), strict=True))),
+        (0, dict(zip(PARTS, (45, 0, 15, 0, 0, 0, 60, 30, 4, 3), strict=True))),
+        (1, dict(zip(PARTS, (60, 0, 0, 0, 0, 0, 60, 50, 5, 5), strict=True))),
+    ],
+}
+
+# The Andon at 08:02:00, the range's end. (plant, line, device, sample interval, samples as
+# (seconds from 08:00, state, reason)); a sample holds 3 intervals.
 DEVICES = [
-    (LINE, "qd-w-p1-l1-m01", 5, [(110, "running", None), (115, "down", "breakdown")]),
-    (LINE, "qd-w-p1-l1-m02", 10, [(110, "idle", "no_material"), (150, "setup", None)]),
-    (LINE, "qd-w-p1-l1-m03", 5, [(60, "running", None)]),  # held to 08:01:15: offline
-    ("qd-w-p1-l2", "qd-w-p1-l2-m01", 10, [(105, "running", None)]),
-    ("qd-w-p1-l2", "qd-w-p1-l2-m02", 10, [(100, "planned_stop", "planned_maintenance")]),
-    ("qd-w-p1-l3", "qd-w-p1-l3-m01", 10, [(-3600, "running", None)]),
+    (PLANT, LINE, "qd-w-p1-l1-m01", 5, [(110, "running", None), (115, "down", "breakdown")]),
+    (PLANT, LINE, "qd-w-p1-l1-m02", 10, [(110, "idle", "no_material"), (150, "setup", None)]),
+    (PLANT, LINE, "qd-w-p1-l1-m03", 5, [(60, "running", None)]),  # held to 08:01:15: offline
+    (PLANT, "qd-w-p1-l2", "qd-w-p1-l2-m01", 10, [(105, "running", None)]),
+    (PLANT, "qd-w-p1-l2", "qd-w-p1-l2-m02", 10, [(100, "planned_stop", "planned_maintenance")]),
+    (PLANT, "qd-w-p1-l3", "qd-w-p1-l3-m01", 10, [(-3600, "running", None)]),
+    (PLANT2, "qd-w-p2-l1", "qd-w-p2-l1-m01", 10, [(110, "running", None)]),
+    (PLANT2, "qd-w-p2-l2", "qd-w-p2-l2-m01", 10, [(100, "idle", "no_material")]),
 ]
+# (plant, line): (state, OEE, shift, reason). Plant 1, no calendar: the last hour's OEE.
 # Line 1: down beats idle and offline, its reason is the down device's; OEE of its two
-# windows (480/9 / 105). Line 2: running beats a planned stop, no reason, no OEE windows.
-# Line 3: no sample within 30 s: offline. (The setup sample at 08:02:30 is after the range.)
+# windows (480/9 / 105). Line 2: running beats a planned stop, no reason; no window in the
+# last hour. Line 3: no sample within 30 s: offline. (The setup sample at 08:02:30 is after
+# the range.) Plant 2: its line 1 in 中班 so far; its line 2 has no window in the shift yet.
 TILES = {
-    LINE: ("down", 480 / 9 / 105, "breakdown"),
-    "qd-w-p1-l2": ("running", None, None),
-    "qd-w-p1-l3": ("offline", None, None),
+    (PLANT, LINE): ("down", 480 / 9 / 105, "Last hour", "breakdown"),
+    (PLANT, "qd-w-p1-l2"): ("running", None, "Last hour", None),
+    (PLANT, "qd-w-p1-l3"): ("offline", None, "Last hour", None),
+    (PLANT2, "qd-w-p2-l1"): ("running", 16 / 27, "中班", None),
+    (PLANT2, "qd-w-p2-l2"): ("idle", None, None, "no_material"),
 }
 
 
 def insert_hand_case(conn: psycopg.Connection, *, plain: bool) -> None:
     """The windows, registry and samples above, into the schema on the search path."""
     if plain:
-        conn.execute("SELECT ensure_partition('oee', %s)", (T0,))
         conn.execute("SELECT ensure_partition('telemetry', %s)", (T0,))
-    for level, entity, windows in (("line", LINE, LINE_WINDOWS),
-                                   ("enterprise", ENTERPRISE, ENTERPRISE_WINDOWS)):  # fmt: skip
+    entities = [("line", LINE, LINE_WINDOWS), ("enterprise", ENTERPRISE, ENTERPRISE_WINDOWS),
+                *(("line", line, windows) for line, windows in SHIFT_WINDOWS.items())]  # fmt: skip
+    for level, entity, windows in entities:
         for minute, parts in windows:
             start = T0 + timedelta(minutes=minute)
+            if plain:
+                conn.execute("SELECT ensure_partition('oee', %s)", (start,))
             conn.execute(
                 "INSERT INTO oee (level, entity_id, window_start, window_end, revision, devices, "
                 f"samples, late_samples, {', '.join(PARTS)}, performance_suspect) VALUES "
@@ -81,10 +114,15 @@ def insert_hand_case(conn: psycopg.Connection, *, plain: bool) -> None:
         "INSERT INTO enterprise VALUES (%s, 'W', 'qingdao', 'machinery', true, %s)",
         (ENTERPRISE, T0),
     )
-    for seq, (line, device, interval, samples) in enumerate(DEVICES):
+    conn.execute(
+        "INSERT INTO plant_calendar (plant_id, time_zone, shifts, announced_at) "
+        "VALUES (%s, %s, %s, %s)",
+        (PLANT2, CALENDAR["time_zone"], Jsonb(CALENDAR["shifts"]), T0),
+    )
+    for seq, (plant, line, device, interval, samples) in enumerate(DEVICES):
         conn.execute(
             "INSERT INTO device VALUES (%s, %s, %s, %s, 'press', true, true, %s, 10, %s)",
-            (device, ENTERPRISE, PLANT, line, interval, T0),
+            (device, ENTERPRISE, plant, line, interval, T0),
         )
         for at, state, reason in samples:
             conn.execute(
@@ -144,10 +182,11 @@ def check_hand_case(conn: psycopg.Connection, schema: str, *, timescaledb: bool)
     empty = {**VARIABLES, "line": Variable("qd-w-p1-l2")}
     assert _panel_rows(conn, dashboards["iiot-line-device"],
                        "Line loss waterfall: the six big losses", empty, **ts) == []  # fmt: skip
-    for tile_line, (state, oee, reason) in TILES.items():
-        variables = {**VARIABLES, "line": Variable(tile_line, multi=True, include_all=True)}
+    for (plant, tile_line), (state, oee, shift, reason) in TILES.items():
+        variables = {**VARIABLES, "plant": Variable(plant),
+                     "line": Variable(tile_line, multi=True, include_all=True)}  # fmt: skip
         rows = _panel_rows(conn, dashboards["iiot-andon"], "${line}", variables, **ts)
-        assert rows == [(state, pytest.approx(oee), reason)], tile_line
+        assert rows == [(state, pytest.approx(oee), shift, reason)], tile_line
 
 
 def test_hand_case_on_plain_postgresql(

@@ -1,11 +1,12 @@
 """The Andon wallboard as Grafana gets it: a tile repeated per line, big, refreshed every 10 s,
-states in their colours, a link to the line's details; the loss waterfall's invisible base."""
+states in their colours, the current shift's OEE or the labelled last hour's, a link to the
+line's details; the loss waterfall's invisible base."""
 
 from __future__ import annotations
 
 import pytest
 
-from dashboards.andon import URGENCY
+from dashboards.andon import TEXT_COLOUR, URGENCY
 from dashboards.catalog import OPERATIONS, SPECS, Json, render_all
 from dashboards.context import Build
 from dashboards.fields import STATES
@@ -27,7 +28,28 @@ def test_one_big_tile_per_line_refreshed_every_ten_seconds() -> None:
     assert (tile["repeat"], tile["repeatDirection"], tile["title"]) == ("line", "h", "${line}")
     options = tile["options"]
     assert options["text"]["valueSize"] >= 48 and options["colorMode"] == "background"
-    assert options["reduceOptions"]["fields"] == "/.*/"  # the state and reason are text
+    assert options["reduceOptions"]["fields"] == "/.*/"  # the state, shift and reason are text
+    assert tile["gridPos"]["h"] >= 12  # four values of 48 points, one above the other
+
+
+@pytest.mark.parametrize(("language", "last_hour", "shift"), [
+    ("zh", "'最近 1 小时'", "当前班次"), ("en", "'Last hour'", "current shift"),
+])  # fmt: skip
+def test_oee_is_the_current_shifts_so_far_or_the_labelled_last_hour(
+    language: str, last_hour: str, shift: str
+) -> None:
+    (tile,) = _andon(language)["panels"]  # type: ignore[misc]
+    sql = tile["targets"][0]["rawSql"]
+    assert sql.startswith("SELECT s.state, o.oee, o.shift, s.reason ")
+    # the windows (not the hours) of the shift instance running at the range's end
+    assert "v_oee_shift WHERE grain = 'window'" in sql
+    assert "shift_start <= $__timeTo()::timestamptz AND shift_end > $__timeTo()" in sql
+    assert f"{last_hour} FROM iiot.v_oee" in sql and "$__timeFilter" not in sql
+    assert shift in tile["description"] and last_hour.strip("'") in tile["description"]
+    colours = {o["matcher"]["options"]: p["value"]["fixedColor"]
+               for o in tile["fieldConfig"]["overrides"] for p in o["properties"]
+               if p["id"] == "color"}  # fmt: skip
+    assert colours == {"shift": TEXT_COLOUR, "reason": TEXT_COLOUR}
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
