@@ -28,7 +28,7 @@ from grafana_foundation_sdk.models.dashboard import (
 
 from dashboards.context import Build
 from dashboards.enterprise import ENTERPRISE_SQL
-from dashboards.fields import STATES, UNKNOWN_COLOUR
+from dashboards.fields import REASONS, STATES, UNKNOWN_COLOUR
 from dashboards.line_device import UID as LINE_UID
 from dashboards.panels import Link, Panels
 from dashboards.sqlparts import OEE
@@ -141,6 +141,8 @@ def tile(p: Panels) -> stat.Panel:
         panel.override_by_name(column, [
             DynamicConfigValue("color", {"mode": "fixed", "fixedColor": TEXT_COLOUR}),
         ])  # fmt: skip
+    reasons = {code: (name, TEXT_COLOUR) for code, (name, _) in REASONS.items()}
+    panel.override_by_name("reason", [DynamicConfigValue("mappings", [_texts(build, reasons)])])
     link = {"title": build.text(TO_LINE.title), "url": TO_LINE.url()}
     for column in ("state", "oee", "shift", "reason"):
         panel.override_by_name(column, [DynamicConfigValue("links", [link])])

@@ -175,3 +175,20 @@ ALARM_VALUES: dict[str, dict[str, tuple[Text, str]]] = {
     },
 }  # fmt: skip
 ALARM_VALUES["tags"] = ALARM_VALUES["kind"]
+
+# Stop reasons: the contract's conventional codes (docs/contract.md, "Reasons") named in the
+# operator's language, coloured as their usual state; any other code shows as it was sent.
+REASONS: dict[str, tuple[Text, str]] = {
+    "breakdown": (t("设备故障", "Breakdown"), "red"),
+    "tool_change": (t("换刀", "Tool change"), "red"),
+    "changeover": (t("换型换产", "Changeover"), "blue"),
+    "quality_check": (t("质量检验", "Quality check"), "blue"),
+    "micro_stop": (t("短暂停机", "Micro stop"), "yellow"),
+    "no_material": (t("缺料", "No material"), "yellow"),
+    "blocked": (t("下游堵塞", "Blocked"), "yellow"),
+    "no_operator": (t("无操作工", "No operator"), "yellow"),
+    "planned_maintenance": (t("计划维护", "Planned maintenance"), GREY),
+    "unspecified": (t("未注明", "Unspecified"), GREY),
+}
+# Columns whose codes are shown as names: alarm kinds and edges, stop reasons.
+VALUE_NAMES = {**ALARM_VALUES, "reason": REASONS}

@@ -51,11 +51,11 @@ from grafana_foundation_sdk.models.geomap import TooltipMode
 
 from dashboards.context import Build
 from dashboards.fields import (
-    ALARM_VALUES,
     FIELDS,
     STATE_SECONDS,
     STATES,
     UNKNOWN_COLOUR,
+    VALUE_NAMES,
     Band,
     BandName,
     Field,
@@ -195,8 +195,8 @@ class Panels:
             ]
         if field.band and isinstance(panel, table.Panel):
             properties.append(DynamicConfigValue("custom.cellOptions", {"type": "color-text"}))
-        if name in ALARM_VALUES:
-            properties.append(DynamicConfigValue("mappings", [self._mapping(ALARM_VALUES[name])]))
+        if name in VALUE_NAMES:
+            properties.append(DynamicConfigValue("mappings", [self._mapping(VALUE_NAMES[name])]))
         if name in STATE_SECONDS or name == "unknown_s":
             colour = STATES[STATE_SECONDS[name]][1] if name in STATE_SECONDS else UNKNOWN_COLOUR
             properties.append(DynamicConfigValue("color", {"mode": "fixed", "fixedColor": colour}))

@@ -12,7 +12,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from dashboards import losses
-from dashboards.fields import ALARM_VALUES, FIELDS, GREY, Band, bands
+from dashboards.fields import ALARM_VALUES, FIELDS, GREY, REASONS, Band, bands
 from dashboards.text import Language, Text, t
 from iiot.losses import loss_waterfall
 from reports import charts
@@ -89,6 +89,11 @@ class Page:
         """The text in the page's language, escaped for HTML."""
         return escape(self.plain(text))
 
+    def reason(self, code: str) -> str:
+        """A stop reason's name (a conventional code, dashboards/fields.py), else the code."""
+        named = REASONS.get(code)
+        return self.plain(named[0]) if named else code
+
     def name(self, key: str) -> str:
         """A column's name (dashboards/fields.py), unescaped."""
         return self.plain(FIELDS[key].name)
@@ -156,12 +161,13 @@ class Page:
 
     def pareto(self, data: ShiftData) -> str:
         bars = [
-            charts.Bar(r.reason, r.lost_s, colour("red"), duration(r.lost_s)) for r in data.reasons
+            charts.Bar(self.reason(r.reason), r.lost_s, colour("red"), duration(r.lost_s))
+            for r in data.reasons
         ]
         shares = charts.pareto_shares([r.lost_s for r in data.reasons])
         rows = [
             [
-                _cell("reason", r.reason, r.reason),
+                _cell("reason", r.reason, self.reason(r.reason)),
                 _cell("lost_s", r.lost_s, duration(r.lost_s)),
                 _cell("episodes", r.episodes, count(r.episodes)),
                 _cell("share", share, percent(share)),

@@ -137,6 +137,26 @@ def test_states_have_fixed_colours_and_texts(language: str, texts: list[str]) ->
     assert colours["planned_stop_s"] == options["planned_stop"]["color"]
 
 
+@pytest.mark.parametrize(("language", "name"), [("zh", "设备故障"), ("en", "Breakdown")])
+def test_stop_reasons_are_named_wherever_a_reason_column_shows(language: str, name: str) -> None:
+    """Every panel with a `reason` column maps the conventional codes to names."""
+    build = Build(language=language)  # type: ignore[arg-type]
+    with_reasons = [
+        p for p in _panels(build) if re.search(r"\bAS reason\b", p["targets"][0]["rawSql"])
+    ]
+    assert len(with_reasons) >= 3  # the line's Pareto and reasons table, the Andon tile
+    for panel in with_reasons:
+        maps = [
+            m
+            for o in panel["fieldConfig"]["overrides"]
+            if o["matcher"]["options"] == "reason"
+            for prop in o["properties"]
+            if prop["id"] == "mappings"
+            for m in prop["value"]
+        ]
+        assert maps and maps[0]["options"]["breakdown"]["text"] == name, panel["title"]
+
+
 def test_columns_are_named_in_the_language() -> None:
     def names(build: Build) -> dict[str, str]:
         return {o["matcher"]["options"]: p["value"] for panel in _panels(build)

@@ -210,6 +210,10 @@ def test_the_page_is_self_contained_and_escaped(language: Language) -> None:
     assert "&lt;img src=x" in html and "<img" not in html and "&amp;lt;" not in html  # once
     assert ("停机过久" in html) == (language != "en")
     assert ("Down too long" in html) == (language != "zh")
+    # a conventional reason by its name, its code kept for readers of the page's data
+    assert ("设备故障" in html) == (language != "en")
+    assert ("Breakdown" in html) == (language != "zh")
+    assert 'data-key="reason" data-value="breakdown"' in html
 
 
 def test_without_chromium_one_line_says_how_to_get_it(
