@@ -19,20 +19,25 @@ TO_LINE = Link(t("产线详情", "Line details"), LINE_UID, {
     "enterprise": "${enterprise}", "plant": "${__data.fields.plant}",
     "line": "${__data.fields.line}",
 })  # fmt: skip
-OF_ENTERPRISE = "level = 'enterprise' AND entity_id = '$enterprise' AND $__timeFilter(window_start)"
+OF_ENTERPRISE = "level = 'enterprise' AND entity_id = '$enterprise' AND $__timeFilter({time})"
+# The enterprise's lines only, so a long range reads their hours, not every line's.
+OF_LINES = (
+    "level = 'line' AND entity_id IN (SELECT line_id FROM v_device "
+    "WHERE enterprise_id = '$enterprise') AND $__timeFilter({time})"
+)
 
 
 def dashboard(build: Build) -> d.Dashboard:
     p = Panels(build)
     bucket = "SELECT $__timeGroupAlias(window_start, $__interval), "
-    over_range = oee_by_range(OF_ENTERPRISE.replace("window_start", "{time}"))
+    over_range, of_lines = oee_by_range(OF_ENTERPRISE), oee_by_range(OF_LINES)
     return (
         p.dashboard(TITLE, UID, ["enterprise"], links=(
             Link(t("↑ 全省总览", "↑ Province overview"), PROVINCE_UID),
         ))
         .with_variable(p.variable("enterprise", t("企业", "Enterprise"), ENTERPRISE_SQL))
         .with_panel(p.stat(t("OEE（时间加权）", "OEE (time-weighted)"),
-                           f"SELECT {OEE} AS oee FROM v_oee WHERE {OF_ENTERPRISE}",
+                           f"SELECT {OEE} AS oee FROM {over_range}",
                            band="oee", width=6, description=notes.oee(build.oee_target)))
         .with_panel(p.stat(
             t("未消除报警", "Open alarms"),
@@ -67,14 +72,13 @@ def dashboard(build: Build) -> d.Dashboard:
         ))
         .with_panel(losses.waterfall(
             p, t("损失瀑布：六大损失", "Loss waterfall: the six big losses"),
-            OF_ENTERPRISE.replace("window_start", "{time}"), width=24,
+            OF_ENTERPRISE, width=24,
         ))
         .with_panel(p.bars(
             t("产线排名（OEE）", "Lines ranked by OEE"),
-            f"SELECT l.plant_id AS plant, entity_id AS line, {OEE} AS oee FROM v_oee "
+            f"SELECT l.plant_id AS plant, entity_id AS line, {OEE} AS oee FROM {of_lines} "
             "JOIN (SELECT DISTINCT plant_id, line_id FROM v_device "
             "WHERE enterprise_id = '$enterprise') l ON l.line_id = entity_id "
-            "WHERE level = 'line' AND $__timeFilter(window_start) "
             "GROUP BY 1, 2 ORDER BY 3 DESC NULLS LAST",
             band="oee", width=12, description=notes.oee(build.oee_target),
             links={"oee": TO_LINE},

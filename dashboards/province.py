@@ -38,14 +38,22 @@ RANKED = t(
 )
 
 
+# The roll-ups keep every level (province, city, enterprise, line, device) and add the windows'
+# samples: each panel below reads its level by the range's length (`{time}`: its time column).
+OF_LEVEL = "level = '{level}' AND $__timeFilter({{time}})"
+PROVINCE, CITY = OF_LEVEL.format(level="province"), OF_LEVEL.format(level="city")
+ENTERPRISES = OF_LEVEL.format(level="enterprise")
+# A device reports in a range when one of its windows, hours or days holds a sample.
+REPORTING = OF_LEVEL.format(level="device") + " AND samples > 0"
+
+
 def _geomap_sql(language: Language) -> str:
     """Shandong's cities from the reference view (coordinates, names), with what each holds."""
     name = {"zh": "c.name_zh", "en": "c.name_en"}.get(language, "c.name_zh || ' ' || c.name_en")
     return (
         "WITH ent AS (SELECT city, count(*) AS enterprises FROM v_enterprise GROUP BY 1), "
         "dev AS (SELECT city, count(*) AS devices FROM v_device GROUP BY 1), "
-        f"kpi AS (SELECT entity_id AS city, {OEE} AS oee FROM v_oee "
-        "WHERE level = 'city' AND $__timeFilter(window_start) GROUP BY 1) "
+        f"kpi AS (SELECT entity_id AS city, {OEE} AS oee FROM {oee_by_range(CITY)} GROUP BY 1) "
         f"SELECT c.city, {name} AS name, c.latitude, c.longitude, "
         "COALESCE(ent.enterprises, 0) AS enterprises, COALESCE(dev.devices, 0) AS devices, "
         "kpi.oee FROM v_city c "
@@ -57,14 +65,10 @@ def _geomap_sql(language: Language) -> str:
 def _enterprise_oee(order: str) -> str:
     return (
         f"SELECT e.enterprise_name, e.enterprise_id, e.city, e.industry, {OEE} AS oee, "
-        "sum(planned_s) AS planned_s FROM v_oee o "
+        f"sum(planned_s) AS planned_s FROM {oee_by_range(ENTERPRISES)} "
         "JOIN v_enterprise e ON e.enterprise_id = o.entity_id "
-        "WHERE o.level = 'enterprise' AND $__timeFilter(o.window_start) "
         f"GROUP BY 1, 2, 3, 4 ORDER BY 5 {order} NULLS LAST LIMIT 5"
     )
-
-
-PROVINCE = "level = 'province' AND $__timeFilter({time})"
 
 
 def _hours(index: str) -> str:
@@ -110,15 +114,13 @@ def dashboard(build: Build) -> d.Dashboard:
                            description=t("注册表中的设备数。", "Devices in the registry.")))
         .with_panel(p.stat(
             t("在报设备", "Reporting devices"),
-            "SELECT count(DISTINCT entity_id) AS reporting FROM v_oee "
-            "WHERE level = 'device' AND samples > 0 AND $__timeFilter(window_start)",
+            f"SELECT count(DISTINCT entity_id) AS reporting FROM {oee_by_range(REPORTING)}",
             description=t("时间范围内至少有一个 OEE 窗口收到样本的设备。",
                           "Devices with samples in at least one OEE window of the range."),
         ))
         .with_panel(p.stat(
             t("全省 OEE（时间加权）", "Province OEE (time-weighted)"),
-            f"SELECT {OEE} AS oee FROM v_oee "
-            "WHERE level = 'province' AND $__timeFilter(window_start)",
+            f"SELECT {OEE} AS oee FROM {oee_by_range(PROVINCE)}",
             band="oee", description=notes.oee(build.oee_target),
         ))
         .with_panel(p.stat(
