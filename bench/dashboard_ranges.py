@@ -1,17 +1,19 @@
-"""Long ranges on the line and device dashboard: every panel's SQL over 30 days of one line.
+"""Long ranges: every panel's SQL of the province, enterprise, line and device dashboards
+over 30 days of a 1,000-device fleet.
 
     flock /tmp/iiot-bench.lock .venv/bin/python -m bench.dashboard_ranges [--days 30] \
         [--runs 5] [--before COMMIT]
 
 A plain-PostgreSQL schema of its own (dropped afterwards): the registry of a 1,000-device
 fleet (10 enterprises, 100 lines of 10 devices); for the measured line, samples every 5 s of
-its 10 devices and 1-minute OEE windows of the devices and the line, for the whole range; for
-the other 990 devices, 99 lines, 10 enterprises and the province one OEE window an hour, so
-the roll-ups hold the whole fleet's hours. The roll-ups are refreshed as `iiot db maintain`
-does. Each panel's query is expanded as Grafana sends it (Grafana's interval for the range)
-and run as iiot_reader, a warm-up then `--runs` times: median and max milliseconds. With
-`--before`, the panels of dashboards/line_device.py at that commit whose SQL differs are run
-too, back to back (peers).
+its 10 devices; 1-minute OEE windows, for the whole range, of the province, its city, the 10
+enterprises and the measured enterprise's 10 lines and 100 devices (what its dashboards
+read); for the other 900 devices and 90 lines one OEE window an hour, so the roll-ups hold
+the whole fleet's hours (and the province's device count reads those 900 by the hour even
+before). The roll-ups are refreshed as `iiot db maintain` does. Each panel's query is
+expanded as Grafana sends it (Grafana's interval for the range) and run as iiot_reader, a
+warm-up then `--runs` times: median and max milliseconds. With `--before`, the panels of the
+three dashboards at that commit whose SQL differs are run too, back to back (peers).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from psycopg import sql
 
 from bench import results
-from dashboards import line_device
+from dashboards import enterprise, line_device, province
 from dashboards.context import Build
 from dashboards.macros import TimeRange, Variable, expand
 from iiot.settings import Settings
@@ -39,13 +41,14 @@ from sinks import state_rollup
 from sinks.migrate import migrate
 from sinks.partitions import PartitionKeeper, maintain, policies
 
-LINE, DEVICE = "e00-l00", "e00-l00-d0"
+ENTERPRISE, LINE, DEVICE = "e00", "e00-l00", "e00-l00-d0"
+DASHBOARDS = {"province": province, "enterprise": enterprise, "line_device": line_device}
 # Grafana's interval for ~1,000 points over the range, rounded as it rounds (30 days: 30m).
 INTERVAL_S = {1: 60.0, 7: 600.0, 30: 1800.0, 90: 7200.0}
 
 REGISTRY = """
 INSERT INTO enterprise
-SELECT format('e%s', lpad(e::text, 2, '0')), format('Enterprise %s', e), 'Jinan', 'appliances',
+SELECT format('e%s', lpad(e::text, 2, '0')), format('Enterprise %s', e), 'jinan', 'appliances',
        e % 2 = 0, now()
 FROM generate_series(0, 9) e;
 INSERT INTO device
@@ -78,19 +81,21 @@ JOIN LATERAL (
 ) b ON true
 WHERE d.line_id = %(line)s
 """
-# OEE windows: 1-minute ones for the line and its devices, hourly ones for the rest.
+# OEE windows: 1-minute ones for the province, the city, the enterprises and the measured
+# enterprise's lines and devices; hourly ones for the other lines and devices.
 WINDOWS = """
 INSERT INTO oee
 SELECT level, entity_id, w, w + %(width)s::interval, 1, 1, 12, 0,
        45, 5, 3, 4, 2, 1, 57, 38, 90, 87, 45 / 57.0, 38 / 45.0, 87 / 90.0,
        38 / 57.0 * 87 / 90.0, false
-FROM (SELECT 'device' AS level, device_id AS entity_id, line_id FROM device
-      UNION ALL SELECT DISTINCT 'line', line_id, line_id FROM device
+FROM (SELECT 'device' AS level, device_id AS entity_id, enterprise_id FROM device
+      UNION ALL SELECT DISTINCT 'line', line_id, enterprise_id FROM device
       UNION ALL SELECT 'enterprise', enterprise_id, NULL FROM enterprise
+      UNION ALL SELECT 'city', 'jinan', NULL
       UNION ALL SELECT 'province', 'shandong', NULL) e
 CROSS JOIN generate_series(%(start)s::timestamptz, %(end)s::timestamptz - %(width)s::interval,
                            %(width)s::interval) w
-WHERE COALESCE(e.line_id = %(line)s, false) = %(minutes)s
+WHERE COALESCE(e.enterprise_id = %(enterprise)s, true) = %(minutes)s
 """
 
 
@@ -106,8 +111,8 @@ def load_fleet(
     conn.execute(REGISTRY)  # type: ignore[arg-type]
     conn.execute(SAMPLES, {"start": start, "samples": days * 86400 // 5, "line": LINE})  # type: ignore[arg-type]
     for minutes, width in ((True, "1 minute"), (False, "1 hour")):
-        conn.execute(WINDOWS, {"start": start, "end": end, "width": width, "line": LINE,  # type: ignore[arg-type]
-                               "minutes": minutes})  # fmt: skip
+        conn.execute(WINDOWS, {"start": start, "end": end, "width": width,  # type: ignore[arg-type]
+                               "enterprise": ENTERPRISE, "minutes": minutes})  # fmt: skip
     conn.execute("ANALYZE")
     began = time.perf_counter()
     state_rollup.refresh(conn, schema, end)
@@ -120,18 +125,18 @@ def load_fleet(
     return counts
 
 
-def panels_of(module: types.ModuleType, build: Build) -> dict[str, str]:
-    """Title → SQL of each panel of the line and device dashboard."""
+def panels_of(name: str, module: types.ModuleType, build: Build) -> dict[str, str]:
+    """Each panel's `dashboard: title` → its SQL (the first query)."""
     model = json.loads(json.dumps(module.dashboard(build).build(), cls=JSONEncoder))
-    return {p["title"]: p["targets"][0]["rawSql"] for p in model["panels"]}
+    return {f"{name}: {p['title']}": p["targets"][0]["rawSql"] for p in model["panels"]}
 
 
-def line_device_at(commit: str) -> types.ModuleType:
-    """dashboards/line_device.py as it was at `commit`, on today's helpers."""
-    source = subprocess.run(["git", "show", f"{commit}:dashboards/line_device.py"],
+def dashboard_at(name: str, commit: str) -> types.ModuleType:
+    """dashboards/<name>.py as it was at `commit`, on today's helpers."""
+    source = subprocess.run(["git", "show", f"{commit}:dashboards/{name}.py"],
                             capture_output=True, text=True, check=True).stdout  # fmt: skip
-    module = types.ModuleType(f"line_device_{commit}")
-    exec(compile(source, f"line_device@{commit}", "exec"), module.__dict__)
+    module = types.ModuleType(f"{name}_{commit}")
+    exec(compile(source, f"{name}@{commit}", "exec"), module.__dict__)
     return module
 
 
@@ -150,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, choices=sorted(INTERVAL_S), default=30)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--before", help="a commit whose line_device.py panels to compare")
+    parser.add_argument("--before", help="a commit whose dashboards' panels to compare")
     args = parser.parse_args()
 
     settings = Settings(telemetry_retention_days=args.days + 7)  # all of the range kept
@@ -169,11 +174,14 @@ def main() -> None:
             print(f"loaded in {time.perf_counter() - began:.0f} s: {counts}")
         loads.append(results.load())
         build = Build(language="en", schema=schema)
-        arms = {"now": panels_of(line_device, build)}
+        arms = {"now": {k: v for name, module in DASHBOARDS.items()
+                        for k, v in panels_of(name, module, build).items()}}  # fmt: skip
         if args.before:
-            before = panels_of(line_device_at(args.before), build)
+            then = {name: dashboard_at(name, args.before) for name in DASHBOARDS}
+            before = {k: v for name, module in then.items()
+                      for k, v in panels_of(name, module, build).items()}  # fmt: skip
             arms["before"] = {k: v for k, v in before.items() if arms["now"].get(k) != v}
-        variables = {"enterprise": Variable("e00"), "plant": Variable("e00-p1"),
+        variables = {"enterprise": Variable(ENTERPRISE), "plant": Variable("e00-p1"),
                      "line": Variable(LINE), "device": Variable(DEVICE)}  # fmt: skip
         time_range = TimeRange(start, end)
         figures: dict[str, dict[str, float]] = {"now": {}, "before": {}}
@@ -186,7 +194,7 @@ def main() -> None:
                     load = results.load()
                     loads.append(load)
                     figures[arm][title] = median
-                    print(f"{arm:6} {title:45} median {median:9.1f} ms  max {most:9.1f} ms  "
+                    print(f"{arm:6} {title:60} median {median:9.1f} ms  max {most:9.1f} ms  "
                           f"{rows:6} rows  load {load:.2f}")  # fmt: skip
     finally:
         with psycopg.connect(settings.pg_migrator_dsn, autocommit=True) as cleanup:
@@ -195,9 +203,10 @@ def main() -> None:
     ratios = {t: figures["now"][t] / b for t, b in figures["before"].items() if b}
     results.record(
         "bench/dashboard_ranges.py", "ms", figures["now"], figures["before"], ratios, loads,
-        note=f"{args.days} days of line {LINE} (10 devices at 5 s) in a 1,000-device fleet; "
-        f"{counts}; median of {args.runs} runs after a warm-up; peers: line_device.py at "
-        f"{args.before}",
+        note=f"{args.days} days of a 1,000-device fleet: 1-minute OEE windows of the province, "
+        f"city, enterprises and {ENTERPRISE}'s lines and devices, samples of line {LINE} "
+        f"(10 devices at 5 s); {counts}; median of {args.runs} runs after a warm-up; peers: "
+        f"the dashboards at {args.before}",
     )  # fmt: skip
 
 
