@@ -154,6 +154,7 @@ ROLLED_UP_TOTALS = (
     ("iiot-province", "Shandong cities"),
     ("iiot-enterprise", "OEE (time-weighted)"),
     ("iiot-enterprise", "Lines ranked by OEE"),
+    ("iiot-enterprise", "Loss waterfall: the six big losses"),
 )
 METRICS = ("iiot-line-device", "Process metrics")  # samples, metric_hourly or metric_daily
 
