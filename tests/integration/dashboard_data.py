@@ -53,12 +53,15 @@ class Dataset:
             self.rows[target].append(row)
 
 
-def make(devices: int = 40, minutes: int = 20) -> Dataset:
-    now = datetime.now(UTC)
-    # Half past the hour: the simulated plants' breaks start on the hour (simulators/calendar.py,
-    # the longest 30 min), so from :30 the three-shift plants produce at any time of day and
-    # the OEE panels have numbers (from the hour, at 02:00 China time every plant stood still).
-    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
+def make(devices: int = 40, minutes: int = 20, start: datetime | None = None) -> Dataset:
+    """The province from `start` (default: just before now, see below) for `minutes`."""
+    if start is None:
+        now = datetime.now(UTC)
+        # Half past the hour: the simulated plants' breaks start on the hour
+        # (simulators/calendar.py, the longest 30 min), so from :30 the three-shift plants
+        # produce at any time of day and the OEE panels have numbers (from the hour, at 02:00
+        # China time every plant stood still).
+        start = now.replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
     sim = Simulation(SimulationOptions(devices=devices, start=start, duration_s=minutes * 60))
     data = Dataset(start, start + timedelta(minutes=minutes), sim.births())
     samples: dict[str, list[Sample]] = defaultdict(list)

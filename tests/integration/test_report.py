@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 
@@ -22,6 +21,7 @@ from iiot.settings import Settings
 from reports import page, query
 from sinks.migrate import migrate
 from tests.integration import test_downtime as hand
+from tests.integration.chromium import open_chromium
 from tests.integration.pglite_server import pglite_timescaledb
 from tests.invoke import iiot
 
@@ -104,14 +104,8 @@ def schema(migrator: psycopg.Connection, settings: Settings, schemas: Callable[[
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    """Debian's Chromium through Debian's chromedriver (no driver download), its console
-    log kept."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1000,1400"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
+    """Debian's Chromium through Debian's chromedriver (tests/integration/chromium.py)."""
+    driver = open_chromium(1000, 1400)
     yield driver
     driver.quit()
 
