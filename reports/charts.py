@@ -50,7 +50,8 @@ def _rect(x: float, y: float, w: float, h: float, colour: str, value: float, key
 
 def gauge(name: str, title: str, value: float | None, target: float, colour: str, text: str) -> str:
     """A ratio as a bar on 0–100 % with the target as a tick (an empty track when null)."""
-    width, height, top, bar_h = 200.0, 34.0, 4.0, 16.0
+    # About a tile's width on the page (A4, four tiles), so its text is drawn near 10 px.
+    width, height, top, bar_h = 160.0, 34.0, 4.0, 16.0
     body = [f'<rect x="0" y="{top}" width="{width}" height="{bar_h}" class="track"/>']
     if value is not None:
         body.append(_rect(0, top, width * min(max(value, 0.0), 1.0), bar_h, colour, value, name))
@@ -109,7 +110,7 @@ def pareto_shares(values: Sequence[float]) -> list[float]:
 
 def pareto(name: str, title: str, bars: Sequence[Bar], colour_line: str) -> str:
     """Bars largest first with the cumulative share as a line on a 0–100 % right axis."""
-    plot_h, col_w, gap, top, bottom, right = 160.0, 56.0, 10.0, 16.0, 44.0, 36.0
+    plot_h, col_w, gap, top, bottom, right = 160.0, 56.0, 10.0, 16.0, 50.0, 36.0
     width = 10 + max(len(bars), 1) * (col_w + gap) + right
     height = top + plot_h + bottom
     scale = max((b.value for b in bars), default=0.0)
@@ -120,16 +121,19 @@ def pareto(name: str, title: str, bars: Sequence[Bar], colour_line: str) -> str:
         _text(width - right + 3, top + 4, "100%", "start", "small"),
         _text(width - right + 3, base, "0%", "start", "small"),
     ]
+    names = [_wrap(b.label, 10) for b in bars]
+    value_y = base + 16 + 12 * max((len(lines) for lines in names), default=1)
     points = []
-    for n, (bar, share) in enumerate(
-        zip(bars, pareto_shares([b.value for b in bars]), strict=True)
+    for n, (bar, share, name_lines) in enumerate(
+        zip(bars, pareto_shares([b.value for b in bars]), names, strict=True)
     ):
         x = 10 + n * (col_w + gap)
         h = plot_h * bar.value / scale if scale > 0 else 0.0
         body.append(_rect(x, base - h, col_w, h, bar.colour, bar.value, bar.label))
-        body.append(_text(x + col_w / 2, base - h - 3, bar.text, "middle", "small"))
-        for line, part in enumerate(_wrap(bar.label, 10)):
+        for line, part in enumerate(name_lines):
             body.append(_text(x + col_w / 2, base + 14 + 12 * line, part, "middle", "small"))
+        # Under the names, not over the bar, where the cumulative line would cross it.
+        body.append(_text(x + col_w / 2, value_y, bar.text, "middle", "small"))
         points.append((x + col_w / 2, base - plot_h * share))
     if points:
         path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)

@@ -288,7 +288,7 @@ body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Microsoft YaHei", "Ping
   sans-serif; color: #222; margin: 0 auto; max-width: 190mm; padding: 8px; font-size: 12px; }
 h1 { font-size: 20px; margin: 0 0 6px; }
 h2 { font-size: 15px; margin: 14px 0 6px; border-bottom: 1px solid #ccc; }
-dl.meta { display: grid; grid-template-columns: repeat(2, 1fr); gap: 2px 16px; margin: 0; }
+dl.meta { display: grid; grid-template-columns: repeat(2, auto); gap: 2px 16px; margin: 0; }
 dl.meta div { display: flex; gap: 6px; } dt { color: #666; } dd { margin: 0; font-weight: 600; }
 .tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 8px; }
 .tile { border: 2px solid; border-radius: 4px; padding: 6px; break-inside: avoid; }
