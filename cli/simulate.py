@@ -128,6 +128,13 @@ def simulate(
     mapping_out: Annotated[
         Path | None, typer.Option(help="--serve: write the devices' mapping file here.")
     ] = None,
+    every_device_reports: Annotated[
+        bool,
+        typer.Option(
+            help="Every device reports from the start, without gaps: not the province's "
+            "digitization maturity (docs/simulator.md), a full stream for tests and benchmarks."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option(help="No live display, only the summary.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Summary as one JSON object (implies --quiet).")
@@ -137,6 +144,7 @@ def simulate(
     options: dict[str, Any] = {"seed": seed, "devices": devices}
     options["duration_s"] = duration or None
     options["faults"] = parse_faults(fault or [])
+    options["every_device_reports"] = every_device_reports
     if start is not None or serve is not None:  # served devices read as of now
         options["start"] = parse_start(start or "now")
     from pydantic import ValidationError

@@ -54,3 +54,19 @@ def test_out_with_workers_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, [*ARGS, "--out", str(tmp_path / "x.jsonl"), "--workers", "2"])
     assert result.exit_code == 2
     assert "leave --workers out" in result.output
+
+
+def test_every_device_reports_gives_the_whole_fleet(tmp_path: Path) -> None:
+    """The province's maturity leaves devices silent; the flag makes every one report."""
+    devices_of = {}
+    for name, more in (("maturity", ()), ("all", ("--every-device-reports",))):
+        path = tmp_path / f"{name}.jsonl"
+        result = runner.invoke(
+            app, ["simulate", "--devices", "40", "--duration", "120", "--seed", "3",
+                  "--out", str(path), "--json", *more],
+            env={"IIOT_KAFKA_BOOTSTRAP": "127.0.0.1:9"},
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        devices_of[name] = {r.key for r in read(path) if r.topic == "iiot.telemetry"}
+    assert len(devices_of["all"]) == 40
+    assert devices_of["maturity"] < devices_of["all"]
