@@ -21,8 +21,6 @@ from grafana_foundation_sdk.models.common import (
 )
 from grafana_foundation_sdk.models.dashboard import (
     DynamicConfigValue,
-    ValueMap,
-    ValueMappingResult,
     VariableOption,
 )
 
@@ -114,13 +112,6 @@ def description(target: float) -> Text:
     )
 
 
-def _texts(build: Build, values: dict[str, tuple[Text, str]]) -> ValueMap:
-    return ValueMap({
-        code: ValueMappingResult(build.text(text), colour, index=i)
-        for i, (code, (text, colour)) in enumerate(values.items())
-    })  # fmt: skip
-
-
 def tile(p: Panels) -> stat.Panel:
     """A line's tile, repeated for every line of the plant: four big values, one above
     the other, each on its colour (12 rows high: 48-point values keep their size)."""
@@ -133,7 +124,7 @@ def tile(p: Panels) -> stat.Panel:
     panel.text_mode(BigValueTextMode.VALUE_AND_NAME).color_mode(BigValueColorMode.BACKGROUND)
     panel.orientation(VizOrientation.HORIZONTAL).no_value("—")
     panel.text(VizTextDisplayOptions().title_size(24).value_size(48))
-    panel.mappings([_texts(build, LINE_STATES)])
+    panel.mappings([p.mapping(LINE_STATES)])
     # The state's name on the tile is the line, big enough to read across the floor (the
     # panel's title is small); the other values keep their column names.
     panel.override_by_name("state", [DynamicConfigValue("displayName", "${line}")])
@@ -142,7 +133,7 @@ def tile(p: Panels) -> stat.Panel:
             DynamicConfigValue("color", {"mode": "fixed", "fixedColor": TEXT_COLOUR}),
         ])  # fmt: skip
     reasons = {code: (name, TEXT_COLOUR) for code, (name, _) in REASONS.items()}
-    panel.override_by_name("reason", [DynamicConfigValue("mappings", [_texts(build, reasons)])])
+    panel.override_by_name("reason", [DynamicConfigValue("mappings", [p.mapping(reasons)])])
     link = {"title": build.text(TO_LINE.title), "url": TO_LINE.url()}
     for column in ("state", "oee", "shift", "reason"):
         panel.override_by_name(column, [DynamicConfigValue("links", [link])])

@@ -196,13 +196,13 @@ class Panels:
         if field.band and isinstance(panel, table.Panel):
             properties.append(DynamicConfigValue("custom.cellOptions", {"type": "color-text"}))
         if name in VALUE_NAMES:
-            properties.append(DynamicConfigValue("mappings", [self._mapping(VALUE_NAMES[name])]))
+            properties.append(DynamicConfigValue("mappings", [self.mapping(VALUE_NAMES[name])]))
         if name in STATE_SECONDS or name == "unknown_s":
             colour = STATES[STATE_SECONDS[name]][1] if name in STATE_SECONDS else UNKNOWN_COLOUR
             properties.append(DynamicConfigValue("color", {"mode": "fixed", "fixedColor": colour}))
         return properties
 
-    def _mapping(self, values: dict[str, tuple[Text, str]]) -> ValueMap:
+    def mapping(self, values: dict[str, tuple[Text, str]]) -> ValueMap:
         """A value mapping: each code shown as its text, in its colour."""
         return ValueMap({
             code: ValueMappingResult(self.build.text(text), colour, index=i)
@@ -274,7 +274,7 @@ class Panels:
         """States as coloured bands, each in its fixed colour and named in the language."""
         panel = statetimeline.Panel().with_target(self._query(sql).table()).merge_values(True)
         self._common(panel, title, description, (sql,), unit="", band=None)
-        panel.mappings([self._mapping(STATES)])
+        panel.mappings([self.mapping(STATES)])
         return panel.height(6).span(24)
 
     def geomap(self, title: Text, sql: str, *, description: Text) -> geomap.Panel:

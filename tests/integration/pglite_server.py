@@ -52,3 +52,15 @@ def pglite_timescaledb(start_timeout_s: float = 60.0) -> Iterator[str]:
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def become_reader(conn: psycopg.Connection, schema: str) -> None:
+    """Grafana's read-only role on the WASM TimescaleDB, as deploy/local grants it, then
+    this connection acts as it."""
+    for statement in (
+        "CREATE ROLE iiot_reader",
+        f"GRANT USAGE ON SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
+        "SET ROLE iiot_reader",
+    ):
+        conn.execute(statement)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from sinks.migrate import migrate
 from sinks.partitions import maintain
 from tests.integration import dashboard_data
 from tests.integration.dashboard_panels import naming_problems, run_all, shape_problems
-from tests.integration.pglite_server import pglite_timescaledb
+from tests.integration.pglite_server import become_reader, pglite_timescaledb
 from tests.integration.sink_support import fresh_schemas
 
 pytestmark = pytest.mark.integration
@@ -112,13 +112,7 @@ def timescaledb(data: dashboard_data.Dataset) -> Iterator[tuple[psycopg.Connecti
     with pglite_timescaledb() as dsn, psycopg.connect(dsn, autocommit=True) as conn:
         assert migrate(conn, schema, Settings())[0] == "timescaledb"
         dashboard_data.write(conn, schema, data)
-        for statement in (  # Grafana's read-only role, as deploy/local grants it
-            "CREATE ROLE iiot_reader",
-            f"GRANT USAGE ON SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
-            f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
-            "SET ROLE iiot_reader",
-        ):
-            conn.execute(statement)  # type: ignore[arg-type]
+        become_reader(conn, schema)  # Grafana's read-only role
         assert conn.execute("SELECT current_user").fetchone() == ("iiot_reader",)
         yield conn, schema
 

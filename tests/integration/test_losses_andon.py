@@ -20,7 +20,7 @@ from dashboards.macros import TimeRange, Variable, expand
 from iiot.losses import LOSS_KEYS, loss_waterfall
 from iiot.settings import Settings
 from sinks.migrate import migrate
-from tests.integration.pglite_server import pglite_timescaledb
+from tests.integration.pglite_server import become_reader, pglite_timescaledb
 
 pytestmark = pytest.mark.integration
 
@@ -208,11 +208,5 @@ def test_hand_case_on_timescaledb() -> None:
         assert migrate(conn, schema, Settings())[0] == "timescaledb"
         conn.execute(f"SET search_path TO {schema}")
         insert_hand_case(conn, plain=False)
-        for statement in (  # Grafana's read-only role, as deploy/local grants it
-            "CREATE ROLE iiot_reader",
-            f"GRANT USAGE ON SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
-            f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema}, _timescaledb_internal TO iiot_reader",
-            "SET ROLE iiot_reader",
-        ):
-            conn.execute(statement)  # type: ignore[arg-type]
+        become_reader(conn, schema)  # Grafana's read-only role
         check_hand_case(conn, schema, timescaledb=True)
